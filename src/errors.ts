@@ -1,0 +1,45 @@
+// Named errors of the public API. Callers test the class (or `name`), never message text.
+
+/** Base class: every error this library throws on purpose extends it. */
+export class SwarmError extends Error {
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = this.constructor.name
+  }
+}
+
+/** No node of the swarm has the producer (or none answered) within the lookup timeout. */
+export class ProducerNotFoundError extends SwarmError {
+  constructor (readonly producerId: string, detail = '') {
+    super(`producer ${producerId} was not found in the swarm${detail === '' ? '' : `: ${detail}`}`)
+  }
+}
+
+/** The operation needs a state the object is not in (stopped node, closed router…). */
+export class InvalidStateError extends SwarmError {}
+
+/** A remote node answered a request with an error, or broke the protocol. */
+export class RemoteError extends SwarmError {
+  constructor (readonly peerId: string, readonly code: string, message: string) {
+    super(`peer ${peerId} answered ${code}: ${message}`)
+  }
+}
+
+/** A node-to-node message failed validation (shape, type, size). */
+export class ProtocolError extends SwarmError {
+  constructor (readonly code: ProtocolErrorCode, message: string) {
+    super(message)
+  }
+}
+
+export type ProtocolErrorCode = 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version'
+
+/** A request to another node got no answer in time. */
+export class RequestTimeoutError extends SwarmError {}
+
+/** A file given in the options (identity key, pre-shared key) is unreadable or malformed. */
+export class KeyFileError extends SwarmError {
+  constructor (readonly path: string, reason: string) {
+    super(`key file ${path}: ${reason}`)
+  }
+}

@@ -1,0 +1,71 @@
+// The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT in
+// server mode, bootstrap, and optionally a pre-shared-key private network.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+
+/** Which peer addresses the DHT keeps: see `SwarmNodeOptions.addressPolicy`. */
+export type AddressPolicy = 'all' | 'private' | 'public'
+
+export interface HostInit {
+  privateKey: PrivateKey
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  swarmKey?: Uint8Array
+  protocolPrefix: string
+  addressPolicy: AddressPolicy
+  providerValidityMs: number
+  reprovideIntervalMs: number
+  pingIntervalMs: number
+  dialTimeoutMs: number
+}
+
+export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
+
+const PEER_INFO_MAPPERS = {
+  all: passthroughMapper,
+  private: removePublicAddressesMapper,
+  public: removePrivateAddressesMapper
+}
+
+export async function createHost (init: HostInit): Promise<Host> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen, announce: init.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: init.swarmKey === undefined ? undefined : preSharedKey({ psk: init.swarmKey }),
+    // A dead peer is noticed by failed pings: this bounds how long its pipes look alive.
+    connectionMonitor: { pingInterval: init.pingIntervalMs, pingTimeout: { maxTimeout: init.pingIntervalMs } },
+    connectionManager: { dialTimeout: init.dialTimeoutMs },
+    peerDiscovery: init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 0 })] : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        // A private protocol id keeps the swarm out of the public IPFS DHT.
+        protocol: `${init.protocolPrefix}/kad/1.0.0`,
+        clientMode: false,
+        peerInfoMapper: PEER_INFO_MAPPERS[init.addressPolicy],
+        initialQuerySelfInterval: 0,
+        reprovide: {
+          validity: init.providerValidityMs,
+          interval: init.reprovideIntervalMs,
+          threshold: init.providerValidityMs / 2
+        }
+      })
+    }
+  })
+}

@@ -1,0 +1,152 @@
+// Node-to-node wire messages (docs/protocol.md). JSON in varint length-prefixed frames, one
+// request and one response per stream. Everything received is validated here before any
+// other code sees it: a message that fails gets a `bad-message` answer, never a crash.
+// A `pipeId` always names the receiving node's own PipeTransport.
+import net from 'node:net'
+import { ProtocolError } from '../errors.js'
+import type { types as ms } from 'mediasoup'
+
+/** Bump the last part for compatible additions, the major for breaking changes. */
+export const PROTOCOL_VERSION = '1.0.0'
+export const pipeProtocolId = (prefix: string): string => `${prefix}/pipe/${PROTOCOL_VERSION}`
+
+/** Largest frame accepted (bytes); a video producer's rtpParameters take ~2 KiB. */
+export const MAX_MESSAGE_BYTES = 64 * 1024
+
+/** This node's end of a pipe: where its PipeTransport listens and its SRTP key. */
+export interface PipeEndpoint {
+  pipeId: string
+  ip: string
+  port: number
+  srtpParameters: ms.SrtpParameters
+}
+
+/** Ask for a producer. `linkId` names the requester's pipe intent toward the responder. */
+export interface PullRequest { type: 'pull', producerId: string, linkId: string }
+/** Connect the receiver's pipe `pipeId` to the sender's end `remote`. */
+export interface ConnectPipeRequest { type: 'connect-pipe', pipeId: string, remote: PipeEndpoint }
+/** Origin → puller: the origin's producer was paused, resumed or closed. */
+export interface ProducerEventRequest { type: 'producer-event', pipeId: string, producerId: string, event: 'pause' | 'resume' | 'close' }
+/** Puller → origin: the puller closed its copy; stop sending it. */
+export interface ReleaseRequest { type: 'release', pipeId: string, producerId: string }
+/** Either side: this pipe (named by the receiver's pipeId) is closed. */
+export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
+
+export type Request = PullRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest
+
+export interface PullOk {
+  type: 'pull-ok'
+  producerId: string
+  kind: ms.MediaKind
+  rtpParameters: ms.RtpParameters
+  paused: boolean
+  appData: Record<string, unknown>
+  pipe: PipeEndpoint
+}
+export interface Ok { type: 'ok' }
+export type ErrorCode = 'not-found' | 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version' | 'internal'
+export interface ErrorAnswer { type: 'error', code: ErrorCode, message: string }
+
+export type Response = PullOk | Ok | ErrorAnswer
+
+type Json = Record<string, unknown>
+
+const SRTP_SUITES = new Set(['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'])
+
+function fail (message: string): never {
+  throw new ProtocolError('bad-message', message)
+}
+
+function object (value: unknown, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} must be an object`)
+  return value as Json
+}
+
+function id (value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 128 || !/^[\w.:-]+$/.test(value)) {
+    fail(`${what} must be an id string (1-128 of [A-Za-z0-9_.:-])`)
+  }
+  return value
+}
+
+function endpoint (value: unknown, what: string): PipeEndpoint {
+  const e = object(value, what)
+  if (typeof e.ip !== 'string' || net.isIP(e.ip) === 0) fail(`${what}.ip must be an IP address`)
+  if (!Number.isInteger(e.port) || (e.port as number) < 1 || (e.port as number) > 65535) fail(`${what}.port must be 1-65535`)
+  const srtp = object(e.srtpParameters, `${what}.srtpParameters`)
+  if (typeof srtp.cryptoSuite !== 'string' || !SRTP_SUITES.has(srtp.cryptoSuite)) fail(`${what}.srtpParameters.cryptoSuite is not an SRTP suite`)
+  if (typeof srtp.keyBase64 !== 'string' || !/^[A-Za-z0-9+/=]{16,128}$/.test(srtp.keyBase64)) fail(`${what}.srtpParameters.keyBase64 must be base64`)
+  return {
+    pipeId: id(e.pipeId, `${what}.pipeId`),
+    ip: e.ip,
+    port: e.port as number,
+    srtpParameters: { cryptoSuite: srtp.cryptoSuite as ms.SrtpCryptoSuite, keyBase64: srtp.keyBase64 }
+  }
+}
+
+/** rtpParameters are checked for shape here; mediasoup's produce() checks the rest. */
+function rtpParameters (value: unknown): ms.RtpParameters {
+  const p = object(value, 'rtpParameters')
+  if (!Array.isArray(p.codecs) || p.codecs.length === 0) fail('rtpParameters.codecs must be a non-empty array')
+  if (p.encodings !== undefined && !Array.isArray(p.encodings)) fail('rtpParameters.encodings must be an array')
+  return p as unknown as ms.RtpParameters
+}
+
+function decodeJson (bytes: Uint8Array): Json {
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new ProtocolError('too-large', `message of ${bytes.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`)
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    fail('message is not UTF-8 JSON')
+  }
+  return object(value, 'message')
+}
+
+export function decodeRequest (bytes: Uint8Array): Request {
+  const m = decodeJson(bytes)
+  switch (m.type) {
+    case 'pull':
+      return { type: 'pull', producerId: id(m.producerId, 'producerId'), linkId: id(m.linkId, 'linkId') }
+    case 'connect-pipe':
+      return { type: 'connect-pipe', pipeId: id(m.pipeId, 'pipeId'), remote: endpoint(m.remote, 'remote') }
+    case 'producer-event':
+      if (m.event !== 'pause' && m.event !== 'resume' && m.event !== 'close') fail('event must be pause, resume or close')
+      return { type: 'producer-event', pipeId: id(m.pipeId, 'pipeId'), producerId: id(m.producerId, 'producerId'), event: m.event }
+    case 'release':
+      return { type: 'release', pipeId: id(m.pipeId, 'pipeId'), producerId: id(m.producerId, 'producerId') }
+    case 'close-pipe':
+      return { type: 'close-pipe', pipeId: id(m.pipeId, 'pipeId') }
+    default:
+      throw new ProtocolError('unknown-type', `unknown request type ${JSON.stringify(m.type)?.slice(0, 40)}`)
+  }
+}
+
+export function decodeResponse (bytes: Uint8Array): Response {
+  const m = decodeJson(bytes)
+  switch (m.type) {
+    case 'ok':
+      return { type: 'ok' }
+    case 'pull-ok':
+      if (m.kind !== 'audio' && m.kind !== 'video') fail('kind must be audio or video')
+      if (typeof m.paused !== 'boolean') fail('paused must be a boolean')
+      return {
+        type: 'pull-ok',
+        producerId: id(m.producerId, 'producerId'),
+        kind: m.kind,
+        rtpParameters: rtpParameters(m.rtpParameters),
+        paused: m.paused,
+        appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
+        pipe: endpoint(m.pipe, 'pipe')
+      }
+    case 'error':
+      if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
+      return { type: 'error', code: m.code as ErrorCode, message: m.message.slice(0, 500) }
+    default:
+      throw new ProtocolError('unknown-type', `unknown response type ${JSON.stringify(m.type)?.slice(0, 40)}`)
+  }
+}
+
+export function encode (message: Request | Response): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(message))
+}
