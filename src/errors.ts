@@ -15,6 +15,20 @@ export class ProducerNotFoundError extends SwarmError {
   }
 }
 
+/** Every node that has the producer, and every node asked to relay it, is full. */
+export class CapacityError extends SwarmError {
+  constructor (readonly producerId: string, detail = '') {
+    super(`no capacity in the swarm for another pipe of ${producerId}${detail === '' ? '' : `: ${detail}`}`)
+  }
+}
+
+/** Redirects for the producer went deeper than `maxRedirects` without reaching a node that serves it. */
+export class RedirectLimitError extends SwarmError {
+  constructor (readonly producerId: string, readonly maxRedirects: number) {
+    super(`producer ${producerId}: no node served it within ${maxRedirects} redirects`)
+  }
+}
+
 /** The operation needs a state the object is not in (stopped node, closed router…). */
 export class InvalidStateError extends SwarmError {}
 

@@ -12,9 +12,9 @@ export interface ProducerEntry {
 }
 
 interface RegistryEvents {
-  /** A producer was created on one of the node's routers by the application. */
-  originadd: [ProducerEntry]
-  originremove: [ProducerEntry]
+  /** A producer appeared in one of the node's routers (created there, or a copy). */
+  add: [ProducerEntry]
+  remove: [ProducerEntry]
 }
 
 export class ProducerRegistry extends EventEmitter<RegistryEvents> {
@@ -56,8 +56,8 @@ export class ProducerRegistry extends EventEmitter<RegistryEvents> {
     producer.observer.once('close', () => {
       perRouter.delete(router.id)
       if (perRouter.size === 0) this.byId.delete(producer.id)
-      if (!entry.isCopy) this.emit('originremove', entry)
+      this.emit('remove', entry)
     })
-    if (!entry.isCopy) this.emit('originadd', entry)
+    this.emit('add', entry)
   }
 }

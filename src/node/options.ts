@@ -1,5 +1,7 @@
 // Public options of createSwarmNode(), each with its default (also in docs/api.md).
+import { DEFAULT_COSTS, defaultCapacity } from '../placement/capacity.js'
 import type { AddressPolicy } from '../p2p/host.js'
+import type { ScalingCosts } from '../placement/capacity.js'
 import type { types as ms } from 'mediasoup'
 
 export interface SwarmNodeOptions {
@@ -34,7 +36,30 @@ export interface SwarmNodeOptions {
   pipeAnnouncedIp?: string
   /** Timeouts in milliseconds: see `SwarmTimeouts`. */
   timeouts?: Partial<SwarmTimeouts>
+  /** Capacity in scaling points. Default `numWorkers * 2000` (≈500 video consumers per worker). */
+  capacity?: number
+  /** Points per local consumer / outgoing pipe, by kind. Default audio 1, video 4 (both). */
+  costs?: Partial<ScalingCosts>
+  /** Most downstream pipes this node serves per producer; more requesters are redirected. Default 4. */
+  fanout?: number
+  /** Points kept free for relays this node recruits (only their pulls may use them). Default one video pipe's cost. */
+  recruitReserve?: number
+  /** Redirects a pull follows before giving up on that path. Default 6. */
+  maxRedirects?: number
+  /**
+   * Codecs of the router a node creates for itself when recruited as a relay. Must cover
+   * the codecs producers use. Default Opus, VP8, VP9, H264 (baseline and main).
+   */
+  relayMediaCodecs?: ms.RtpCodecCapability[]
 }
+
+export const DEFAULT_RELAY_CODECS: ms.RtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
+  { kind: 'video', mimeType: 'video/VP9', clockRate: 90000 },
+  { kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } },
+  { kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '4d0032', 'level-asymmetry-allowed': 1 } }
+]
 
 export interface SwarmTimeouts {
   /** How long pipeToRouter() keeps looking for an unknown producer before ProducerNotFoundError. Default 5000. */
@@ -60,8 +85,15 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   dial: 3000
 }
 
-export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts'>> &
-  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile'> & { pipeAnnouncedIp: string, timeouts: SwarmTimeouts }
+export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts' | 'costs'>> &
+  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile'> & { pipeAnnouncedIp: string, timeouts: SwarmTimeouts, costs: ScalingCosts }
+
+function positive (value: number, name: string, integer = false): number {
+  if (typeof value !== 'number' || !(value > 0) || (integer && !Number.isInteger(value))) {
+    throw new TypeError(`${name} must be a positive ${integer ? 'integer' : 'number'}`)
+  }
+  return value
+}
 
 function stringArray (value: unknown, name: string): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new TypeError(`${name} must be an array of strings`)
@@ -72,11 +104,10 @@ function stringArray (value: unknown, name: string): string[] {
 export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
-  for (const [k, v] of Object.entries(timeouts)) {
-    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`timeouts.${k} must be a positive number`)
-  }
-  const numWorkers = options.numWorkers ?? 1
-  if (!Number.isInteger(numWorkers) || numWorkers < 1) throw new TypeError('numWorkers must be a positive integer')
+  for (const [k, v] of Object.entries(timeouts)) positive(v, `timeouts.${k}`)
+  const costs = { ...DEFAULT_COSTS, ...options.costs }
+  for (const [k, v] of Object.entries(costs)) positive(v, `costs.${k}`)
+  const numWorkers = positive(options.numWorkers ?? 1, 'numWorkers', true)
   const addressPolicy = options.addressPolicy ?? 'all'
   if (!['all', 'private', 'public'].includes(addressPolicy)) throw new TypeError("addressPolicy must be 'all', 'private' or 'public'")
   const pipeListenIp = options.pipeListenIp ?? '127.0.0.1'
@@ -92,6 +123,12 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
     workerSettings: options.workerSettings ?? {},
     pipeListenIp,
     pipeAnnouncedIp: options.pipeAnnouncedIp ?? pipeListenIp,
-    timeouts
+    timeouts,
+    costs,
+    capacity: positive(options.capacity ?? defaultCapacity(numWorkers), 'capacity'),
+    fanout: positive(options.fanout ?? 4, 'fanout', true),
+    recruitReserve: options.recruitReserve ?? costs.videoPipe,
+    maxRedirects: positive(options.maxRedirects ?? 6, 'maxRedirects', true),
+    relayMediaCodecs: options.relayMediaCodecs ?? DEFAULT_RELAY_CODECS
   }
 }

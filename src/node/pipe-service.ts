@@ -17,7 +17,8 @@ import { InvalidStateError, RemoteError } from '../errors.js'
 import { createPipeTransport, endpointOf } from '../media/pipe-transport.js'
 import type { PipeListen } from '../media/pipe-transport.js'
 import type { ProducerRegistry } from '../media/producer-registry.js'
-import type { PipeEndpoint, PullOk, Request, Response } from '../protocol/messages.js'
+import type { Load, PipeEndpoint, PullOk, PullRequest, Redirect, Request, Response } from '../protocol/messages.js'
+import type { ProducerEntry } from '../media/producer-registry.js'
 import type { types as ms } from 'mediasoup'
 
 /** Sends a request to a peer; rejects with RemoteError / RequestTimeoutError. */
@@ -41,18 +42,33 @@ interface IncomingPipe {
   router: ms.Router
   remotePipeId: string
   producers: Map<string, ms.Producer>
+  /** Route (origin … upstream) of each copy. */
+  routes: Map<string, string[]>
   /** Producers whose close came from the origin (no release to send back). */
   closedByOrigin: Set<string>
   closing: boolean
 }
 
 export interface PipeServiceInit {
+  localPeerId: string
   registry: ProducerRegistry
   listen: PipeListen
   send: Send
   pipeConnectTimeoutMs: number
   onError: (err: Error) => void
+  /** Placement: undefined to serve the pull, or the answer to give instead (redirect, error). */
+  admit: (request: PullRequest, peerId: string, entry: ProducerEntry) => Promise<Response | undefined>
+  /** Peer ids from the origin to this node for a producer this node has. */
+  routeOf: (producerId: string) => string[]
+  /** This node's load and its RTTs to peers, sent with every pull. */
+  localLoad: () => Load
+  rtts: () => Record<string, number>
+  /** Upstream or downstream of a producer changed. */
+  onDistributionChange: (producerId: string) => void
 }
+
+/** What a pull got: a copy, or a redirect to follow. */
+export type PullResult = { producer: ms.Producer, route: string[] } | { redirect: Redirect }
 
 export class PipeService {
   private readonly outgoing = new Map<string, OutgoingPipe>()
@@ -66,10 +82,18 @@ export class PipeService {
   // ---- origin side ----
 
   /** Answers a pull: a consumer of the producer on the pipe toward the puller's router. */
-  async handlePull (peerId: string, producerId: string, linkId: string): Promise<Response> {
+  async handlePull (peerId: string, request: PullRequest): Promise<Response> {
+    const { producerId } = request
     const entry = this.init.registry.entries(producerId)[0]
     if (entry === undefined) return { type: 'error', code: 'not-found', message: `no producer ${producerId} here` }
-    const pipe = await this.outgoingPipe(peerId, linkId, entry.router)
+    const route = this.init.routeOf(producerId)
+    if (route.includes(peerId)) return { type: 'error', code: 'loop', message: `you are upstream of my copy of ${producerId}` }
+    const alreadyServed = this.downstreamOf(producerId).includes(peerId)
+    if (!alreadyServed) {
+      const instead = await this.init.admit(request, peerId, entry)
+      if (instead !== undefined) return instead
+    }
+    const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router)
     let consumer = pipe.consumers.get(producerId)
     if (consumer === undefined) {
       consumer = await pipe.transport.consume({ producerId })
@@ -82,8 +106,26 @@ export class PipeService {
       rtpParameters: consumer.rtpParameters,
       paused: consumer.producerPaused,
       appData: entry.producer.appData,
-      pipe: endpointOf(pipe.transport)
+      pipe: endpointOf(pipe.transport),
+      route,
+      ...this.init.localLoad()
     }
+  }
+
+  /** Peers this node sends `producerId` to. */
+  downstreamOf (producerId: string): string[] {
+    const peers = new Set<string>()
+    for (const pipe of this.outgoing.values()) if (pipe.consumers.has(producerId)) peers.add(pipe.peerId)
+    return [...peers]
+  }
+
+  /** The peer this node receives `producerId` from, with the route of its copy. */
+  upstreamOf (producerId: string): { peerId: string, route: string[] } | undefined {
+    for (const pipe of this.incoming.values()) {
+      const route = pipe.routes.get(producerId)
+      if (route !== undefined) return { peerId: pipe.peerId, route }
+    }
+    return undefined
   }
 
   private async outgoingPipe (peerId: string, linkId: string, router: ms.Router): Promise<OutgoingPipe> {
@@ -120,6 +162,7 @@ export class PipeService {
   private watchConsumer (pipe: OutgoingPipe, consumer: ms.Consumer): void {
     const producerId = consumer.producerId
     pipe.consumers.set(producerId, consumer)
+    this.init.onDistributionChange(producerId)
     const notify = (event: 'pause' | 'resume' | 'close'): void => {
       // A pause before the puller connected would otherwise be lost: wait for the connect.
       pipe.connected.promise
@@ -132,7 +175,10 @@ export class PipeService {
       pipe.consumers.delete(producerId)
       notify('close')
     })
-    consumer.observer.once('close', () => { if (pipe.consumers.get(producerId) === consumer) pipe.consumers.delete(producerId) })
+    consumer.observer.once('close', () => {
+      if (pipe.consumers.get(producerId) === consumer) pipe.consumers.delete(producerId)
+      this.init.onDistributionChange(producerId)
+    })
   }
 
   async handleConnect (peerId: string, pipeId: string, remote: PipeEndpoint): Promise<Response> {
@@ -160,12 +206,18 @@ export class PipeService {
    * Pulls `producerId` from `peerId` into `router`. Rejects with RemoteError (code
    * 'not-found' when the peer does not have it) and leaves nothing behind on failure.
    */
-  async pull (peerId: string, producerId: string, router: ms.Router): Promise<ms.Producer> {
+  async pull (peerId: string, producerId: string, router: ms.Router, recruited = false): Promise<PullResult> {
     const linkKey = `${router.id}/${peerId}`
     let linkId = this.linkIds.get(linkKey)
     if (linkId === undefined) this.linkIds.set(linkKey, linkId = randomUUID())
-    const answer = await this.init.send(peerId, { type: 'pull', producerId, linkId })
-    if (answer.type !== 'pull-ok' || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', 'pull answered with something else than pull-ok')
+    const answer = await this.init.send(peerId, { type: 'pull', producerId, linkId, rtts: this.init.rtts(), recruited, ...this.init.localLoad() })
+    if (answer.type === 'redirect' && answer.producerId === producerId) return { redirect: answer }
+    if (answer.type !== 'pull-ok' || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', 'pull answered with something else than pull-ok or redirect')
+    const self = this.init.localPeerId
+    if (answer.route.includes(self) || answer.route.at(-1) !== peerId) {
+      this.release(peerId, answer.pipe.pipeId, producerId)
+      throw new RemoteError(peerId, 'loop', `its copy of ${producerId} comes through this node (route ${answer.route.join(' > ')})`)
+    }
     let pipe: IncomingPipe
     try {
       pipe = await this.incomingPipe(peerId, router, answer, linkKey)
@@ -190,13 +242,17 @@ export class PipeService {
       throw err
     }
     pipe.producers.set(producerId, producer)
+    pipe.routes.set(producerId, answer.route)
+    this.init.onDistributionChange(producerId)
     producer.observer.once('close', () => {
       pipe.producers.delete(producerId)
+      pipe.routes.delete(producerId)
+      this.init.onDistributionChange(producerId)
       if (pipe.closing) return
       if (!pipe.closedByOrigin.delete(producerId)) this.release(peerId, pipe.remotePipeId, producerId)
       this.closeIncomingIfEmpty(pipe)
     })
-    return producer
+    return { producer, route: answer.route }
   }
 
   private async incomingPipe (peerId: string, router: ms.Router, answer: PullOk, linkKey: string): Promise<IncomingPipe> {
@@ -213,7 +269,7 @@ export class PipeService {
         throw err
       }
       const pipe: IncomingPipe = {
-        transport, peerId, router, remotePipeId: answer.pipe.pipeId, producers: new Map(), closedByOrigin: new Set(), closing: false
+        transport, peerId, router, remotePipeId: answer.pipe.pipeId, producers: new Map(), routes: new Map(), closedByOrigin: new Set(), closing: false
       }
       this.incoming.set(transport.id, pipe)
       // Closed by the router, the peer, or us: forget it, and make the next pull start a new pipe.

@@ -3,7 +3,11 @@
 // side (media/), and owns their lifecycle.
 import { EventEmitter } from 'node:events'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { InvalidStateError, ProducerNotFoundError, RemoteError, RequestTimeoutError, SwarmError } from '../errors.js'
+import { CapacityError, InvalidStateError, ProducerNotFoundError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../errors.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { Admission } from '../placement/admission.js'
+import { LoadTracker } from '../placement/capacity.js'
 import { ProducerDirectory } from '../directory/producer-directory.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { ProducerRegistry } from '../media/producer-registry.js'
@@ -16,7 +20,7 @@ import { resolveOptions } from './options.js'
 import { PipeService } from './pipe-service.js'
 import type { Host } from '../p2p/host.js'
 import type { PrivateKey } from '@libp2p/interface'
-import type { ErrorCode, Request, Response } from '../protocol/messages.js'
+import type { ErrorCode, Load, Request, Response, StatusOk } from '../protocol/messages.js'
 import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { types as ms } from 'mediasoup'
 
@@ -32,7 +36,27 @@ export interface PipeToRouterResult {
   pipeProducer: ms.Producer
 }
 
+/** How a producer this node has reaches it, and where it goes on to. */
+export interface Distribution {
+  producerId: string
+  /** Peer id of the node where the producer was created. */
+  origin: string
+  /** The node this one receives it from; null on the origin and for local copies of it. */
+  upstream: string | null
+  /** Peer ids from the origin to this node, both included. */
+  route: string[]
+  /** Nodes this one sends it to. */
+  downstream: string[]
+  /** Last load each downstream node reported (scaling points), when known. */
+  downstreamLoad: Record<string, Load>
+  /** This node's load and capacity (scaling points). */
+  load: number
+  capacity: number
+}
+
 export interface SwarmNodeEvents {
+  /** The upstream or the downstream nodes of a producer changed (see getDistribution()). */
+  distributionchange: [string]
   /** Something went wrong in the background (a notification that could not be sent…). */
   error: [Error]
   /** A mediasoup worker died; the node stops. */
@@ -60,6 +84,10 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private readonly routers = new Map<string, ms.Router>()
   private readonly pulls = new Map<string, Promise<ms.Producer>>()
   private readonly protocolErrors: ProtocolErrorCounts = {}
+  private readonly peerLoads = new Map<string, Load>()
+  private readonly load: LoadTracker
+  private admission!: Admission
+  private relayRouter?: Promise<ms.Router>
   private stopped = false
   private readonly protocol: string
 
@@ -67,6 +95,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   constructor (private readonly options: ResolvedOptions) {
     super()
     this.protocol = pipeProtocolId(options.protocolPrefix)
+    this.load = new LoadTracker(options.costs, options.capacity)
   }
 
   /** @internal */
@@ -96,15 +125,44 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     }
     const onError = (err: Error): void => { this.emit('error', err) }
     this.directory = new ProducerDirectory(this.host, onError)
+    const send = async (peerId: string, req: Request): Promise<Exclude<Response, { type: 'error' }>> => await request(this.host, peerId, this.protocol, req, timeouts.request)
     this.pipes = new PipeService({
+      localPeerId: this.host.peerId.toString(),
       registry: this.registry,
       listen: { ip: this.options.pipeListenIp, announcedIp: this.options.pipeAnnouncedIp },
-      send: async (peerId, req) => await request(this.host, peerId, this.protocol, req, timeouts.request),
+      send,
       pipeConnectTimeoutMs: timeouts.pipeConnect,
-      onError
+      onError,
+      admit: async (req, peerId, entry) => {
+        this.peerLoads.set(peerId, { load: req.load, capacity: req.capacity })
+        return await this.admission.decide(req, peerId, entry.producer)
+      },
+      routeOf: (producerId) => this.routeOf(producerId),
+      localLoad: () => ({ load: this.load.load, capacity: this.load.capacity }),
+      rtts: () => this.rtts(),
+      onDistributionChange: (producerId) => this.emit('distributionchange', producerId)
     })
-    this.registry.on('originadd', ({ producer }) => { void this.directory.announce(producer.id) })
-    this.registry.on('originremove', ({ producer }) => {
+    this.admission = new Admission({
+      load: this.load,
+      costs: this.options.costs,
+      fanout: this.options.fanout,
+      reserve: this.options.recruitReserve,
+      downstreamOf: (producerId) => this.pipes.downstreamOf(producerId),
+      routeOf: (producerId) => this.routeOf(producerId),
+      peers: () => this.peers,
+      multiaddrsOf: async (peerId) => await this.host.peerStore.get(peerIdFromString(peerId))
+        .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => []),
+      status: async (peerId, producerId) => {
+        const answer = await send(peerId, { type: 'status', producerId })
+        if (answer.type !== 'status-ok') throw new RemoteError(peerId, 'bad-message', 'status answered with something else')
+        this.peerLoads.set(peerId, { load: answer.load, capacity: answer.capacity })
+        return answer
+      },
+      recruit: async (peerId, producerId) => { await send(peerId, { type: 'recruit', producerId }) }
+    })
+    // Copies are announced too: a node that receives a producer serves it as a relay.
+    this.registry.on('add', ({ producer }) => { void this.directory.announce(producer.id) })
+    this.registry.on('remove', ({ producer }) => {
       if (this.registry.entries(producer.id).length === 0) void this.directory.withdraw(producer.id)
     })
     this.host.addEventListener('peer:disconnect', (event) => {
@@ -158,7 +216,51 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     this.routers.set(router.id, router)
     router.observer.once('close', () => this.routers.delete(router.id))
     this.registry.track(router)
+    this.load.track(router)
     return router
+  }
+
+  /** This node's load and capacity in scaling points. */
+  get capacity (): Load & { spare: number } {
+    return { load: this.load.load, capacity: this.load.capacity, spare: this.load.spare }
+  }
+
+  /**
+   * How the producer reaches this node and where it goes on to; undefined when this node
+   * does not have it.
+   */
+  getDistribution (producerId: string): Distribution | undefined {
+    if (this.registry.entries(producerId).length === 0) return undefined
+    const route = this.routeOf(producerId)
+    const downstream = this.pipes.downstreamOf(producerId)
+    const downstreamLoad: Record<string, Load> = {}
+    for (const peerId of downstream) {
+      const load = this.peerLoads.get(peerId)
+      if (load !== undefined) downstreamLoad[peerId] = load
+    }
+    return {
+      producerId,
+      origin: route[0] ?? this.peerId,
+      upstream: this.pipes.upstreamOf(producerId)?.peerId ?? null,
+      route,
+      downstream,
+      downstreamLoad,
+      load: this.load.load,
+      capacity: this.load.capacity
+    }
+  }
+
+  private routeOf (producerId: string): string[] {
+    return [...(this.pipes.upstreamOf(producerId)?.route ?? []), this.peerId]
+  }
+
+  /** RTTs to connected peers as measured by libp2p's connection monitor (ping). */
+  private rtts (): Record<string, number> {
+    const rtts: Record<string, number> = {}
+    for (const connection of this.host.getConnections()) {
+      if (connection.rtt !== undefined && Object.keys(rtts).length < 64) rtts[connection.remotePeer.toString()] = connection.rtt
+    }
+    return rtts
   }
 
   /**
@@ -216,57 +318,123 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     }
   }
 
-  private async pullFromSwarm (producerId: string, router: ms.Router): Promise<ms.Producer> {
+  private async pullFromSwarm (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
     const deadline = AbortSignal.timeout(this.options.timeouts.lookup)
     const failures: string[] = []
-    const tryPeer = async (peerId: string): Promise<ms.Producer | undefined> => {
+    const refusals = { capacity: 0, hopLimit: 0 }
+    let tried = new Set<string>()
+    // Asks `peerId`, then follows its redirects depth first, up to maxRedirects hops.
+    const tryPeer = async (peerId: string, hops: number): Promise<ms.Producer | undefined> => {
+      if (tried.has(peerId) || peerId === this.peerId) return undefined
+      tried.add(peerId)
       try {
-        const producer = await this.pipes.pull(peerId, producerId, router)
-        this.directory.remember(producerId, peerId)
-        return producer
+        const result = await this.pipes.pull(peerId, producerId, router, recruitedBy === peerId)
+        if ('producer' in result) {
+          this.directory.remember(producerId, peerId)
+          return result.producer
+        }
+        if (hops >= this.options.maxRedirects) {
+          refusals.hopLimit++
+          return undefined
+        }
+        for (const candidate of result.redirect.candidates) {
+          await this.learnAddresses(candidate.peerId, candidate.multiaddrs)
+          const producer = await tryPeer(candidate.peerId, hops + 1)
+          if (producer !== undefined) return producer
+        }
+        return undefined
       } catch (err) {
-        // A stale record, a dead peer, a peer that broke the protocol: skip it, try others.
+        // A stale record, a dead peer, a full node, a peer that broke the protocol: skip it.
         if (!(err instanceof RemoteError || err instanceof RequestTimeoutError)) throw err
+        if (err instanceof RemoteError && err.code === 'capacity') refusals.capacity++
         this.directory.forget(producerId, peerId)
         failures.push(`${peerId}: ${err instanceof RemoteError ? err.code : 'timeout'}`)
         return undefined
       }
     }
-    const cached = this.directory.cachedLocation(producerId)
-    if (cached !== undefined) {
-      const producer = await tryPeer(cached)
+    const first = recruitedBy ?? this.directory.cachedLocation(producerId)
+    if (first !== undefined) {
+      const producer = await tryPeer(first, 0)
       if (producer !== undefined) return producer
     }
-    while (!deadline.aborted) {
+    while (!deadline.aborted && recruitedBy === undefined) {
       this.assertRunning()
       try {
         for await (const peerId of this.directory.findProviders(producerId, deadline)) {
-          const producer = await tryPeer(peerId)
+          const producer = await tryPeer(peerId, 0)
           if (producer !== undefined) return producer
         }
       } catch (err) {
         if (!deadline.aborted && !(err instanceof SwarmError)) this.emit('error', err as Error)
       }
-      // Not announced yet (or only stale records): look again shortly.
+      // Nodes that have it said no: that answer stands. Otherwise it may not be announced yet.
+      if (refusals.capacity > 0 || refusals.hopLimit > 0) break
+      tried = new Set()
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
-    throw new ProducerNotFoundError(producerId, failures.length > 0 ? `tried ${failures.slice(-5).join(', ')}` : 'no provider record')
+    const detail = failures.length > 0 ? `tried ${failures.slice(-5).join(', ')}` : 'no provider record'
+    if (refusals.capacity > 0) throw new CapacityError(producerId, detail)
+    if (refusals.hopLimit > 0) throw new RedirectLimitError(producerId, this.options.maxRedirects)
+    throw new ProducerNotFoundError(producerId, detail)
+  }
+
+  private async learnAddresses (peerId: string, addrs: string[]): Promise<void> {
+    if (addrs.length === 0) return
+    await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs.map((a) => multiaddr(a)) }).catch(() => {})
+  }
+
+  /** The router a recruited relay keeps its copies in (created on first use). */
+  private async routerForRelaying (): Promise<ms.Router> {
+    this.relayRouter ??= this.createRouter({ mediaCodecs: this.options.relayMediaCodecs })
+    return await this.relayRouter
+  }
+
+  private async handleRecruit (peerId: string, producerId: string): Promise<Response> {
+    if (this.registry.entries(producerId).length > 0) return { type: 'error', code: 'capacity', message: `already have ${producerId}` }
+    if (!this.load.fits(Math.max(this.options.costs.videoPipe, this.options.costs.audioPipe), 0, false)) {
+      return { type: 'error', code: 'capacity', message: 'no spare capacity' }
+    }
+    const router = await this.routerForRelaying()
+    await this.pullFromSwarm(producerId, router, peerId)
+    return { type: 'ok' }
+  }
+
+  private status (producerId: string | undefined): StatusOk {
+    return {
+      type: 'status-ok',
+      has: producerId !== undefined && this.registry.entries(producerId).length > 0,
+      downstream: producerId === undefined ? 0 : this.pipes.downstreamOf(producerId).length,
+      load: this.load.load,
+      capacity: this.load.capacity
+    }
   }
 
   private async handle (req: Request, peerId: string): Promise<Response> {
     if (this.stopped) return { type: 'error', code: 'not-found', message: 'node is stopping' }
     try {
       switch (req.type) {
-        case 'pull': return await this.pipes.handlePull(peerId, req.producerId, req.linkId)
+        case 'pull':
+          // A relay still pulling the producer answers once its own pull is done.
+          if (this.registry.entries(req.producerId).length === 0) await this.pullUnderWay(req.producerId)
+          return await this.pipes.handlePull(peerId, req)
+        case 'status': return this.status(req.producerId)
+        case 'recruit': return await this.handleRecruit(peerId, req.producerId)
         case 'connect-pipe': return await this.pipes.handleConnect(peerId, req.pipeId, req.remote)
         case 'release': return this.pipes.handleRelease(peerId, req.pipeId, req.producerId)
         case 'producer-event': return this.pipes.handleProducerEvent(peerId, req.pipeId, req.producerId, req.event)
         case 'close-pipe': return this.pipes.handleClosePipe(peerId, req.pipeId)
       }
     } catch (err) {
+      if (err instanceof CapacityError) return { type: 'error', code: 'capacity', message: err.message }
+      if (err instanceof SwarmError) return { type: 'error', code: 'not-found', message: err.message }
       this.emit('error', err as Error)
       return { type: 'error', code: 'internal', message: (err as Error).message }
     }
+  }
+
+  private async pullUnderWay (producerId: string): Promise<void> {
+    const pending = [...this.pulls.entries()].filter(([k]) => k.endsWith(`/${producerId}`)).map(([, p]) => p)
+    await Promise.all(pending.map(async (p) => await p.catch(() => {})))
   }
 
   /** Closes pipes (telling peers), leaves the swarm and closes the workers. Idempotent. */

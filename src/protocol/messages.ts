@@ -21,8 +21,19 @@ export interface PipeEndpoint {
   srtpParameters: ms.SrtpParameters
 }
 
-/** Ask for a producer. `linkId` names the requester's pipe intent toward the responder. */
-export interface PullRequest { type: 'pull', producerId: string, linkId: string }
+/** The sender's load in scaling points (placement decisions, status pages). */
+export interface Load { load: number, capacity: number }
+
+/**
+ * Ask for a producer. `linkId` names the requester's pipe intent toward the responder;
+ * `rtts` are the requester's measured round-trip times to its peers (ranking redirects);
+ * `recruited` marks the pull of a node asked to become a relay (may use the reserve).
+ */
+export interface PullRequest extends Load { type: 'pull', producerId: string, linkId: string, rtts: Record<string, number>, recruited: boolean }
+/** Ask a node for its load, and its downstream count for one producer. */
+export interface StatusRequest { type: 'status', producerId?: string }
+/** Ask a node with spare capacity to pull `producerId` from the sender and relay it. */
+export interface RecruitRequest { type: 'recruit', producerId: string }
 /** Connect the receiver's pipe `pipeId` to the sender's end `remote`. */
 export interface ConnectPipeRequest { type: 'connect-pipe', pipeId: string, remote: PipeEndpoint }
 /** Origin → puller: the origin's producer was paused, resumed or closed. */
@@ -32,10 +43,12 @@ export interface ReleaseRequest { type: 'release', pipeId: string, producerId: s
 /** Either side: this pipe (named by the receiver's pipeId) is closed. */
 export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
 
-export type Request = PullRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest
+export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest
 
-export interface PullOk {
+export interface PullOk extends Load {
   type: 'pull-ok'
+  /** Peer ids from the origin to the answering node, both included (loop prevention). */
+  route: string[]
   producerId: string
   kind: ms.MediaKind
   rtpParameters: ms.RtpParameters
@@ -43,11 +56,20 @@ export interface PullOk {
   appData: Record<string, unknown>
   pipe: PipeEndpoint
 }
+/** Ask these nodes instead, best first: they already receive the producer (or were recruited to). */
+export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
+/** `has`: the node has the producer asked about; `downstream`: pipes it sends it on. */
+export interface StatusOk extends Load { type: 'status-ok', has: boolean, downstream: number }
 export interface Ok { type: 'ok' }
-export type ErrorCode = 'not-found' | 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version' | 'internal'
+export type ErrorCode = 'not-found' | 'capacity' | 'loop' | 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version' | 'internal'
 export interface ErrorAnswer { type: 'error', code: ErrorCode, message: string }
 
-export type Response = PullOk | Ok | ErrorAnswer
+export type Response = PullOk | Redirect | StatusOk | Ok | ErrorAnswer
+
+/** Limits on list sizes in messages. */
+export const MAX_ROUTE = 32
+export const MAX_CANDIDATES = 16
+export const MAX_RTTS = 64
 
 type Json = Record<string, unknown>
 
@@ -84,6 +106,32 @@ function endpoint (value: unknown, what: string): PipeEndpoint {
   }
 }
 
+function count (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${what} must be a non-negative number`)
+  return value
+}
+
+function load (m: Json): Load {
+  return { load: count(m.load, 'load'), capacity: count(m.capacity, 'capacity') }
+}
+
+function list<T> (value: unknown, max: number, what: string, item: (v: unknown, what: string) => T): T[] {
+  if (!Array.isArray(value) || value.length > max) fail(`${what} must be an array of at most ${max}`)
+  return value.map((v, i) => item(v, `${what}[${i}]`))
+}
+
+function multiaddr (value: unknown, what: string): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.length > 256) fail(`${what} must be a multiaddr string`)
+  return value
+}
+
+function rtts (value: unknown): Record<string, number> {
+  const o = object(value ?? {}, 'rtts')
+  const entries = Object.entries(o)
+  if (entries.length > MAX_RTTS) fail(`rtts must have at most ${MAX_RTTS} entries`)
+  return Object.fromEntries(entries.map(([k, v]) => [id(k, 'rtts key'), count(v, `rtts.${k}`)]))
+}
+
 /** rtpParameters are checked for shape here; mediasoup's produce() checks the rest. */
 function rtpParameters (value: unknown): ms.RtpParameters {
   const p = object(value, 'rtpParameters')
@@ -107,7 +155,19 @@ export function decodeRequest (bytes: Uint8Array): Request {
   const m = decodeJson(bytes)
   switch (m.type) {
     case 'pull':
-      return { type: 'pull', producerId: id(m.producerId, 'producerId'), linkId: id(m.linkId, 'linkId') }
+      if (m.recruited !== undefined && typeof m.recruited !== 'boolean') fail('recruited must be a boolean')
+      return {
+        type: 'pull',
+        producerId: id(m.producerId, 'producerId'),
+        linkId: id(m.linkId, 'linkId'),
+        rtts: rtts(m.rtts),
+        recruited: m.recruited ?? false,
+        ...load(m)
+      }
+    case 'status':
+      return m.producerId === undefined ? { type: 'status' } : { type: 'status', producerId: id(m.producerId, 'producerId') }
+    case 'recruit':
+      return { type: 'recruit', producerId: id(m.producerId, 'producerId') }
     case 'connect-pipe':
       return { type: 'connect-pipe', pipeId: id(m.pipeId, 'pipeId'), remote: endpoint(m.remote, 'remote') }
     case 'producer-event':
@@ -137,8 +197,22 @@ export function decodeResponse (bytes: Uint8Array): Response {
         rtpParameters: rtpParameters(m.rtpParameters),
         paused: m.paused,
         appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
-        pipe: endpoint(m.pipe, 'pipe')
+        pipe: endpoint(m.pipe, 'pipe'),
+        route: list(m.route, MAX_ROUTE, 'route', id),
+        ...load(m)
       }
+    case 'redirect':
+      return {
+        type: 'redirect',
+        producerId: id(m.producerId, 'producerId'),
+        candidates: list(m.candidates, MAX_CANDIDATES, 'candidates', (v, what) => {
+          const c = object(v, what)
+          return { peerId: id(c.peerId, `${what}.peerId`), multiaddrs: list(c.multiaddrs, 8, `${what}.multiaddrs`, multiaddr) }
+        })
+      }
+    case 'status-ok':
+      if (typeof m.has !== 'boolean') fail('has must be a boolean')
+      return { type: 'status-ok', has: m.has, downstream: count(m.downstream, 'downstream'), ...load(m) }
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
       return { type: 'error', code: m.code as ErrorCode, message: m.message.slice(0, 500) }

@@ -1,0 +1,90 @@
+// Whether this node serves a pull itself, and if not, where to send the requester: the
+// delegation policy (docs/delegation.md). Every decision is local to the node asked.
+import { consumerCost } from './capacity.js'
+import { rankCandidates } from './ranking.js'
+import type { LoadTracker, ScalingCosts } from './capacity.js'
+import type { RelayCandidate } from './ranking.js'
+import type { PullRequest, Response, StatusOk } from '../protocol/messages.js'
+import type { types as ms } from 'mediasoup'
+
+export interface AdmissionInit {
+  load: LoadTracker
+  costs: ScalingCosts
+  /** Most downstream pipes per producer. */
+  fanout: number
+  /** Points only recruited relays may use. */
+  reserve: number
+  downstreamOf: (producerId: string) => string[]
+  routeOf: (producerId: string) => string[]
+  /** Connected peers. */
+  peers: () => string[]
+  multiaddrsOf: (peerId: string) => Promise<string[]>
+  status: (peerId: string, producerId: string) => Promise<StatusOk>
+  /** Asks `peerId` to pull the producer from this node; resolves when it has it. */
+  recruit: (peerId: string, producerId: string) => Promise<void>
+  /** How many peers to ask for their status when looking for a recruit. */
+  recruitProbe?: number
+}
+
+export class Admission {
+  constructor (private readonly init: AdmissionInit) {}
+
+  /** True when this node can take one more downstream pipe of `producer` now. */
+  canServe (producer: ms.Producer, recruited: boolean): boolean {
+    const { fanout, load, reserve } = this.init
+    const downstream = this.init.downstreamOf(producer.id).length
+    // A recruited relay may take one slot beyond the fan-out, and the reserved points.
+    const slots = fanout + (recruited ? 1 : 0)
+    return downstream < slots && load.fits(this.pipeCost(producer.kind), reserve, recruited)
+  }
+
+  pipeCost (kind: ms.MediaKind): number {
+    return consumerCost(this.init.costs, kind, true)
+  }
+
+  /** undefined: serve it. Otherwise the answer to give: a redirect or a capacity error. */
+  async decide (request: PullRequest, requester: string, producer: ms.Producer): Promise<Response | undefined> {
+    if (this.canServe(producer, request.recruited)) return undefined
+    const cost = this.pipeCost(producer.kind)
+    const relays = this.init.downstreamOf(producer.id).filter((p) => p !== requester)
+    const ranked = rankCandidates(await this.candidates(relays, producer.id, request.rtts), { cost, fanout: this.init.fanout })
+    let best = ranked.map((c) => c.peerId)
+    if (!ranked.some((c) => c.spare >= cost && c.downstream < this.init.fanout)) {
+      // Nobody below has room: bring a new node in, if one has spare capacity.
+      const recruit = await this.findRecruit(producer.id, requester, request.rtts, cost)
+      if (recruit !== undefined) best = [recruit, ...best]
+    }
+    if (best.length === 0) {
+      return { type: 'error', code: 'capacity', message: `no room for ${producer.id} here, below, or on any node asked` }
+    }
+    return {
+      type: 'redirect',
+      producerId: producer.id,
+      candidates: await Promise.all(best.slice(0, 16).map(async (peerId) => ({ peerId, multiaddrs: (await this.init.multiaddrsOf(peerId)).slice(0, 8) })))
+    }
+  }
+
+  private async candidates (peers: string[], producerId: string, rtts: Record<string, number>): Promise<RelayCandidate[]> {
+    const statuses = await Promise.all(peers.map(async (peerId) => await this.init.status(peerId, producerId).then((s) => ({ peerId, s }), () => undefined)))
+    return statuses.filter((x) => x !== undefined).map(({ peerId, s }) => ({
+      peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId]
+    }))
+  }
+
+  private async findRecruit (producerId: string, requester: string, rtts: Record<string, number>, cost: number): Promise<string | undefined> {
+    const exclude = new Set([requester, ...this.init.routeOf(producerId), ...this.init.downstreamOf(producerId)])
+    const pool = this.init.peers().filter((p) => !exclude.has(p)).slice(0, this.init.recruitProbe ?? 8)
+    const statuses = await Promise.all(pool.map(async (peerId) => await this.init.status(peerId, producerId).then((s) => ({ peerId, s }), () => undefined)))
+    const idle = statuses.filter((x) => x !== undefined && !x.s.has && x.s.capacity - x.s.load >= cost)
+      .map((x) => ({ peerId: x!.peerId, spare: x!.s.capacity - x!.s.load, capacity: x!.s.capacity, downstream: 0, rttMs: rtts[x!.peerId] }))
+    for (const candidate of rankCandidates(idle, { cost, fanout: this.init.fanout })) {
+      try {
+        await this.init.recruit(candidate.peerId, producerId)
+        return candidate.peerId
+      } catch {
+        // It filled up or went away meanwhile: ask the next one.
+      }
+    }
+    return undefined
+  }
+}

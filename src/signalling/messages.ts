@@ -1,0 +1,233 @@
+// Client-facing signalling messages (docs/client-signalling.md): what a browser running
+// mediasoup-client sends over its WebSocket and what it gets back. Everything received is
+// checked here before any other code sees it; a message that fails gets an error reply
+// with a SignallingErrorName, never a crash. Deep checks of RTP parameters and
+// capabilities are left to mediasoup, whose TypeErrors become BadRequest replies.
+import type { types as ms } from 'mediasoup'
+import { SwarmError } from '../errors.js'
+
+/** Largest text message accepted by default (bytes); a video producer's rtpParameters take ~2 KiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+
+/** A client's request id: echoed in the reply. A number, or a string of 1-64 characters. */
+export type RequestId = number | string
+
+export type TransportDirection = 'send' | 'recv'
+
+/** What each method takes (`data` of the request). */
+export interface RequestDataMap {
+  getRouterRtpCapabilities: Record<string, never>
+  createWebRtcTransport: { direction: TransportDirection }
+  connectWebRtcTransport: { transportId: string, dtlsParameters: ms.DtlsParameters }
+  produce: { transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, appData: Record<string, unknown> }
+  consume: { transportId: string, producerId: string, rtpCapabilities: ms.RtpCapabilities }
+  pauseConsumer: { consumerId: string }
+  resumeConsumer: { consumerId: string }
+  closeConsumer: { consumerId: string }
+  requestKeyFrame: { consumerId: string }
+  pauseProducer: { producerId: string }
+  resumeProducer: { producerId: string }
+  closeProducer: { producerId: string }
+  listProducers: Record<string, never>
+}
+
+export interface TransportInfo {
+  id: string
+  iceParameters: ms.IceParameters
+  iceCandidates: ms.IceCandidate[]
+  dtlsParameters: ms.DtlsParameters
+}
+
+export interface ProducerInfo {
+  id: string
+  kind: ms.MediaKind
+  paused: boolean
+  appData: Record<string, unknown>
+}
+
+/** What each method answers (`data` of an ok reply). */
+export interface ResponseDataMap {
+  getRouterRtpCapabilities: ms.RtpCapabilities
+  createWebRtcTransport: TransportInfo
+  connectWebRtcTransport: Record<string, never>
+  produce: { id: string }
+  consume: { id: string, producerId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters }
+  pauseConsumer: Record<string, never>
+  resumeConsumer: Record<string, never>
+  closeConsumer: Record<string, never>
+  requestKeyFrame: Record<string, never>
+  pauseProducer: Record<string, never>
+  resumeProducer: Record<string, never>
+  closeProducer: Record<string, never>
+  listProducers: { producers: ProducerInfo[] }
+}
+
+export type ClientMethod = keyof RequestDataMap
+
+export const CLIENT_METHODS: readonly ClientMethod[] = [
+  'getRouterRtpCapabilities', 'createWebRtcTransport', 'connectWebRtcTransport', 'produce', 'consume',
+  'pauseConsumer', 'resumeConsumer', 'closeConsumer', 'requestKeyFrame',
+  'pauseProducer', 'resumeProducer', 'closeProducer', 'listProducers'
+]
+
+/** A validated request, discriminated on `method`. */
+export type ClientRequest = { [M in ClientMethod]: { id: RequestId, method: M, data: RequestDataMap[M] } }[ClientMethod]
+
+/**
+ * Names of error replies (`error.name`). Clients branch on these, never on message text.
+ * - BadRequest: not JSON, wrong shape or field types, or parameters mediasoup rejects.
+ * - TooLarge: the message exceeds the size limit.
+ * - UnknownMethod: `method` is not one of CLIENT_METHODS.
+ * - NotFound: the transport, producer or consumer id is unknown (to this connection, or
+ *   for a producer to consume: to the router and to resolveProducer).
+ * - Forbidden: the connection's token does not allow this action.
+ * - LimitExceeded: too many transports, producers, consumers or pending requests.
+ * - CannotConsume: the client's rtpCapabilities cannot receive the producer.
+ * - Unavailable: resolveProducer failed for another reason than "not found".
+ * - MediaError: mediasoup refused the operation (state, worker error).
+ */
+export type SignallingErrorName =
+  'BadRequest' | 'TooLarge' | 'UnknownMethod' | 'NotFound' | 'Forbidden' | 'LimitExceeded' |
+  'CannotConsume' | 'Unavailable' | 'MediaError'
+
+export interface OkReply<M extends ClientMethod = ClientMethod> { id: RequestId, ok: true, data: ResponseDataMap[M] }
+/** `id` is null when the request was too broken to carry a usable id. */
+export interface ErrorReply { id: RequestId | null, ok: false, error: { name: SignallingErrorName, message: string } }
+export type Reply = OkReply | ErrorReply
+
+/** Sent when a consumer closes without the client asking (its producer closed or went away). */
+export interface ConsumerClosedNotification { notification: 'consumerClosed', data: { consumerId: string, producerId: string } }
+export type Notification = ConsumerClosedNotification
+
+/** An error to send back to the client; `requestId` is the id of the request it answers. */
+export class SignallingError extends SwarmError {
+  constructor (readonly code: SignallingErrorName, message: string, readonly requestId: RequestId | null = null) {
+    super(message)
+  }
+}
+
+type Json = Record<string, unknown>
+
+function bad (message: string): never {
+  throw new SignallingError('BadRequest', message)
+}
+
+function object (value: unknown, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`${what} must be an object`)
+  return value as Json
+}
+
+/** mediasoup ids are UUIDs; the same character set as the node-to-node protocol. */
+function id (value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 128 || !/^[\w.:-]+$/.test(value)) {
+    bad(`${what} must be an id string (1-128 of [A-Za-z0-9_.:-])`)
+  }
+  return value
+}
+
+function requestId (value: unknown): RequestId | null {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value
+  if (typeof value === 'string' && value.length > 0 && value.length <= 64) return value
+  return null
+}
+
+function array (value: unknown, what: string, max: number, nonEmpty: boolean): unknown[] {
+  if (!Array.isArray(value)) bad(`${what} must be an array`)
+  if (nonEmpty && value.length === 0) bad(`${what} must not be empty`)
+  if (value.length > max) bad(`${what} has more than ${max} entries`)
+  return value
+}
+
+function kind (value: unknown): ms.MediaKind {
+  if (value !== 'audio' && value !== 'video') bad('kind must be "audio" or "video"')
+  return value
+}
+
+const DTLS_ROLES = new Set(['auto', 'client', 'server'])
+const FINGERPRINT_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512'])
+
+function dtlsParameters (value: unknown): ms.DtlsParameters {
+  const p = object(value, 'dtlsParameters')
+  if (p.role !== undefined && (typeof p.role !== 'string' || !DTLS_ROLES.has(p.role))) bad('dtlsParameters.role must be auto, client or server')
+  const fingerprints = array(p.fingerprints, 'dtlsParameters.fingerprints', 8, true).map((f, i) => {
+    const fp = object(f, `dtlsParameters.fingerprints[${i}]`)
+    if (typeof fp.algorithm !== 'string' || !FINGERPRINT_ALGORITHMS.has(fp.algorithm)) bad(`dtlsParameters.fingerprints[${i}].algorithm is not a known hash`)
+    if (typeof fp.value !== 'string' || !/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}$/.test(fp.value)) bad(`dtlsParameters.fingerprints[${i}].value must be colon-separated hex`)
+    return { algorithm: fp.algorithm as ms.FingerprintAlgorithm, value: fp.value }
+  })
+  return p.role === undefined ? { fingerprints } : { role: p.role as ms.DtlsRole, fingerprints }
+}
+
+function rtpParameters (value: unknown): ms.RtpParameters {
+  const p = object(value, 'rtpParameters')
+  array(p.codecs, 'rtpParameters.codecs', 32, true).forEach((c, i) => object(c, `rtpParameters.codecs[${i}]`))
+  if (p.encodings !== undefined) array(p.encodings, 'rtpParameters.encodings', 16, false).forEach((e, i) => object(e, `rtpParameters.encodings[${i}]`))
+  if (p.headerExtensions !== undefined) array(p.headerExtensions, 'rtpParameters.headerExtensions', 32, false)
+  return p as unknown as ms.RtpParameters
+}
+
+function rtpCapabilities (value: unknown): ms.RtpCapabilities {
+  const c = object(value, 'rtpCapabilities')
+  if (c.codecs !== undefined) array(c.codecs, 'rtpCapabilities.codecs', 128, false).forEach((x, i) => object(x, `rtpCapabilities.codecs[${i}]`))
+  if (c.headerExtensions !== undefined) array(c.headerExtensions, 'rtpCapabilities.headerExtensions', 64, false)
+  return c as ms.RtpCapabilities
+}
+
+const empty = (): Record<string, never> => ({})
+
+const decoders: { [M in ClientMethod]: (d: Json) => RequestDataMap[M] } = {
+  getRouterRtpCapabilities: empty,
+  createWebRtcTransport: (d) => {
+    if (d.direction !== 'send' && d.direction !== 'recv') bad('direction must be "send" or "recv"')
+    return { direction: d.direction }
+  },
+  connectWebRtcTransport: (d) => ({ transportId: id(d.transportId, 'transportId'), dtlsParameters: dtlsParameters(d.dtlsParameters) }),
+  produce: (d) => ({
+    transportId: id(d.transportId, 'transportId'),
+    kind: kind(d.kind),
+    rtpParameters: rtpParameters(d.rtpParameters),
+    appData: d.appData === undefined ? {} : object(d.appData, 'appData')
+  }),
+  consume: (d) => ({ transportId: id(d.transportId, 'transportId'), producerId: id(d.producerId, 'producerId'), rtpCapabilities: rtpCapabilities(d.rtpCapabilities) }),
+  pauseConsumer: (d) => ({ consumerId: id(d.consumerId, 'consumerId') }),
+  resumeConsumer: (d) => ({ consumerId: id(d.consumerId, 'consumerId') }),
+  closeConsumer: (d) => ({ consumerId: id(d.consumerId, 'consumerId') }),
+  requestKeyFrame: (d) => ({ consumerId: id(d.consumerId, 'consumerId') }),
+  pauseProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
+  resumeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
+  closeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
+  listProducers: empty
+}
+
+function isMethod (value: unknown): value is ClientMethod {
+  return typeof value === 'string' && Object.hasOwn(decoders, value)
+}
+
+/**
+ * Validates one received text message. Throws SignallingError carrying the request id
+ * when one could be read, so the caller can answer it.
+ */
+export function decodeClientRequest (text: string, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): ClientRequest {
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > maxBytes) throw new SignallingError('TooLarge', `message of ${bytes} bytes exceeds ${maxBytes}`)
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    bad('message is not JSON')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('message must be a JSON object')
+  const m = value as Json
+  const rid = requestId(m.id)
+  try {
+    if (rid === null) bad('id must be an integer or a string of 1-64 characters')
+    if (!isMethod(m.method)) {
+      throw new SignallingError('UnknownMethod', `unknown method ${JSON.stringify(m.method)?.slice(0, 60) ?? 'undefined'}`)
+    }
+    const data = object(m.data ?? {}, 'data')
+    return { id: rid, method: m.method, data: decoders[m.method](data) } as ClientRequest
+  } catch (err) {
+    if (err instanceof SignallingError) throw new SignallingError(err.code, err.message, rid)
+    throw err
+  }
+}

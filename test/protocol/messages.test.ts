@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict'
+import { ProtocolError } from '../../src/errors.js'
+import { decodeRequest, decodeResponse, encode, MAX_MESSAGE_BYTES } from '../../src/protocol/messages.js'
+
+const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value))
+const endpoint = { pipeId: 'p1', ip: '127.0.0.1', port: 4000, srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0' } }
+
+describe('protocol messages', () => {
+  it('decodeRequest() accepts every valid request type', () => {
+    const valid = [
+      { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: { Qm1: 3 }, recruited: false, load: 4, capacity: 2000 },
+      { type: 'status', producerId: 'x' },
+      { type: 'recruit', producerId: 'x' },
+      { type: 'connect-pipe', pipeId: 'p0', remote: endpoint },
+      { type: 'producer-event', pipeId: 'p0', producerId: 'x', event: 'pause' },
+      { type: 'release', pipeId: 'p0', producerId: 'x' },
+      { type: 'close-pipe', pipeId: 'p0' }
+    ]
+    for (const m of valid) assert.deepEqual(decodeRequest(bytes(m)), m)
+  })
+
+  const invalid: Array<[string, unknown, string]> = [
+    ['not JSON', '{"type":', 'bad-message'],
+    ['not UTF-8', '\xff\xfe', 'bad-message'],
+    ['an array', [1, 2], 'bad-message'],
+    ['unknown type', { type: 'hello' }, 'unknown-type'],
+    ['missing producerId', { type: 'pull', linkId: 'l', load: 0, capacity: 1 }, 'bad-message'],
+    ['numeric producerId', { type: 'pull', producerId: 5, linkId: 'l', load: 0, capacity: 1 }, 'bad-message'],
+    ['id with a slash', { type: 'pull', producerId: 'a/b', linkId: 'l', load: 0, capacity: 1 }, 'bad-message'],
+    ['too long id', { type: 'pull', producerId: 'x'.repeat(200), linkId: 'l', load: 0, capacity: 1 }, 'bad-message'],
+    ['negative load', { type: 'pull', producerId: 'x', linkId: 'l', load: -1, capacity: 1 }, 'bad-message'],
+    ['rtts not numbers', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, rtts: { a: 'fast' } }, 'bad-message'],
+    ['non-boolean recruited', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, recruited: 'yes' }, 'bad-message'],
+    ['bad ip', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, ip: 'example.com' } }, 'bad-message'],
+    ['bad port', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, port: 70000 } }, 'bad-message'],
+    ['bad SRTP suite', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, srtpParameters: { cryptoSuite: 'NULL', keyBase64: 'AAAAAAAAAAAAAAAAAAAA' } } }, 'bad-message'],
+    ['bad event', { type: 'producer-event', pipeId: 'p', producerId: 'x', event: 'explode' }, 'bad-message'],
+    ['too large', { type: 'pull', producerId: 'x', linkId: 'l', pad: 'x'.repeat(MAX_MESSAGE_BYTES) }, 'too-large']
+  ]
+  for (const [what, message, code] of invalid) {
+    it(`decodeRequest() rejects ${what} with ProtocolError ${code}`, () => {
+      assert.throws(() => decodeRequest(typeof message === 'string' ? Buffer.from(message, 'latin1') : bytes(message)),
+        (err: unknown) => err instanceof ProtocolError && err.code === code)
+    })
+  }
+
+  it('decodeResponse() checks pull-ok fields', () => {
+    const ok = { type: 'pull-ok', producerId: 'x', kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus' }], encodings: [] }, paused: false, appData: { a: 1 }, pipe: endpoint, route: ['Qm1'], load: 1, capacity: 10 }
+    assert.deepEqual(decodeResponse(encode(ok as never)), ok)
+    assert.throws(() => decodeResponse(bytes({ ...ok, kind: 'smell' })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, rtpParameters: { codecs: [] } })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, paused: 'no' })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, route: Array(40).fill('Qm1') })), ProtocolError)
+  })
+
+  it('decodeResponse() checks redirect candidates', () => {
+    const redirect = { type: 'redirect', producerId: 'x', candidates: [{ peerId: 'Qm1', multiaddrs: ['/ip4/127.0.0.1/tcp/1'] }] }
+    assert.deepEqual(decodeResponse(bytes(redirect)), redirect)
+    assert.throws(() => decodeResponse(bytes({ ...redirect, candidates: [{ peerId: 'Qm1', multiaddrs: ['http://x'] }] })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...redirect, candidates: Array(17).fill(redirect.candidates[0]) })), ProtocolError)
+  })
+})
