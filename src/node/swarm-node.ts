@@ -274,9 +274,9 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
    * @throws InvalidStateError node stopped; or the router's worker already has the id in another router
    */
   async pipeToRouter ({ producerId, router }: PipeToRouterOptions): Promise<PipeToRouterResult> {
+    this.assertRunning()
     if (typeof producerId !== 'string' || producerId.length === 0) throw new TypeError('producerId must be a non-empty string')
     if (router === undefined || this.routers.get(router.id) !== router) throw new TypeError('router must be a router created by this node')
-    this.assertRunning()
     if (router.closed) throw new InvalidStateError('router is closed')
 
     const key = `${router.id}/${producerId}`

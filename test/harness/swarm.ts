@@ -1,0 +1,33 @@
+// Starts real swarm nodes on 127.0.0.1 for tests and benchmarks.
+import { createSwarmNode } from '../../src/index.js'
+import type { SwarmNode, SwarmNodeOptions } from '../../src/index.js'
+
+export { mediaCodecs } from './rtp-source.js'
+
+/** Starts `count` nodes in a bootstrap chain: node i bootstraps from node i-1 only. */
+export async function startChain (count: number, options: SwarmNodeOptions = {}): Promise<SwarmNode[]> {
+  const nodes: SwarmNode[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const bootstrap = i === 0 ? [] : nodes[i - 1]!.multiaddrs
+      nodes.push(await createSwarmNode({ ...options, bootstrap }))
+    }
+  } catch (err) {
+    await stopAll(nodes)
+    throw err
+  }
+  return nodes
+}
+
+/** Waits until every node sees `count - 1` peers (routing tables filled). */
+export async function waitConnected (nodes: SwarmNode[], timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!nodes.every((n) => n.peers.length >= nodes.length - 1)) {
+    if (Date.now() > deadline) throw new Error(`swarm not connected after ${timeoutMs} ms: ${nodes.map((n) => n.peers.length).join(',')}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export async function stopAll (nodes: SwarmNode[]): Promise<void> {
+  await Promise.all(nodes.map(async (n) => await n.stop()))
+}

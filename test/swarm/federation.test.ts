@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict'
+import { lpStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { InvalidStateError, ProducerNotFoundError } from '../../src/index.js'
+import { decodeResponse, pipeProtocolId } from '../../src/protocol/messages.js'
+import { createRtpSink, createRtpSource, sleep, waitFor } from '../harness/index.js'
+import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import type { SwarmNode } from '../../src/index.js'
+import type { types as ms } from 'mediasoup'
+
+describe('swarm federation: A ← B ← C (C bootstraps from B only)', function () {
+  this.timeout(30_000)
+  let nodes: SwarmNode[] = []
+  let a: SwarmNode, b: SwarmNode, c: SwarmNode
+  let routerA: ms.Router, routerC: ms.Router
+  const closers: Array<() => unknown> = []
+
+  beforeEach(async () => {
+    nodes = await startChain(3, { timeouts: { lookup: 2000 } })
+    ;[a, b, c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    routerA = await a.createRouter({ mediaCodecs })
+    routerC = await c.createRouter({ mediaCodecs })
+  })
+
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close()
+    await stopAll(nodes)
+  })
+
+  async function publishAndPull (kind: 'audio' | 'video', packetsPerSecond = 100): Promise<{ source: Awaited<ReturnType<typeof createRtpSource>>, sink: Awaited<ReturnType<typeof createRtpSink>>, copy: ms.Producer }> {
+    const source = await createRtpSource({ router: routerA, kind, packetsPerSecond })
+    closers.push(() => source.close())
+    const { pipeProducer } = await c.pipeToRouter({ producerId: source.producer.id, router: routerC })
+    const sink = await createRtpSink({ router: routerC, producerId: pipeProducer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(1, { timeoutMs: 5000 })
+    return { source, sink, copy: pipeProducer }
+  }
+
+  async function deliveryAfterSetup (source: { sent: number }, sink: { packets: number }, ms: number): Promise<number> {
+    const sent0 = source.sent
+    const received0 = sink.packets
+    await sleep(ms)
+    // Packets in flight when counting stops are allowed for by a short drain.
+    const sent = source.sent - sent0
+    await sleep(100)
+    return (sink.packets - received0) / sent
+  }
+
+  it('C pulls an audio producer of A with pipeToRouter() and receives ≥ 95 % of packets', async () => {
+    const { source, sink, copy } = await publishAndPull('audio')
+    assert.equal(copy.kind, 'audio')
+    const ratio = await deliveryAfterSetup(source, sink, 2000)
+    assert.ok(ratio >= 0.95, `delivered ${(ratio * 100).toFixed(1)} %`)
+    assert.equal(sink.stats().wrongPayloadType, 0)
+  })
+
+  it('C pulls a video producer of A (VP8 key frames, RTX) and receives ≥ 95 % of packets', async () => {
+    const { source, sink } = await publishAndPull('video')
+    const ratio = await deliveryAfterSetup(source, sink, 2000)
+    assert.ok(ratio >= 0.95, `delivered ${(ratio * 100).toFixed(1)} %`)
+  })
+
+  it('the copy on C has the same id, kind, paused state and appData as the origin', async () => {
+    const source = await createRtpSource({ router: routerA, kind: 'audio', appData: { room: 'r1', user: 7 }, paused: true })
+    closers.push(() => source.close())
+    const { pipeProducer } = await c.pipeToRouter({ producerId: source.producer.id, router: routerC })
+    assert.equal(pipeProducer.id, source.producer.id)
+    assert.equal(pipeProducer.kind, 'audio')
+    assert.equal(pipeProducer.paused, true)
+    assert.deepEqual(pipeProducer.appData, { room: 'r1', user: 7 })
+  })
+
+  it('pause at A stops packets at C, resume restarts them', async () => {
+    const { source, sink, copy } = await publishAndPull('audio')
+    await source.producer.pause()
+    await waitFor(() => copy.paused, { timeoutMs: 2000, what: 'copy paused on C' })
+    await sleep(300)
+    const atPause = sink.packets
+    await sleep(700)
+    assert.equal(sink.packets, atPause, 'packets kept arriving while paused')
+    await source.producer.resume()
+    await sink.waitForPackets(atPause + 20, { timeoutMs: 3000 })
+    assert.equal(copy.paused, false)
+  })
+
+  it("close at A closes C's producer and its consumer within 2 s", async () => {
+    const { source, sink, copy } = await publishAndPull('audio')
+    const consumerClosed = new Promise<number>((resolve) => sink.consumer.once('producerclose', () => resolve(Date.now())))
+    const closedAt = Date.now()
+    source.producer.close()
+    const elapsed = await Promise.race([consumerClosed, sleep(2000).then(() => Infinity)]) - closedAt
+    assert.ok(elapsed <= 2000, `consumer closed after ${elapsed} ms`)
+    assert.equal(copy.closed, true)
+    await waitFor(() => a.pipeStats.outgoingPipes === 0 && c.pipeStats.incomingPipes === 0, { timeoutMs: 2000, what: 'both pipe ends closed' })
+  })
+
+  it("stopping node A closes C's copy", async () => {
+    const { copy, sink } = await publishAndPull('audio')
+    const consumerClosed = new Promise<void>((resolve) => sink.consumer.once('producerclose', () => resolve()))
+    await a.stop()
+    await Promise.race([consumerClosed, sleep(5000).then(() => { throw new Error('copy not closed within 5 s') })])
+    assert.equal(copy.closed, true)
+    assert.equal(c.pipeStats.incomingPipes, 0)
+  })
+
+  it("a key frame request from C's consumer reaches A's producer side", async () => {
+    const { source, sink } = await publishAndPull('video')
+    // mediasoup folds a request into one still pending (the consumer's own initial one).
+    await sleep(1000)
+    const before = source.keyFrameRequests
+    await sink.consumer.requestKeyFrame()
+    await waitFor(() => source.keyFrameRequests > before, { timeoutMs: 3000, what: 'PLI/FIR at the source' })
+  })
+
+  it('two concurrent pipeToRouter() calls for one producer make one pipe and one copy', async () => {
+    const source = await createRtpSource({ router: routerA, kind: 'audio' })
+    closers.push(() => source.close())
+    const [r1, r2] = await Promise.all([
+      c.pipeToRouter({ producerId: source.producer.id, router: routerC }),
+      c.pipeToRouter({ producerId: source.producer.id, router: routerC })
+    ])
+    assert.equal(r1.pipeProducer, r2.pipeProducer)
+    assert.deepEqual(c.pipeStats, { outgoingPipes: 0, incomingPipes: 1, outgoingConsumers: 0, incomingProducers: 1 })
+    assert.equal(a.pipeStats.outgoingConsumers, 1)
+  })
+
+  it('producers between the same two routers share one pipe', async () => {
+    const s1 = await createRtpSource({ router: routerA, kind: 'audio' })
+    const s2 = await createRtpSource({ router: routerA, kind: 'video' })
+    closers.push(() => s1.close(), () => s2.close())
+    await c.pipeToRouter({ producerId: s1.producer.id, router: routerC })
+    await c.pipeToRouter({ producerId: s2.producer.id, router: routerC })
+    assert.equal(c.pipeStats.incomingPipes, 1)
+    assert.equal(c.pipeStats.incomingProducers, 2)
+    s1.close()
+    await waitFor(() => c.pipeStats.incomingProducers === 1, { timeoutMs: 2000, what: 'first copy closed' })
+    assert.equal(c.pipeStats.incomingPipes, 1, 'pipe closed while a producer still uses it')
+    s2.close()
+    await waitFor(() => c.pipeStats.incomingPipes === 0 && a.pipeStats.outgoingPipes === 0, { timeoutMs: 2000, what: 'last producer closed the pipe' })
+  })
+
+  it('an unknown producer id fails with ProducerNotFoundError after the lookup timeout', async () => {
+    const started = Date.now()
+    await assert.rejects(c.pipeToRouter({ producerId: 'no-such-producer', router: routerC }), ProducerNotFoundError)
+    const elapsed = Date.now() - started
+    assert.ok(elapsed >= 1900 && elapsed < 4000, `gave up after ${elapsed} ms`)
+    assert.deepEqual(c.pipeStats, { outgoingPipes: 0, incomingPipes: 0, outgoingConsumers: 0, incomingProducers: 0 })
+  })
+
+  it('bad arguments to pipeToRouter() throw TypeError; a stopped node throws InvalidStateError', async () => {
+    await assert.rejects(c.pipeToRouter({ producerId: '', router: routerC }), TypeError)
+    await assert.rejects(c.pipeToRouter({ producerId: 'x', router: routerA }), TypeError)
+    await assert.rejects(c.pipeToRouter({ producerId: 'x', router: undefined as never }), TypeError)
+    await c.stop()
+    await assert.rejects(c.pipeToRouter({ producerId: 'x', router: routerC }), InvalidStateError)
+  })
+
+  it('a malformed protocol message gets an error answer, is counted, and the node keeps serving', async () => {
+    const protocol = pipeProtocolId('/mediasoup-swarm')
+    for (const garbage of ['{not json', JSON.stringify({ type: 'pull', producerId: 42 }), JSON.stringify({ type: 'launch' })]) {
+      const stream = await b.libp2p.dialProtocol(peerIdFromString(a.peerId), protocol)
+      const lp = lpStream(stream)
+      await lp.write(new TextEncoder().encode(garbage))
+      const answer = decodeResponse((await lp.read()).subarray())
+      assert.equal(answer.type, 'error')
+    }
+    assert.deepEqual(a.protocolErrorCounts, { 'bad-message': 2, 'unknown-type': 1 })
+    const { sink } = await publishAndPull('audio')
+    assert.ok(sink.packets > 0)
+  })
+})
