@@ -62,6 +62,8 @@ export interface PipeServiceInit {
   routeOf: (producerId: string) => string[]
   /** This node's load and its RTTs to peers, sent with every pull. */
   localLoad: () => Load
+  /** Counts a pipe being set up in the load until the returned function is called. */
+  holdLoad: (kind: ms.MediaKind) => () => void
   rtts: () => Record<string, number>
   /** Upstream or downstream of a producer changed. */
   onDistributionChange: (producerId: string) => void
@@ -76,6 +78,8 @@ export class PipeService {
   private readonly incoming = new Map<string, IncomingPipe>()
   private readonly incomingCreating = new Map<string, Promise<IncomingPipe>>()
   private readonly linkIds = new Map<string, string>()
+  /** `${producerId}/${peerId}` of admitted pulls whose consumer is being created. */
+  private readonly pending = new Set<string>()
 
   constructor (private readonly init: PipeServiceInit) {}
 
@@ -93,11 +97,24 @@ export class PipeService {
       const instead = await this.init.admit(request, peerId, entry)
       if (instead !== undefined) return instead
     }
-    const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router)
-    let consumer = pipe.consumers.get(producerId)
-    if (consumer === undefined) {
-      consumer = await pipe.transport.consume({ producerId })
-      this.watchConsumer(pipe, consumer)
+    // Until its consumer exists, an admitted pull counts as downstream and as load, so
+    // concurrent pulls cannot all pass the fan-out and capacity checks.
+    const pendingKey = `${producerId}/${peerId}`
+    this.pending.add(pendingKey)
+    const releaseLoad = this.init.holdLoad(entry.producer.kind)
+    let consumer: ms.Consumer | undefined
+    let endpoint: PipeEndpoint
+    try {
+      const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router)
+      consumer = pipe.consumers.get(producerId)
+      if (consumer === undefined) {
+        consumer = await pipe.transport.consume({ producerId })
+        this.watchConsumer(pipe, consumer)
+      }
+      endpoint = endpointOf(pipe.transport)
+    } finally {
+      this.pending.delete(pendingKey)
+      releaseLoad()
     }
     return {
       type: 'pull-ok',
@@ -106,7 +123,7 @@ export class PipeService {
       rtpParameters: consumer.rtpParameters,
       paused: consumer.producerPaused,
       appData: entry.producer.appData,
-      pipe: endpointOf(pipe.transport),
+      pipe: endpoint,
       route,
       ...this.init.localLoad()
     }
@@ -115,6 +132,7 @@ export class PipeService {
   /** Peers this node sends `producerId` to. */
   downstreamOf (producerId: string): string[] {
     const peers = new Set<string>()
+    for (const key of this.pending) if (key.startsWith(`${producerId}/`)) peers.add(key.slice(producerId.length + 1))
     for (const pipe of this.outgoing.values()) if (pipe.consumers.has(producerId)) peers.add(pipe.peerId)
     return [...peers]
   }

@@ -139,6 +139,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       },
       routeOf: (producerId) => this.routeOf(producerId),
       localLoad: () => ({ load: this.load.load, capacity: this.load.capacity }),
+      holdLoad: (kind) => this.load.hold(this.admission.pipeCost(kind)),
       rtts: () => this.rtts(),
       onDistributionChange: (producerId) => this.emit('distributionchange', producerId)
     })

@@ -46,6 +46,16 @@ export class LoadTracker {
     return this.capacity - this.points
   }
 
+  /** Counts `cost` points until the returned function is called (work being set up). */
+  hold (cost: number): () => void {
+    this.points += cost
+    let held = true
+    return () => {
+      if (held) this.points -= cost
+      held = false
+    }
+  }
+
   /** True when `cost` more points fit, leaving `reserve` free unless `useReserve`. */
   fits (cost: number, reserve: number, useReserve: boolean): boolean {
     return this.points + cost <= this.capacity - (useReserve ? 0 : reserve)

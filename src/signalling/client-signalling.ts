@@ -115,6 +115,8 @@ export class ClientSignalling {
   refusedConnections = 0
 
   private readonly sessions = new Set<ClientSession>()
+  /** Sessions by router, so each router gets one close listener however many clients use it. */
+  private readonly routerSessions = new Map<ms.Router, Set<ClientSession>>()
   private readonly limits: ClientSignallingLimits
   private readonly ownWss: WebSocketServer | undefined
   private readonly detach: () => void
@@ -175,6 +177,25 @@ export class ClientSignalling {
   /** @internal */
   countError (name: SignallingErrorName): void {
     this.errorCounts[name]++
+  }
+
+  /** @internal The session is closed with CLOSE_ROUTER_CLOSED when `router` closes. */
+  watchRouter (router: ms.Router, session: ClientSession): void {
+    let sessions = this.routerSessions.get(router)
+    if (sessions === undefined) {
+      const set = sessions = new Set()
+      this.routerSessions.set(router, set)
+      router.observer.once('close', () => {
+        this.routerSessions.delete(router)
+        for (const s of set) s.close(CLOSE_ROUTER_CLOSED, 'router closed')
+      })
+    }
+    sessions.add(session)
+  }
+
+  /** @internal */
+  unwatchRouter (router: ms.Router, session: ClientSession): void {
+    this.routerSessions.get(router)?.delete(session)
   }
 
   private accept (ws: WebSocket, request: http.IncomingMessage): void {
@@ -248,8 +269,8 @@ function toSignallingError (err: unknown): SignallingError {
   return new SignallingError('MediaError', err instanceof Error ? err.message : String(err))
 }
 
-/** One connected client and everything it created. */
-class ClientSession {
+/** One connected client and everything it created. @internal */
+export class ClientSession {
   private readonly transports = new Map<string, TransportEntry>()
   private readonly producers = new Map<string, ms.Producer>()
   private readonly consumers = new Map<string, ms.Consumer>()
@@ -258,7 +279,6 @@ class ClientSession {
   private pending = 0
   private routerPromise: Promise<ms.Router> | undefined
   private closed = false
-  private readonly onRouterClose = (): void => this.close(CLOSE_ROUTER_CLOSED, 'router closed')
   private router: ms.Router | undefined
 
   constructor (
@@ -277,7 +297,7 @@ class ClientSession {
   close (code?: number, reason?: string): void {
     if (!this.closed) {
       this.closed = true
-      this.router?.observer.off('close', this.onRouterClose)
+      if (this.router !== undefined) this.owner.unwatchRouter(this.router, this)
       for (const { transport } of this.transports.values()) transport.close()
       this.transports.clear()
     }
@@ -343,7 +363,7 @@ class ClientSession {
         if (router.closed) throw new SignallingError('Unavailable', 'the router is closed')
         if (!this.closed) {
           this.router = router
-          router.observer.once('close', this.onRouterClose)
+          this.owner.watchRouter(router, this)
         }
         return router
       })()
