@@ -56,8 +56,10 @@ export interface PipeServiceInit {
   send: Send
   pipeConnectTimeoutMs: number
   onError: (err: Error) => void
-  /** Placement: undefined to serve the pull, or the answer to give instead (redirect, error). */
-  admit: (request: PullRequest, peerId: string, entry: ProducerEntry) => Promise<Response | undefined>
+  /** Placement: whether this node serves the pull itself (checked synchronously with the reservation). */
+  canServe: (request: PullRequest, peerId: string, entry: ProducerEntry) => boolean
+  /** Placement: the answer to a pull this node does not serve (redirect, capacity error). */
+  redirect: (request: PullRequest, peerId: string, entry: ProducerEntry) => Promise<Response>
   /** Peer ids from the origin to this node for a producer this node has. */
   routeOf: (producerId: string) => string[]
   /** This node's load and its RTTs to peers, sent with every pull. */
@@ -93,12 +95,10 @@ export class PipeService {
     const route = this.init.routeOf(producerId)
     if (route.includes(peerId)) return { type: 'error', code: 'loop', message: `you are upstream of my copy of ${producerId}` }
     const alreadyServed = this.downstreamOf(producerId).includes(peerId)
-    if (!alreadyServed) {
-      const instead = await this.init.admit(request, peerId, entry)
-      if (instead !== undefined) return instead
-    }
+    if (!alreadyServed && !this.init.canServe(request, peerId, entry)) return await this.init.redirect(request, peerId, entry)
     // Until its consumer exists, an admitted pull counts as downstream and as load, so
-    // concurrent pulls cannot all pass the fan-out and capacity checks.
+    // concurrent pulls cannot all pass the fan-out and capacity checks (no await between
+    // the check and this reservation).
     const pendingKey = `${producerId}/${peerId}`
     this.pending.add(pendingKey)
     const releaseLoad = this.init.holdLoad(entry.producer.kind)

@@ -24,6 +24,15 @@ import type { ErrorCode, Load, Request, Response, StatusOk } from '../protocol/m
 import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { types as ms } from 'mediasoup'
 
+/**
+ * Deadlines per request type, in units of `timeouts.request`. Answering a pull may take a
+ * status round (0.5) and recruiting a relay (1), or waiting for the answering relay's own
+ * pull; so a pull waits longest.
+ */
+const DEADLINE_FACTOR: Record<Request['type'], number> = {
+  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
+}
+
 export interface PipeToRouterOptions {
   /** Id of a producer anywhere in the swarm. */
   producerId: string
@@ -125,7 +134,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     }
     const onError = (err: Error): void => { this.emit('error', err) }
     this.directory = new ProducerDirectory(this.host, onError)
-    const send = async (peerId: string, req: Request): Promise<Exclude<Response, { type: 'error' }>> => await request(this.host, peerId, this.protocol, req, timeouts.request)
+    const send = async (peerId: string, req: Request): Promise<Exclude<Response, { type: 'error' }>> =>
+      await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type])
     this.pipes = new PipeService({
       localPeerId: this.host.peerId.toString(),
       registry: this.registry,
@@ -133,10 +143,11 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       send,
       pipeConnectTimeoutMs: timeouts.pipeConnect,
       onError,
-      admit: async (req, peerId, entry) => {
+      canServe: (req, peerId, entry) => {
         this.peerLoads.set(peerId, { load: req.load, capacity: req.capacity })
-        return await this.admission.decide(req, peerId, entry.producer)
+        return this.admission.canServe(entry.producer, req.recruited)
       },
+      redirect: async (req, peerId, entry) => await this.admission.redirect(req, peerId, entry.producer),
       routeOf: (producerId) => this.routeOf(producerId),
       localLoad: () => ({ load: this.load.load, capacity: this.load.capacity }),
       holdLoad: (kind) => this.load.hold(this.admission.pipeCost(kind)),

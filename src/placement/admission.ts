@@ -42,9 +42,8 @@ export class Admission {
     return consumerCost(this.init.costs, kind, true)
   }
 
-  /** undefined: serve it. Otherwise the answer to give: a redirect or a capacity error. */
-  async decide (request: PullRequest, requester: string, producer: ms.Producer): Promise<Response | undefined> {
-    if (this.canServe(producer, request.recruited)) return undefined
+  /** The answer to a pull this node does not serve itself: a redirect or a capacity error. */
+  async redirect (request: PullRequest, requester: string, producer: ms.Producer): Promise<Response> {
     const cost = this.pipeCost(producer.kind)
     const relays = this.init.downstreamOf(producer.id).filter((p) => p !== requester)
     const ranked = rankCandidates(await this.candidates(relays, producer.id, request.rtts), { cost, fanout: this.init.fanout })

@@ -199,6 +199,9 @@ export class ClientSignalling {
   }
 
   private accept (ws: WebSocket, request: http.IncomingMessage): void {
+    // Protocol errors (oversized or invalid frames, even from a refused client) are
+    // followed by a close, which does the cleanup; unhandled, they would throw.
+    ws.on('error', () => {})
     if (this.closed) {
       ws.close(CLOSE_GOING_AWAY, 'signalling closed')
       return
@@ -289,8 +292,6 @@ export class ClientSession {
     private readonly limits: ClientSignallingLimits
   ) {
     ws.on('message', (raw, isBinary) => { void this.onMessage(raw, isBinary) })
-    // Protocol errors (oversized frame, bad UTF-8) are followed by a close; nothing to add.
-    ws.on('error', () => {})
   }
 
   /** Closes the client's transports (cascading to producers and consumers), then the socket if asked. */

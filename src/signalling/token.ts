@@ -31,7 +31,7 @@ export interface CreateClientTokenOptions {
   issuedAt?: number
 }
 
-/** Longest token accepted; a token with both actions is about 130 characters. */
+/** Longest token accepted; a token with both actions is about 140 characters. */
 export const MAX_TOKEN_LENGTH = 1024
 export const MIN_SECRET_LENGTH = 16
 const VERSION = 'v1'
