@@ -1,2 +1,2 @@
 // Loaded by mocha before any test file (see .mocharc.json): Promise.withResolvers for Node 20.
-require('promise.withresolvers/auto')
+import 'promise.withresolvers/auto'
