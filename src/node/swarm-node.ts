@@ -63,7 +63,22 @@ export interface Distribution {
   capacity: number
 }
 
+/** Timing of one pull of a remote producer (for metrics). */
+export interface PullTiming {
+  producerId: string
+  /** The node it was pulled from. */
+  peerId: string
+  /** Time spent finding a node that has it (cache or DHT), in ms. */
+  lookupMs: number
+  /** Total time from the start of the pull to the copy existing here, in ms. */
+  totalMs: number
+  /** Redirects followed. */
+  redirects: number
+}
+
 export interface SwarmNodeEvents {
+  /** A remote producer was pulled into this node. */
+  pulled: [PullTiming]
   /** The upstream or the downstream nodes of a producer changed (see getDistribution()). */
   distributionchange: [string]
   /** Something went wrong in the background (a notification that could not be sent…). */
@@ -232,6 +247,11 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return router
   }
 
+  /** Ids of every producer this node has (created here or copies), in any of its routers. */
+  producerIds (): string[] {
+    return [...new Set(this.registry.all().map((e) => e.producer.id))]
+  }
+
   /** This node's load and capacity in scaling points. */
   get capacity (): Load & { spare: number } {
     return { load: this.load.load, capacity: this.load.capacity, spare: this.load.spare }
@@ -332,6 +352,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
 
   private async pullFromSwarm (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
     const deadline = AbortSignal.timeout(this.options.timeouts.lookup)
+    const started = performance.now()
+    let lookupMs: number | undefined
     const failures: string[] = []
     const refusals = { capacity: 0, hopLimit: 0 }
     let tried = new Set<string>()
@@ -339,10 +361,12 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     const tryPeer = async (peerId: string, hops: number): Promise<ms.Producer | undefined> => {
       if (tried.has(peerId) || peerId === this.peerId) return undefined
       tried.add(peerId)
+      lookupMs ??= performance.now() - started
       try {
         const result = await this.pipes.pull(peerId, producerId, router, recruitedBy === peerId)
         if ('producer' in result) {
           this.directory.remember(producerId, peerId)
+          this.emit('pulled', { producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
           return result.producer
         }
         if (hops >= this.options.maxRedirects) {
