@@ -33,6 +33,8 @@ interface OutgoingPipe {
   connected: PromiseWithResolvers<void>
   consumers: Map<string, ms.Consumer>
   connectTimer: NodeJS.Timeout
+  /** True once the puller knows (or cannot be told) that this pipe closes. */
+  closing: boolean
 }
 
 /** Puller side of a pipe: copies of the origin's producers in one local router. */
@@ -157,6 +159,7 @@ export class PipeService {
         peerId,
         connected: Promise.withResolvers<void>(),
         consumers: new Map(),
+        closing: false,
         connectTimer: setTimeout(() => {
           this.init.onError(new InvalidStateError(`pipe ${transport.id} to ${peerId} was never connected; closed`))
           transport.close()
@@ -164,11 +167,13 @@ export class PipeService {
       }
       pipe.connected.promise.catch(() => {})
       this.outgoing.set(transport.id, pipe)
+      // Closed here (router closed, connect timeout): the puller's copies must close too.
       transport.observer.once('close', () => {
         clearTimeout(pipe.connectTimer)
         pipe.connected.reject(new InvalidStateError('pipe closed'))
         this.outgoing.delete(transport.id)
         this.outgoingCreating.delete(key)
+        if (!pipe.closing && pipe.remotePipeId !== undefined) this.notify(peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId })
       })
       return pipe
     })()
@@ -294,7 +299,7 @@ export class PipeService {
       transport.observer.once('close', () => {
         this.incoming.delete(transport.id)
         this.incomingCreating.delete(key)
-        if (this.linkIds.get(linkKey) !== undefined) this.linkIds.delete(linkKey)
+        this.linkIds.delete(linkKey)
         if (!pipe.closing) {
           pipe.closing = true
           this.notify(peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId })
@@ -335,7 +340,7 @@ export class PipeService {
   handleClosePipe (peerId: string, pipeId: string): Response {
     const pipe = this.outgoing.get(pipeId) ?? this.incoming.get(pipeId)
     if (pipe?.peerId !== peerId) return { type: 'error', code: 'not-found', message: `no pipe ${pipeId} for you` }
-    if ('closing' in pipe) pipe.closing = true
+    pipe.closing = true
     pipe.transport.close()
     return { type: 'ok' }
   }
@@ -344,7 +349,7 @@ export class PipeService {
   closePeer (peerId: string): void {
     for (const pipe of [...this.outgoing.values(), ...this.incoming.values()]) {
       if (pipe.peerId !== peerId) continue
-      if ('closing' in pipe) pipe.closing = true
+      pipe.closing = true
       pipe.transport.close()
     }
   }
@@ -358,6 +363,7 @@ export class PipeService {
       notices.push(this.init.send(pipe.peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId }).catch(() => {}))
     }
     for (const pipe of this.outgoing.values()) {
+      pipe.closing = true
       pipe.transport.close()
       if (pipe.remotePipeId !== undefined) notices.push(this.init.send(pipe.peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId }).catch(() => {}))
     }

@@ -96,6 +96,23 @@ describe('swarm federation: A ← B ← C (C bootstraps from B only)', function 
     await waitFor(() => a.pipeStats.outgoingPipes === 0 && c.pipeStats.incomingPipes === 0, { timeoutMs: 2000, what: 'both pipe ends closed' })
   })
 
+  it("closing the origin's router closes C's copy and both pipe ends", async () => {
+    const { copy, sink } = await publishAndPull('audio')
+    const consumerClosed = new Promise<void>((resolve) => sink.consumer.once('producerclose', () => resolve()))
+    routerA.close()
+    await Promise.race([consumerClosed, sleep(2000).then(() => { throw new Error('copy not closed within 2 s') })])
+    assert.equal(copy.closed, true)
+    await waitFor(() => a.pipeStats.outgoingPipes === 0 && c.pipeStats.incomingPipes === 0, { timeoutMs: 2000, what: 'both pipe ends closed' })
+  })
+
+  it("closing C's copy releases it at A and closes both pipe ends", async () => {
+    const { copy } = await publishAndPull('audio')
+    copy.close()
+    await waitFor(() => a.pipeStats.outgoingPipes === 0 && c.pipeStats.incomingPipes === 0, { timeoutMs: 2000, what: 'both pipe ends closed' })
+    const { pipeProducer } = await c.pipeToRouter({ producerId: copy.id, router: routerC })
+    assert.equal(pipeProducer.closed, false, 'could not pull again after releasing')
+  })
+
   it("stopping node A closes C's copy", async () => {
     const { copy, sink } = await publishAndPull('audio')
     const consumerClosed = new Promise<void>((resolve) => sink.consumer.once('producerclose', () => resolve()))
