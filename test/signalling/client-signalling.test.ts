@@ -1,0 +1,461 @@
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import * as mediasoup from 'mediasoup'
+import type { types as ms } from 'mediasoup'
+import { WebSocket, WebSocketServer } from 'ws'
+import {
+  CLOSE_UNAUTHORIZED, createClientSignalling, createClientToken
+} from '../../src/signalling/index.js'
+import type {
+  ClientMethod, ClientSignalling, ClientSignallingOptions, ErrorReply, Notification, Reply, RequestDataMap, SignallingErrorName
+} from '../../src/signalling/index.js'
+
+const mediaCodecs: ms.RtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }
+]
+
+const SECRET = 'a-test-secret-of-enough-length'
+
+/** What a browser's mediasoup-client would send for an Opus track (no DTLS needed to produce). */
+const opusRtpParameters = (ssrc: number): ms.RtpParameters => ({
+  codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }],
+  encodings: [{ ssrc }]
+})
+
+const FINGERPRINT = { algorithm: 'sha-256', value: Array.from({ length: 32 }, () => 'AB').join(':') }
+
+/** A raw WebSocket client speaking the protocol, for tests that send anything at all. */
+class TestClient {
+  private nextId = 1
+  private readonly waiting = new Map<number | string | null, (reply: Reply) => void>()
+  readonly notifications: Notification[] = []
+  readonly closed: Promise<{ code: number, reason: string }>
+
+  private constructor (readonly ws: WebSocket) {
+    ws.on('message', (raw) => {
+      const message = JSON.parse(String(raw)) as Reply | Notification
+      if ('notification' in message) {
+        this.notifications.push(message)
+        return
+      }
+      const resolve = this.waiting.get(message.id)
+      this.waiting.delete(message.id)
+      resolve?.(message)
+    })
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  }
+
+  /** Resolves once open, or rejects with the close code and reason if the server refuses. */
+  static async open (url: string): Promise<TestClient> {
+    const ws = new WebSocket(url)
+    const client = new TestClient(ws)
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => {
+        // A refusal arrives as a close right after the upgrade: give it a moment to show.
+        setTimeout(() => ws.readyState === WebSocket.OPEN ? resolve() : reject(new Error('closed')), 50)
+      })
+      ws.once('error', reject)
+      void client.closed.then(({ code, reason }) => reject(Object.assign(new Error(`closed ${code} ${reason}`), { code, reason })))
+    })
+    return client
+  }
+
+  /** Sends a raw text frame and waits for the reply with `id` (null for unreadable ids). */
+  async raw (text: string | Buffer, id: number | string | null = null): Promise<Reply> {
+    const reply = new Promise<Reply>((resolve) => this.waiting.set(id, resolve))
+    this.ws.send(text)
+    return await reply
+  }
+
+  async request<M extends ClientMethod> (method: M, data: RequestDataMap[M] | Record<string, unknown>): Promise<Reply> {
+    const id = this.nextId++
+    return await this.raw(JSON.stringify({ id, method, data }), id)
+  }
+
+  /** request() that must succeed; returns its data. */
+  async ok (method: ClientMethod, data: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const reply = await this.request(method, data)
+    if (!reply.ok) throw new Error(`${method} failed: ${reply.error.name}: ${reply.error.message}`)
+    return reply.data as unknown as Record<string, unknown>
+  }
+
+  close (): void {
+    this.ws.close()
+  }
+}
+
+function assertError (reply: Reply, name: SignallingErrorName): ErrorReply {
+  assert.equal(reply.ok, false, `expected ${name}, got ok: ${JSON.stringify(reply)}`)
+  assert.equal((reply as ErrorReply).error.name, name, (reply as ErrorReply).error.message)
+  assert.equal(typeof (reply as ErrorReply).error.message, 'string')
+  return reply as ErrorReply
+}
+
+async function until (condition: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('client signalling (node ws client)', function () {
+  this.timeout(20_000)
+  let worker: ms.Worker
+  let router: ms.Router
+  let webRtcServer: ms.WebRtcServer
+  let server: http.Server
+  let signalling: ClientSignalling | undefined
+  let clients: TestClient[]
+
+  before(async () => {
+    worker = await mediasoup.createWorker({ logLevel: 'warn' })
+    webRtcServer = await worker.createWebRtcServer({
+      listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }, { protocol: 'tcp', ip: '127.0.0.1' }]
+    })
+  })
+  after(() => {
+    worker.close()
+  })
+
+  beforeEach(async () => {
+    router = await worker.createRouter({ mediaCodecs })
+    clients = []
+    server = http.createServer((_req, res) => res.writeHead(404).end())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  })
+  afterEach(async () => {
+    for (const c of clients) c.close()
+    signalling?.close()
+    signalling = undefined
+    router.close()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  function start (options: Partial<ClientSignallingOptions> = {}, path = '/signalling'): string {
+    signalling = createClientSignalling({ server, path, router, webRtcServer, ...options })
+    return `ws://127.0.0.1:${(server.address() as AddressInfo).port}${path}`
+  }
+
+  async function connect (url: string): Promise<TestClient> {
+    const client = await TestClient.open(url)
+    clients.push(client)
+    return client
+  }
+
+  async function transport (client: TestClient, direction: 'send' | 'recv'): Promise<string> {
+    return (await client.ok('createWebRtcTransport', { direction })).id as string
+  }
+
+  describe('requests', () => {
+    it('answers getRouterRtpCapabilities and createWebRtcTransport with the router\'s data', async () => {
+      const client = await connect(start())
+      const caps = await client.ok('getRouterRtpCapabilities')
+      assert.deepEqual(caps, JSON.parse(JSON.stringify(router.rtpCapabilities)))
+      const t = await client.ok('createWebRtcTransport', { direction: 'send' })
+      assert.equal(typeof t.id, 'string')
+      const candidates = t.iceCandidates as ms.IceCandidate[]
+      assert.deepEqual(new Set(candidates.map((c) => c.protocol)), new Set(['udp', 'tcp']))
+      assert.ok(candidates.every((c) => c.ip === '127.0.0.1'))
+      assert.ok(((t.dtlsParameters as ms.DtlsParameters).fingerprints).length > 0)
+    })
+
+    it('uses listenInfos when there is no webRtcServer', async () => {
+      const client = await connect(start({ webRtcServer: undefined, listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] }))
+      const t = await client.ok('createWebRtcTransport', { direction: 'recv' })
+      assert.deepEqual((t.iceCandidates as ms.IceCandidate[]).map((c) => c.protocol), ['udp'])
+    })
+
+    it('produces, lists, pauses and closes a producer, and a consumer on another client gets consumerClosed', async () => {
+      const url = start()
+      const publisher = await connect(url)
+      const viewer = await connect(url)
+      const sendId = await transport(publisher, 'send')
+      const { id: producerId } = await publisher.ok('produce', { transportId: sendId, kind: 'audio', rtpParameters: opusRtpParameters(1111), appData: { label: 'mic' } })
+      assert.deepEqual((await publisher.ok('listProducers')).producers, [{ id: producerId, kind: 'audio', paused: false, appData: { label: 'mic' } }])
+      assert.deepEqual((await viewer.ok('listProducers')).producers, [], 'listProducers lists only the caller\'s producers')
+      await publisher.ok('pauseProducer', { producerId })
+      assert.equal(((await publisher.ok('listProducers')).producers as Array<{ paused: boolean }>)[0]?.paused, true)
+      await publisher.ok('resumeProducer', { producerId })
+
+      const recvId = await transport(viewer, 'recv')
+      const consumed = await viewer.ok('consume', { transportId: recvId, producerId, rtpCapabilities: router.rtpCapabilities })
+      assert.equal(consumed.producerId, producerId)
+      assert.equal(consumed.kind, 'audio')
+      assert.equal(((consumed.rtpParameters as ms.RtpParameters).codecs[0])?.mimeType, 'audio/opus')
+      const consumerId = consumed.id as string
+      await viewer.ok('resumeConsumer', { consumerId })
+      await viewer.ok('requestKeyFrame', { consumerId })
+      await viewer.ok('pauseConsumer', { consumerId })
+
+      await publisher.ok('closeProducer', { producerId })
+      await until(() => viewer.notifications.length > 0)
+      assert.deepEqual(viewer.notifications, [{ notification: 'consumerClosed', data: { consumerId, producerId } }])
+      assertError(await viewer.request('resumeConsumer', { consumerId }), 'NotFound')
+    })
+
+    it('calls resolveProducer before consume and maps its failures', async () => {
+      const asked: string[] = []
+      const url = start({
+        resolveProducer: async (producerId, r) => {
+          assert.equal(r, router)
+          asked.push(producerId)
+          if (producerId === 'missing') throw Object.assign(new Error('nowhere in the swarm'), { name: 'ProducerNotFoundError' })
+          if (producerId === 'flaky') throw new Error('request timed out')
+        }
+      })
+      const client = await connect(url)
+      const recvId = await transport(client, 'recv')
+      assertError(await client.request('consume', { transportId: recvId, producerId: 'missing', rtpCapabilities: router.rtpCapabilities }), 'NotFound')
+      assertError(await client.request('consume', { transportId: recvId, producerId: 'flaky', rtpCapabilities: router.rtpCapabilities }), 'Unavailable')
+      assert.deepEqual(asked, ['missing', 'flaky'])
+    })
+
+    it('attaches to a ws WebSocketServer owned by the caller', async () => {
+      const wss = new WebSocketServer({ server, path: '/own' })
+      try {
+        signalling = createClientSignalling({ webSocketServer: wss, router, webRtcServer })
+        const client = await connect(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/own`)
+        await client.ok('createWebRtcTransport', { direction: 'recv' })
+        assert.equal(signalling.connectionCount, 1)
+      } finally {
+        wss.close()
+      }
+    })
+
+    it('answers LimitExceeded past maxPendingRequests', async () => {
+      const client = await connect(start({
+        limits: { maxPendingRequests: 1 },
+        resolveProducer: async () => await new Promise((resolve) => setTimeout(resolve, 200))
+      }))
+      const recvId = await transport(client, 'recv')
+      const slow = client.request('consume', { transportId: recvId, producerId: 'p1', rtpCapabilities: router.rtpCapabilities })
+      assertError(await client.request('listProducers', {}), 'LimitExceeded')
+      assertError(await slow, 'NotFound')
+    })
+
+    it('accepts a router chosen per connection', async () => {
+      let calls = 0
+      const client = await connect(start({ router: async () => { calls++; return router } }))
+      await client.ok('getRouterRtpCapabilities')
+      await client.ok('createWebRtcTransport', { direction: 'send' })
+      assert.equal(calls, 1)
+    })
+  })
+
+  describe('bad input gets a named error reply and the connection keeps working', () => {
+    let client: TestClient
+    let sendId: string
+    let recvId: string
+
+    beforeEach(async () => {
+      client = await connect(start({ limits: { maxMessageBytes: 4096, maxTransports: 2 } }))
+      sendId = await transport(client, 'send')
+      recvId = await transport(client, 'recv')
+    })
+    afterEach(async () => {
+      // The server kept serving this client.
+      await client.ok('getRouterRtpCapabilities')
+    })
+
+    it('malformed JSON → BadRequest with id null', async () => {
+      const reply = assertError(await client.raw('{"id": 1, "method": '), 'BadRequest')
+      assert.equal(reply.id, null)
+    })
+
+    it('a binary frame → BadRequest', async () => {
+      assertError(await client.raw(Buffer.from('{"id":1}')), 'BadRequest')
+    })
+
+    it('a message over the size limit → TooLarge', async () => {
+      const reply = assertError(await client.raw(JSON.stringify({ id: 5, method: 'listProducers', data: { pad: 'x'.repeat(5000) } })), 'TooLarge')
+      assert.equal(reply.id, null)
+    })
+
+    it('unknown method → UnknownMethod with the request id', async () => {
+      const reply = assertError(await client.raw(JSON.stringify({ id: 'q1', method: 'launchRocket', data: {} }), 'q1'), 'UnknownMethod')
+      assert.equal(reply.id, 'q1')
+    })
+
+    const badMessages: Array<[string, unknown, SignallingErrorName]> = [
+      ['a JSON array', [1, 2], 'BadRequest'],
+      ['no id', { method: 'listProducers', data: {} }, 'BadRequest'],
+      ['an object id', { id: { a: 1 }, method: 'listProducers' }, 'BadRequest'],
+      ['a non-object data', { id: 7, method: 'createWebRtcTransport', data: 'send' }, 'BadRequest'],
+      ['a bad direction', { id: 7, method: 'createWebRtcTransport', data: { direction: 'sideways' } }, 'BadRequest'],
+      ['a numeric transportId', { id: 7, method: 'connectWebRtcTransport', data: { transportId: 12, dtlsParameters: { fingerprints: [FINGERPRINT] } } }, 'BadRequest'],
+      ['no fingerprints', { id: 7, method: 'connectWebRtcTransport', data: { transportId: 'x', dtlsParameters: { role: 'client', fingerprints: [] } } }, 'BadRequest'],
+      ['a bad fingerprint', { id: 7, method: 'connectWebRtcTransport', data: { transportId: 'x', dtlsParameters: { fingerprints: [{ algorithm: 'md5', value: 'zz' }] } } }, 'BadRequest'],
+      ['a bad kind', { id: 7, method: 'produce', data: { transportId: 'x', kind: 'smell', rtpParameters: opusRtpParameters(1) } }, 'BadRequest'],
+      ['no codecs', { id: 7, method: 'produce', data: { transportId: 'x', kind: 'audio', rtpParameters: { codecs: [] } } }, 'BadRequest'],
+      ['an array appData', { id: 7, method: 'produce', data: { transportId: 'x', kind: 'audio', rtpParameters: opusRtpParameters(1), appData: [] } }, 'BadRequest'],
+      ['a producerId with spaces', { id: 7, method: 'consume', data: { transportId: 'x', producerId: 'a b', rtpCapabilities: {} } }, 'BadRequest'],
+      ['a string rtpCapabilities', { id: 7, method: 'consume', data: { transportId: 'x', producerId: 'p', rtpCapabilities: 'all' } }, 'BadRequest'],
+      ['an unknown transport', { id: 7, method: 'connectWebRtcTransport', data: { transportId: 'nope', dtlsParameters: { fingerprints: [FINGERPRINT] } } }, 'NotFound'],
+      ['an unknown consumer', { id: 7, method: 'resumeConsumer', data: { consumerId: 'nope' } }, 'NotFound'],
+      ['an unknown producer to pause', { id: 7, method: 'pauseProducer', data: { producerId: 'nope' } }, 'NotFound']
+    ]
+    for (const [what, message, name] of badMessages) {
+      it(`${what} → ${name}`, async () => {
+        const id = (message as { id?: unknown }).id
+        const reply = assertError(await client.raw(JSON.stringify(message), typeof id === 'number' ? id : null), name)
+        assert.equal(reply.id, typeof id === 'number' ? id : null)
+      })
+    }
+
+    it('rtpParameters mediasoup rejects → BadRequest', async () => {
+      const rtpParameters = { codecs: [{ mimeType: 'audio/opus', payloadType: 'one-one-one', clockRate: 48000 }], encodings: [{ ssrc: 1 }] }
+      assertError(await client.request('produce', { transportId: sendId, kind: 'audio', rtpParameters }), 'BadRequest')
+    })
+
+    it('produce on a recv transport → BadRequest', async () => {
+      assertError(await client.request('produce', { transportId: recvId, kind: 'audio', rtpParameters: opusRtpParameters(2) }), 'BadRequest')
+    })
+
+    it('consume of an unknown producer id → NotFound', async () => {
+      assertError(await client.request('consume', { transportId: recvId, producerId: '3f0c1e9a-0000-4000-8000-000000000000', rtpCapabilities: router.rtpCapabilities }), 'NotFound')
+    })
+
+    it('consume with rtpCapabilities that cannot receive the producer → CannotConsume', async () => {
+      const { id: producerId } = await client.ok('produce', { transportId: sendId, kind: 'audio', rtpParameters: opusRtpParameters(3) })
+      const videoOnly = { codecs: router.rtpCapabilities.codecs?.filter((c) => c.kind === 'video'), headerExtensions: [] }
+      assertError(await client.request('consume', { transportId: recvId, producerId, rtpCapabilities: videoOnly }), 'CannotConsume')
+    })
+
+    it('connecting a transport twice → MediaError', async () => {
+      await client.ok('connectWebRtcTransport', { transportId: sendId, dtlsParameters: { role: 'client', fingerprints: [FINGERPRINT] } })
+      assertError(await client.request('connectWebRtcTransport', { transportId: sendId, dtlsParameters: { role: 'client', fingerprints: [FINGERPRINT] } }), 'MediaError')
+    })
+
+    it('a transport over the per-connection limit → LimitExceeded', async () => {
+      assertError(await client.request('createWebRtcTransport', { direction: 'send' }), 'LimitExceeded')
+    })
+  })
+
+  it('counts error replies by name', async () => {
+    const client = await connect(start())
+    await client.raw('nope')
+    await client.request('launchRocket' as ClientMethod, {})
+    assert.equal(signalling?.errorCounts.BadRequest, 1)
+    assert.equal(signalling?.errorCounts.UnknownMethod, 1)
+  })
+
+  describe('tokens', () => {
+    const token = (actions: Array<'publish' | 'consume'>, expiresInSeconds = 60, issuedAt?: number): string =>
+      createClientToken({ secret: SECRET, expiresInSeconds, actions, issuedAt })
+
+    async function refusal (url: string): Promise<{ code: number, reason: string }> {
+      try {
+        await connect(url)
+      } catch (err) {
+        const { code, reason } = err as { code: number, reason: string }
+        return { code, reason }
+      }
+      throw new Error('connection was accepted')
+    }
+
+    it('accepts a valid token and allows its actions', async () => {
+      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${token(['publish', 'consume'])}`)
+      const sendId = await transport(client, 'send')
+      await client.ok('produce', { transportId: sendId, kind: 'audio', rtpParameters: opusRtpParameters(4) })
+      await transport(client, 'recv')
+    })
+
+    it('refuses a connection without a token, with a clear close reason', async () => {
+      const { code, reason } = await refusal(start({ authenticate: { secret: SECRET } }))
+      assert.equal(code, CLOSE_UNAUTHORIZED)
+      assert.equal(reason, 'unauthorized: missing token')
+      assert.equal(signalling?.refusedConnections, 1)
+    })
+
+    it('refuses a token signed with another secret, or tampered with', async () => {
+      const url = start({ authenticate: { secret: SECRET } })
+      const foreign = createClientToken({ secret: 'another-secret-of-enough-length', expiresInSeconds: 60, actions: ['publish'] })
+      assert.deepEqual(await refusal(`${url}?token=${foreign}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: bad token signature' })
+      const [v, , sig] = token(['consume']).split('.')
+      const claims = Buffer.from(JSON.stringify({ iat: 1, exp: 9_999_999_999, actions: ['publish', 'consume'] })).toString('base64url')
+      assert.deepEqual(await refusal(`${url}?token=${v}.${claims}.${sig}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: bad token signature' })
+      assert.deepEqual(await refusal(`${url}?token=garbage`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: malformed token' })
+    })
+
+    it('refuses an expired token', async () => {
+      const url = start({ authenticate: { secret: SECRET } })
+      const expired = token(['publish'], 60, Math.floor(Date.now() / 1000) - 120)
+      assert.deepEqual(await refusal(`${url}?token=${expired}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: token expired' })
+    })
+
+    it('answers Forbidden for an action the token does not allow', async () => {
+      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${token(['consume'])}`)
+      await client.ok('getRouterRtpCapabilities')
+      assertError(await client.request('createWebRtcTransport', { direction: 'send' }), 'Forbidden')
+      const recvId = await transport(client, 'recv')
+      assertError(await client.request('produce', { transportId: recvId, kind: 'audio', rtpParameters: opusRtpParameters(5) }), 'Forbidden')
+    })
+
+    it('createClientToken() refuses a short secret, no actions and a non-positive lifetime', () => {
+      assert.throws(() => createClientToken({ secret: 'short', expiresInSeconds: 60, actions: ['publish'] }), TypeError)
+      assert.throws(() => createClientToken({ secret: SECRET, expiresInSeconds: 60, actions: [] }), TypeError)
+      assert.throws(() => createClientToken({ secret: SECRET, expiresInSeconds: 0, actions: ['consume'] }), TypeError)
+      assert.throws(() => createClientSignalling({ server, router, webRtcServer, authenticate: { secret: 'short' } }), TypeError)
+    })
+  })
+
+  describe('lifecycle', () => {
+    it('closes a client\'s transports, producers and consumers when it disconnects', async () => {
+      const url = start()
+      const client = await connect(url)
+      const other = await connect(url)
+      const sendId = await transport(client, 'send')
+      const { id: producerId } = await client.ok('produce', { transportId: sendId, kind: 'audio', rtpParameters: opusRtpParameters(6) })
+      const recvId = await transport(client, 'recv')
+      await client.ok('consume', { transportId: recvId, producerId, rtpCapabilities: router.rtpCapabilities })
+      await transport(other, 'recv')
+      assert.equal((await router.dump()).transportIds.length, 3)
+
+      client.close()
+      await until(async () => (await router.dump()).transportIds.length === 1)
+      const dump = await router.dump()
+      assert.deepEqual(dump.mapProducerIdConsumerIds, [])
+      await until(() => signalling?.connectionCount === 1)
+      assertError(await other.request('consume', { transportId: (await other.ok('createWebRtcTransport', { direction: 'recv' })).id as string, producerId, rtpCapabilities: router.rtpCapabilities }), 'NotFound')
+    })
+
+    it('close() disconnects clients and closes their transports, so the WebRtcServer can then close safely', async () => {
+      const ownServer = await worker.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] })
+      const client = await connect(start({ webRtcServer: ownServer }))
+      await transport(client, 'send')
+      signalling?.close()
+      assert.equal((await client.closed).code, 1001)
+      ownServer.close()
+      const r = await worker.createRouter({ mediaCodecs })
+      r.close()
+      assert.equal(worker.died, false)
+    })
+
+    it('closes a connection with 1009 when a message is over 4 × maxMessageBytes', async () => {
+      const client = await connect(start({ limits: { maxMessageBytes: 1024 } }))
+      client.ws.send(JSON.stringify({ id: 1, method: 'listProducers', data: { pad: 'x'.repeat(5000) } }))
+      assert.equal((await client.closed).code, 1009)
+      await until(() => signalling?.connectionCount === 0)
+    })
+
+    it('leaves upgrade requests on other paths alone', async () => {
+      start({}, '/signalling')
+      const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/elsewhere`
+      await assert.rejects(connect(url), /404/)
+    })
+
+    it('closes every client with code 4410 when their router closes', async () => {
+      const url = start()
+      const many = await Promise.all(Array.from({ length: 12 }, async () => await connect(url)))
+      await Promise.all(many.map(async (c) => await c.ok('getRouterRtpCapabilities')))
+      router.close()
+      const codes = await Promise.all(many.map(async (c) => (await c.closed).code))
+      assert.deepEqual(new Set(codes), new Set([4410]))
+      router = await worker.createRouter({ mediaCodecs })
+    })
+  })
+})
