@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict'
+import { producerKey } from '../../src/directory/producer-directory.js'
+import { createRtpSink, createRtpSource } from '../harness/index.js'
+import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import type { SwarmNode } from '../../src/index.js'
+
+// Provider records outlive their producer (the DHT has no "unprovide"): a requester must
+// skip stale records and dead peers quickly and reach a node that really has it.
+describe('stale provider records and dead peers', function () {
+  this.timeout(30_000)
+  let nodes: SwarmNode[] = []
+  const closers: Array<() => unknown> = []
+  const producerId = 'a2f1e0b4-0c1d-4f2e-9a3b-5c6d7e8f9a0b'
+
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close()
+    await stopAll(nodes)
+  })
+
+  async function announceOn (node: SwarmNode): Promise<void> {
+    const source = await createRtpSource({ router: await node.createRouter({ mediaCodecs }), kind: 'audio', producerId })
+    closers.push(() => source.close())
+    // Wait until the provider record is stored before going on.
+    for await (const _ of node.libp2p.contentRouting.findProviders(await producerKey(producerId), { signal: AbortSignal.timeout(2000) })) break
+  }
+
+  it('skips a provider whose producer closed and pulls from the node that has it now', async () => {
+    nodes = await startChain(4)
+    await waitConnected(nodes)
+    const [a, b, , d] = nodes as [SwarmNode, SwarmNode, SwarmNode, SwarmNode]
+    const first = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', producerId })
+    first.close()
+    await announceOn(b)
+    const started = Date.now()
+    const router = await d.createRouter({ mediaCodecs })
+    await d.pipeToRouter({ producerId, router })
+    const elapsed = Date.now() - started
+    assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
+    assert.ok(elapsed < 1500, `took ${elapsed} ms`)
+    const sink = await createRtpSink({ router, producerId })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(10, { timeoutMs: 3000 })
+  })
+
+  it('skips a provider that is gone (stopped node) and pulls from the node that has it now', async () => {
+    nodes = await startChain(4)
+    await waitConnected(nodes)
+    const [a, b, , d] = nodes as [SwarmNode, SwarmNode, SwarmNode, SwarmNode]
+    await announceOn(a)
+    await a.stop()
+    await announceOn(b)
+    const started = Date.now()
+    await d.pipeToRouter({ producerId, router: await d.createRouter({ mediaCodecs }) })
+    const elapsed = Date.now() - started
+    assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
+    assert.ok(elapsed < 1500, `took ${elapsed} ms`)
+  })
+})
