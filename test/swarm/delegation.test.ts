@@ -41,7 +41,7 @@ describe('delegation trees', function () {
 
   it('origin with fan-out 2: ten nodes asking at once get the stream through a tree (≤ 2 pipes at the origin, depth ≤ 5, ≥ 95 % delivered)', async () => {
     nodes = await startChain(11, { fanout: 2, timeouts: { lookup: 8000 } })
-    await waitConnected(nodes, 10_000, 2)
+    await waitConnected(nodes, 10_000)
     const [origin, ...subscribers] = nodes as [SwarmNode, ...SwarmNode[]]
     const source = await createRtpSource({ router: await origin.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
     closers.push(() => source.close())

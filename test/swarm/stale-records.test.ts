@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { producerKey } from '../../src/directory/producer-directory.js'
-import { createRtpSink, createRtpSource } from '../harness/index.js'
+import { createRtpSink, createRtpSource, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
 
@@ -54,5 +54,27 @@ describe('stale provider records and dead peers', function () {
     const elapsed = Date.now() - started
     assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
     assert.ok(elapsed < 1500, `took ${elapsed} ms`)
+  })
+
+  it('provider records of a stopped node expire after the provider validity', async () => {
+    nodes = await startChain(3, { timeouts: { providerValidity: 3000 } })
+    await waitConnected(nodes)
+    const [a, , c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
+    await announceOn(a)
+    const key = await producerKey(producerId)
+    const providersSeenBy = async (node: SwarmNode): Promise<string[]> => {
+      const found: string[] = []
+      try {
+        for await (const p of node.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(500) })) found.push(p.id.toString())
+      } catch {}
+      return found
+    }
+    await waitFor(async () => (await providersSeenBy(c)).includes(a.peerId), { timeoutMs: 3000, what: "C sees A's record" })
+    await a.stop()
+    const stopped = Date.now()
+    while ((await providersSeenBy(c)).includes(a.peerId)) {
+      assert.ok(Date.now() - stopped < 10_000, 'record still there 10 s after a 3 s validity')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   })
 })
