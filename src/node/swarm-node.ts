@@ -106,7 +106,10 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private pipes!: PipeService
   private readonly registry = new ProducerRegistry()
   private readonly routers = new Map<string, ms.Router>()
+  /** pipeToRouter() calls under way, by `${routerId}/${producerId}`. */
   private readonly pulls = new Map<string, Promise<ms.Producer>>()
+  /** Pulls from other nodes under way (at most one per producer), by producer id. */
+  private readonly remotePulls = new Map<string, Promise<ms.Producer>>()
   private readonly protocolErrors: ProtocolErrorCounts = {}
   private readonly peerLoads = new Map<string, Load>()
   private readonly load: LoadTracker
@@ -325,13 +328,15 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     if (here !== undefined) return here.producer
     const local = this.registry.entries(producerId)[0]
     if (local !== undefined) return await this.pipeBetweenLocalRouters(local.router, router, producerId)
-    // Pull once per node: a call for another router waits for a pull under way, then pipes locally.
-    const other = [...this.pulls.entries()].find(([k]) => k.endsWith(`/${producerId}`) && !k.startsWith(`${router.id}/`))
-    if (other !== undefined) {
-      const copy = await other[1].catch(() => undefined)
-      if (copy !== undefined && !copy.closed) return await this.locate(producerId, router)
+    // Pull once per node: a call for another router waits for the pull under way, then pipes locally.
+    const underWay = this.remotePulls.get(producerId)
+    if (underWay !== undefined) {
+      await underWay.catch(() => {})
+      return await this.locate(producerId, router)
     }
-    return await this.pullFromSwarm(producerId, router)
+    const pull = this.pullFromSwarm(producerId, router).finally(() => this.remotePulls.delete(producerId))
+    this.remotePulls.set(producerId, pull)
+    return await pull
   }
 
   private async pipeBetweenLocalRouters (from: ms.Router, to: ms.Router, producerId: string): Promise<ms.Producer> {
@@ -469,8 +474,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   }
 
   private async pullUnderWay (producerId: string): Promise<void> {
-    const pending = [...this.pulls.entries()].filter(([k]) => k.endsWith(`/${producerId}`)).map(([, p]) => p)
-    await Promise.all(pending.map(async (p) => await p.catch(() => {})))
+    await this.remotePulls.get(producerId)?.catch(() => {})
   }
 
   /** Closes pipes (telling peers), leaves the swarm and closes the workers. Idempotent. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createSwarmNode, InvalidStateError } from '../../src/index.js'
-import { createRtpSink, createRtpSource } from '../harness/index.js'
+import { createRtpSink, createRtpSource, waitFor } from '../harness/index.js'
 import { mediaCodecs } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
 
@@ -43,5 +43,26 @@ describe('pipeToRouter() inside one node', function () {
     const source = await createRtpSource({ router: r1, kind: 'audio' })
     closers.push(() => source.close())
     await assert.rejects(node.pipeToRouter({ producerId: source.producer.id, router: r3 }), InvalidStateError)
+  })
+
+  it('two routers pulling one remote producer at once make one cross-node pull; the second gets a local pipe', async () => {
+    const origin = await createSwarmNode({ bootstrap: node.multiaddrs })
+    closers.push(async () => await origin.stop())
+    await waitFor(() => node.peers.length === 1, { timeoutMs: 3000, what: 'nodes connected' })
+    const source = await createRtpSource({ router: await origin.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const r1 = await node.createRouter({ mediaCodecs })
+    const r2 = await node.createRouter({ mediaCodecs })
+    const [p1, p2] = await Promise.all([
+      node.pipeToRouter({ producerId: source.producer.id, router: r1 }),
+      node.pipeToRouter({ producerId: source.producer.id, router: r2 })
+    ])
+    assert.equal(p1.pipeProducer.id, p2.pipeProducer.id)
+    assert.notEqual(p1.pipeProducer, p2.pipeProducer)
+    assert.equal(node.pipeStats.incomingPipes, 1)
+    assert.equal(origin.pipeStats.outgoingConsumers, 1)
+    const sink = await createRtpSink({ router: r2, producerId: source.producer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(20, { timeoutMs: 3000 })
   })
 })
