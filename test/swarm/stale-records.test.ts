@@ -66,7 +66,9 @@ describe('stale provider records and dead peers', function () {
       const found: string[] = []
       try {
         for await (const p of node.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(500) })) found.push(p.id.toString())
-      } catch {}
+      } catch {
+        // The lookup deadline ends the search; what was found so far is the answer.
+      }
       return found
     }
     await waitFor(async () => (await providersSeenBy(c)).includes(a.peerId), { timeoutMs: 3000, what: "C sees A's record" })
