@@ -1,81 +1,114 @@
 import '../src/platform/promise-with-resolvers.js'
-// Interim demo: synthetic audio and video from a router on one mediasoup worker, piped to a
-// router on another worker through a PipeTransport pair with SRTP (the data plane two
-// swarm nodes use), counted at the far end once a second.
-// Usage: npm run demo [-- --seconds N]   (default 10; Ctrl-C stops early)
+// The main demo (npm run demo): a 3-node swarm on this machine, joined by a bootstrap
+// chain (node 2 knows node 1, node 3 knows node 2). Node 1 serves one downstream pipe per
+// producer (fan-out 1), so node 3 receives through node 2, a relay.
+// - A synthetic RTP publisher (audio + video) on node 1 is pulled by nodes 2 and 3; every
+//   second the demo prints the packets received on each node.
+// - Each node serves its status page, and browser signalling; the demo page publishes a
+//   camera and microphone on node 1 and watches them on node 3.
+// Usage: npm run demo [-- --seconds N]   (default: until Ctrl-C)
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import * as mediasoup from 'mediasoup'
+import http from 'node:http'
+import { createSwarmNode } from '../src/index.js'
+import { createClientSignalling } from '../src/signalling/index.js'
+import { createRtpSink, createRtpSource, mediaCodecs } from '../test/harness/index.js'
+import { startDemoPage } from './demo-page.js'
+import type { AddressInfo } from 'node:net'
+import type { SwarmNode } from '../src/index.js'
 import type { types as ms } from 'mediasoup'
-import { createPipePair, createRtpSink, createRtpSource, formatTable, latencyStats, lossReport, mediaCodecs } from '../test/harness/index.js'
-import type { MediaKind, RtpSink, RtpSource } from '../test/harness/index.js'
+import type { RtpSink, RtpSource } from '../test/harness/index.js'
 
-const DEFAULT_SECONDS = 10
-const KINDS: readonly MediaKind[] = ['audio', 'video']
-
-interface Stream { kind: MediaKind, source: RtpSource, sink: RtpSink }
-
-/** The --seconds value; undefined for a bad or unknown flag. */
-function parseSeconds (): number | undefined {
-  let value: string
-  try {
-    value = parseArgs({ options: { seconds: { type: 'string', default: String(DEFAULT_SECONDS) } } }).values.seconds
-  } catch {
-    return undefined
-  }
-  const seconds = Number(value)
-  return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined
+interface DemoNode {
+  node: SwarmNode
+  router: ms.Router
+  /** Browser signalling (docs/client-signalling.md); remote producers are pulled on consume. */
+  signallingUrl: string
+  stop: () => Promise<void>
 }
 
-async function main (seconds: number): Promise<void> {
-  const interrupted = new AbortController()
-  const onSigint = (): void => interrupted.abort()
-  process.once('SIGINT', onSigint)
-  const workers: ms.Worker[] = []
-  try {
-    for (let i = 0; i < 2; i++) workers.push(await mediasoup.createWorker({ logLevel: 'warn' }))
-    const origin = await workers[0]!.createRouter({ mediaCodecs })
-    const target = await workers[1]!.createRouter({ mediaCodecs })
-    const pair = await createPipePair(origin, target)
-    const streams: Stream[] = []
-    for (const kind of KINDS) {
-      const source = await createRtpSource({ router: origin, kind })
-      await pair.pipeProducer(source.producer.id)
-      streams.push({ kind, source, sink: await createRtpSink({ router: target, producerId: source.producer.id }) })
+async function startDemoNode (bootstrap: string[]): Promise<DemoNode> {
+  const node = await createSwarmNode({ bootstrap, fanout: 1 })
+  const router = await node.createRouter({ mediaCodecs })
+  const server = http.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const signalling = createClientSignalling({
+    server,
+    router,
+    listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }, { protocol: 'tcp', ip: '127.0.0.1' }],
+    resolveProducer: async (producerId) => await node.pipeToRouter({ producerId, router })
+  })
+  return {
+    node,
+    router,
+    signallingUrl: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: async () => {
+      signalling.close()
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await node.stop()
     }
-    const { originTransport: from, targetTransport: to } = pair
-    console.log(`worker ${workers[0]!.pid} -> worker ${workers[1]!.pid}: pipe ${from.tuple.localPort} -> ${to.tuple.localPort} (SRTP ${from.srtpParameters?.cryptoSuite}), ${seconds} s, Ctrl-C stops`)
+  }
+}
 
-    const startedAt = performance.now()
+function parseSeconds (): number {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' } } })
+  if (values.seconds === undefined) return Infinity
+  const seconds = Number(values.seconds)
+  if (!Number.isInteger(seconds) || seconds <= 0) throw new TypeError(`--seconds must be a positive integer (got "${values.seconds}")`)
+  return seconds
+}
+
+async function main (): Promise<void> {
+  const seconds = parseSeconds()
+  const interrupted = new AbortController()
+  process.once('SIGINT', () => interrupted.abort())
+  process.once('SIGTERM', () => interrupted.abort())
+
+  const services: DemoNode[] = []
+  const sources: RtpSource[] = []
+  const sinks: Array<{ node: number, sink: RtpSink }> = []
+  let page: Awaited<ReturnType<typeof startDemoPage>> | undefined
+  try {
+    for (let i = 0; i < 3; i++) services.push(await startDemoNode(i === 0 ? [] : services[i - 1]!.node.multiaddrs))
+    const [n1, n2, n3] = services as [DemoNode, DemoNode, DemoNode]
+    page = await startDemoPage(n1.signallingUrl, n3.signallingUrl, [])
+    console.log('mediasoup-swarm demo: 3 nodes, bootstrap chain 1 <- 2 <- 3, fan-out 1')
+    services.forEach((s, i) => console.log(`  node ${i + 1}  ${s.node.peerId}`))
+    console.log(`  browser: open ${page.url} to publish your camera on node 1 and watch it on node 3`)
+
+    // The synthetic publisher on node 1, pulled by node 2, then by node 3 (through node 2).
+    for (const kind of ['audio', 'video'] as const) sources.push(await createRtpSource({ router: n1.router, kind }))
+    for (const [index, service] of [[2, n2], [3, n3]] as const) {
+      for (const source of sources) {
+        await service.node.pipeToRouter({ producerId: source.producer.id, router: service.router })
+        sinks.push({ node: index, sink: await createRtpSink({ router: service.router, producerId: source.producer.id }) })
+      }
+    }
+    const upstream = n3.node.getDistribution(sources[0]!.producer.id)?.upstream
+    console.log(`  synthetic audio+video on node 1; node 3 receives it from ${upstream === n2.node.peerId ? 'node 2 (relay)' : upstream}`)
+
+    const started = performance.now()
     for (let second = 1; second <= seconds; second++) {
       try {
-        await sleep(Math.max(0, startedAt + second * 1000 - performance.now()), undefined, { signal: interrupted.signal })
-      } catch (err) {
-        if (interrupted.signal.aborted) break
-        throw err
+        await sleep(Math.max(0, started + second * 1000 - performance.now()), undefined, { signal: interrupted.signal })
+      } catch {
+        break
       }
-      const counts = streams.map(({ kind, source, sink }) => `${kind} sent ${String(source.sent).padStart(5)} received ${String(sink.packets).padStart(5)}`)
-      console.log(`${String(second).padStart(3)} s  ${counts.join('  |  ')}`)
+      const sent = sources.reduce((n, s) => n + s.sent, 0)
+      const received = (node: number): number => sinks.filter((s) => s.node === node).reduce((n, s) => n + s.sink.packets, 0)
+      console.log(`${String(second).padStart(4)} s  node 1 sent ${String(sent).padStart(6)}  |  node 2 received ${String(received(2)).padStart(6)}  |  node 3 received ${String(received(3)).padStart(6)}`)
     }
-
-    // Totals once nothing is in flight, so sent and received compare exactly.
-    for (const { source } of streams) source.stop()
-    await Promise.all(streams.map(async ({ sink }) => await sink.waitForSilence(200)))
-    console.log(formatTable(streams.map(({ kind, source, sink }) => {
-      const loss = lossReport(source.sent, sink.packets)
-      const latency = latencyStats(sink.latencies)
-      return { kind, sent: loss.sent, received: loss.received, 'delivery %': loss.deliveryPercent, 'latency p50 ms': latency.p50, 'p95 ms': latency.p95 }
-    }), 2))
   } finally {
-    process.off('SIGINT', onSigint)
-    for (const worker of workers) worker.close()
+    for (const { sink } of sinks) sink.close()
+    for (const source of sources) source.close()
+    await page?.close()
+    for (const service of services.reverse()) await service.stop()
   }
+  console.log('stopped')
 }
 
-const seconds = parseSeconds()
-if (seconds === undefined) {
-  console.error('usage: tsx examples/demo.ts [--seconds N]   (N: a whole number of seconds > 0)')
-  process.exitCode = 2
-} else {
-  await main(seconds)
-}
+main().catch((err) => {
+  console.error(`demo: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(1)
+})

@@ -39,7 +39,7 @@ const PAGE_HTML = `<!doctype html>
 let bundle: Promise<string> | undefined
 
 /** The page script bundled once per process, in memory. */
-async function pageBundle (): Promise<string> {
+export async function pageBundle (): Promise<string> {
   bundle ??= build({
     entryPoints: [PAGE_ENTRY],
     bundle: true,
