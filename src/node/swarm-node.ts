@@ -77,6 +77,8 @@ export interface PullTiming {
 }
 
 export interface SwarmNodeEvents {
+  /** A router was created with createRouter() (or for relaying). */
+  newrouter: [ms.Router]
   /** A remote producer was pulled into this node. */
   pulled: [PullTiming]
   /** The upstream or the downstream nodes of a producer changed (see getDistribution()). */
@@ -105,7 +107,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private directory!: ProducerDirectory
   private pipes!: PipeService
   private readonly registry = new ProducerRegistry()
-  private readonly routers = new Map<string, ms.Router>()
+  private readonly routerById = new Map<string, ms.Router>()
   /** pipeToRouter() calls under way, by `${routerId}/${producerId}`. */
   private readonly pulls = new Map<string, Promise<ms.Producer>>()
   /** Pulls from other nodes under way (at most one per producer), by producer id. */
@@ -243,11 +245,17 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   async createRouter (options: ms.RouterOptions = {}): Promise<ms.Router> {
     this.assertRunning()
     const router = await this.workers.createRouter(options)
-    this.routers.set(router.id, router)
-    router.observer.once('close', () => this.routers.delete(router.id))
+    this.routerById.set(router.id, router)
+    router.observer.once('close', () => this.routerById.delete(router.id))
     this.registry.track(router)
     this.load.track(router)
+    this.emit('newrouter', router)
     return router
+  }
+
+  /** The open routers of this node. */
+  routers (): ms.Router[] {
+    return [...this.routerById.values()]
   }
 
   /** Ids of every producer this node has (created here or copies), in any of its routers. */
@@ -311,7 +319,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   async pipeToRouter ({ producerId, router }: PipeToRouterOptions): Promise<PipeToRouterResult> {
     this.assertRunning()
     if (typeof producerId !== 'string' || producerId.length === 0) throw new TypeError('producerId must be a non-empty string')
-    if (router === undefined || this.routers.get(router.id) !== router) throw new TypeError('router must be a router created by this node')
+    if (router === undefined || this.routerById.get(router.id) !== router) throw new TypeError('router must be a router created by this node')
     if (router.closed) throw new InvalidStateError('router is closed')
 
     const key = `${router.id}/${producerId}`
