@@ -253,6 +253,23 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return router
   }
 
+  /**
+   * Creates a mediasoup WebRtcServer on the worker of `router` (WebRtcTransports of that
+   * router can then share its ports). Close its transports before closing it: mediasoup
+   * 3.13 aborts the worker otherwise.
+   */
+  async createWebRtcServer (options: ms.WebRtcServerOptions, router: ms.Router): Promise<ms.WebRtcServer> {
+    this.assertRunning()
+    const worker = this.routerById.get(router.id) === router ? this.workers.workerOf(router) : undefined
+    if (worker === undefined) throw new TypeError('router must be a router created by this node')
+    return await worker.createWebRtcServer(options)
+  }
+
+  /** Producers (created here or copies) in one of this node's routers. */
+  producersIn (router: ms.Router): ms.Producer[] {
+    return this.registry.all().filter((e) => e.router === router).map((e) => e.producer)
+  }
+
   /** The open routers of this node. */
   routers (): ms.Router[] {
     return [...this.routerById.values()]
