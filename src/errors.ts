@@ -51,6 +51,13 @@ export type ProtocolErrorCode = 'bad-message' | 'too-large' | 'unknown-type' | '
 /** A request to another node got no answer in time. */
 export class RequestTimeoutError extends SwarmError {}
 
+/** The node could not listen on its listen addresses (in use, not local, unsupported). */
+export class ListenError extends SwarmError {
+  constructor (readonly addresses: string[], reason: string) {
+    super(`cannot listen on ${addresses.join(', ')}: ${reason}`)
+  }
+}
+
 /** A file given in the options (identity key, pre-shared key) is unreadable or malformed. */
 export class KeyFileError extends SwarmError {
   constructor (readonly path: string, reason: string) {

@@ -2,7 +2,7 @@
 // status page) and, optionally, browser signalling on a WebRtcServer. Also used by the
 // demo to run several nodes in one process.
 import http from 'node:http'
-import { createSwarmNode } from '../index.js'
+import { createSwarmNode, ListenError } from '../index.js'
 import { createNodeMetrics } from '../observability/metrics.js'
 import { nodeStatus } from '../observability/status.js'
 import { createClientSignalling } from '../signalling/index.js'
@@ -64,8 +64,7 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
   try {
     node = await createSwarmNode(config.node)
   } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    if (e.code === 'EADDRINUSE') throw new StartError(`a listen address is in use (${(config.node.listen ?? []).join(', ')})`)
+    if (err instanceof ListenError) throw new StartError(err.message)
     throw err
   }
   const metrics = createNodeMetrics(node)

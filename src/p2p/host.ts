@@ -9,6 +9,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { ListenError } from '../errors.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -40,6 +41,17 @@ const PEER_INFO_MAPPERS = {
 }
 
 export async function createHost (init: HostInit): Promise<Host> {
+  try {
+    return await startLibp2p(init)
+  } catch (err) {
+    if ((err as Error).name !== 'UnsupportedListenAddressesError') throw err
+    const message = (err as Error).message
+    const reason = /EADDRINUSE/.test(message) ? 'address in use' : /EADDRNOTAVAIL/.test(message) ? 'address not available on this host' : 'not supported'
+    throw new ListenError(init.listen, reason)
+  }
+}
+
+async function startLibp2p (init: HostInit): Promise<Host> {
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { createSwarmKey, createSwarmNode, KeyFileError } from '../../src/index.js'
+import { createSwarmKey, createSwarmNode, KeyFileError, ListenError } from '../../src/index.js'
 import { sleep } from '../harness/index.js'
 import { stopAll } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
@@ -55,6 +55,13 @@ describe('node identity and private swarms', function () {
     assert.deepEqual(outsider.peers, [])
     assert.deepEqual(noKey.peers, [])
     assert.deepEqual(a.peers, [member.peerId])
+  })
+
+  it('a listen address in use fails with ListenError', async () => {
+    const a = await createSwarmNode()
+    nodes.push(a)
+    const used = a.multiaddrs[0]!.split('/p2p/')[0]!
+    await assert.rejects(createSwarmNode({ listen: [used] }), (err: unknown) => err instanceof ListenError && /address in use/.test(err.message))
   })
 
   it('createSwarmNode() rejects wrong option types with TypeError', async () => {
