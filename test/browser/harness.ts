@@ -157,7 +157,7 @@ export class BrowserHarness {
   private readonly pages: HarnessPage[] = []
   private count = 0
 
-  private constructor (private readonly browser: Browser, private readonly server: http.Server, readonly pageUrl: string, private readonly callTimeoutMs: number) {}
+  private constructor (readonly browser: Browser, private readonly server: http.Server, readonly pageUrl: string, private readonly callTimeoutMs: number) {}
 
   /** Bundles the page (once per process), serves it on 127.0.0.1 and launches Chromium. */
   static async start (options: BrowserHarnessOptions = {}): Promise<BrowserHarness> {
