@@ -9,46 +9,20 @@ import '../src/platform/promise-with-resolvers.js'
 // Usage: npm run demo [-- --seconds N]   (default: until Ctrl-C)
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import http from 'node:http'
-import { createSwarmNode } from '../src/index.js'
-import { createClientSignalling } from '../src/signalling/index.js'
-import { createRtpSink, createRtpSource, mediaCodecs } from '../test/harness/index.js'
+import { startNodeService } from '../src/cli/node-service.js'
+import { createRtpSink, createRtpSource } from '../test/harness/index.js'
 import { startDemoPage } from './demo-page.js'
-import type { AddressInfo } from 'node:net'
-import type { SwarmNode } from '../src/index.js'
+import type { NodeService } from '../src/cli/node-service.js'
 import type { types as ms } from 'mediasoup'
 import type { RtpSink, RtpSource } from '../test/harness/index.js'
 
-interface DemoNode {
-  node: SwarmNode
-  router: ms.Router
-  /** Browser signalling (docs/client-signalling.md); remote producers are pulled on consume. */
-  signallingUrl: string
-  stop: () => Promise<void>
-}
-
-async function startDemoNode (bootstrap: string[]): Promise<DemoNode> {
-  const node = await createSwarmNode({ bootstrap, fanout: 1 })
-  const router = await node.createRouter({ mediaCodecs })
-  const server = http.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const signalling = createClientSignalling({
-    server,
-    router,
-    listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }, { protocol: 'tcp', ip: '127.0.0.1' }],
-    resolveProducer: async (producerId) => await node.pipeToRouter({ producerId, router })
+/** A node as the binary runs it (status page, metrics, browser signalling), fan-out 1. */
+async function startDemoNode (bootstrap: string[]): Promise<NodeService> {
+  return await startNodeService({
+    node: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, fanout: 1 },
+    http: { host: '127.0.0.1', port: 0 },
+    signalling: { listenIp: '127.0.0.1', port: 0 }
   })
-  return {
-    node,
-    router,
-    signallingUrl: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      signalling.close()
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-      await node.stop()
-    }
-  }
 }
 
 function parseSeconds (): number {
@@ -65,24 +39,26 @@ async function main (): Promise<void> {
   process.once('SIGINT', () => interrupted.abort())
   process.once('SIGTERM', () => interrupted.abort())
 
-  const services: DemoNode[] = []
+  const services: NodeService[] = []
   const sources: RtpSource[] = []
   const sinks: Array<{ node: number, sink: RtpSink }> = []
   let page: Awaited<ReturnType<typeof startDemoPage>> | undefined
   try {
     for (let i = 0; i < 3; i++) services.push(await startDemoNode(i === 0 ? [] : services[i - 1]!.node.multiaddrs))
-    const [n1, n2, n3] = services as [DemoNode, DemoNode, DemoNode]
-    page = await startDemoPage(n1.signallingUrl, n3.signallingUrl, [])
+    const [n1, n2, n3] = services as [NodeService, NodeService, NodeService]
+    page = await startDemoPage(n1.signallingUrl!, n3.signallingUrl!, services.map((s) => `${s.httpUrl}/`))
     console.log('mediasoup-swarm demo: 3 nodes, bootstrap chain 1 <- 2 <- 3, fan-out 1')
-    services.forEach((s, i) => console.log(`  node ${i + 1}  ${s.node.peerId}`))
+    services.forEach((s, i) => console.log(`  node ${i + 1}  ${s.node.peerId}  status page ${s.httpUrl}/`))
     console.log(`  browser: open ${page.url} to publish your camera on node 1 and watch it on node 3`)
 
     // The synthetic publisher on node 1, pulled by node 2, then by node 3 (through node 2).
-    for (const kind of ['audio', 'video'] as const) sources.push(await createRtpSource({ router: n1.router, kind }))
+    // Each node's router is the one its browser signalling uses.
+    const routerOf = (service: NodeService): ms.Router => service.node.routers()[0]!
+    for (const kind of ['audio', 'video'] as const) sources.push(await createRtpSource({ router: routerOf(n1), kind }))
     for (const [index, service] of [[2, n2], [3, n3]] as const) {
       for (const source of sources) {
-        await service.node.pipeToRouter({ producerId: source.producer.id, router: service.router })
-        sinks.push({ node: index, sink: await createRtpSink({ router: service.router, producerId: source.producer.id }) })
+        await service.node.pipeToRouter({ producerId: source.producer.id, router: routerOf(service) })
+        sinks.push({ node: index, sink: await createRtpSink({ router: routerOf(service), producerId: source.producer.id }) })
       }
     }
     const upstream = n3.node.getDistribution(sources[0]!.producer.id)?.upstream
