@@ -1,0 +1,112 @@
+import '../src/platform/promise-with-resolvers.js'
+// Shared by the benchmarks: machine description, summary statistics, background-error
+// collection and output helpers. Benchmarks measure and print; they assert nothing.
+import os from 'node:os'
+import { performance as perfHooks } from 'node:perf_hooks'
+import * as mediasoup from 'mediasoup'
+import { producerKey } from '../src/directory/producer-directory.js'
+import { latencyStats } from '../test/harness/report.js'
+import type { TableRow } from '../test/harness/report.js'
+import type { SwarmNode } from '../src/index.js'
+
+export interface Benchmark {
+  name: string
+  /** One line: what is measured. */
+  title: string
+  run: () => Promise<void>
+}
+
+/** CPU, cores, RAM, Node and mediasoup versions: the header of every run. */
+export function machineDescription (): Array<{ item: string, value: string }> {
+  const cpus = os.cpus()
+  return [
+    { item: 'CPU', value: cpus[0]?.model ?? 'unknown' },
+    { item: 'cores', value: String(cpus.length) },
+    { item: 'RAM', value: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB` },
+    { item: 'OS', value: `${os.type()} ${os.release()} ${os.arch()}` },
+    { item: 'Node', value: process.version },
+    { item: 'mediasoup', value: mediasoup.version }
+  ]
+}
+
+export function heading (text: string): void {
+  console.log(`\n## ${text}\n`)
+}
+
+/** n, p50, p95 and max of a sample set (NaN when empty). */
+export function summary (samples: readonly number[]): { n: number, p50: number, p95: number, max: number } {
+  const s = latencyStats(samples)
+  return { n: s.count, p50: s.p50, p95: s.p95, max: s.max }
+}
+
+export function median (samples: readonly number[]): number {
+  return latencyStats(samples).p50
+}
+
+/**
+ * Counts the nodes' background `error` events (the node carries on after them) so that a
+ * benchmark can say whether anything went wrong while it measured.
+ */
+export class ErrorLog {
+  readonly messages: string[] = []
+
+  watch (nodes: readonly SwarmNode[]): void {
+    nodes.forEach((node, i) => node.on('error', (err) => this.messages.push(`node ${i}: ${err.name}: ${err.message}`)))
+  }
+
+  /** Prints a line per distinct message (with its count), or nothing. */
+  print (label: string): void {
+    if (this.messages.length === 0) return
+    const counts = new Map<string, number>()
+    for (const m of this.messages) counts.set(m, (counts.get(m) ?? 0) + 1)
+    console.log(`\n${label}: ${this.messages.length} background error event(s):`)
+    for (const [m, n] of counts) console.log(`  ${n} × ${m.slice(0, 300)}`)
+  }
+}
+
+/** A ratio with two decimals, or 'n/a'. */
+export function ratio (a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a'
+}
+
+/**
+ * Times the DHT operations a pull sets off, alone: one node announces a key nobody else
+ * uses (`provide`, as the origin does for a producer and a node for each copy it gets),
+ * another looks it up (`findProviders`, as a cold pull does). `JS busy` is this process's
+ * event-loop utilisation meanwhile: every node of the swarm runs its libp2p in it.
+ */
+export async function probeDht (nodes: readonly SwarmNode[], count: number): Promise<TableRow[]> {
+  const first: number[] = []
+  const complete: number[] = []
+  const findBusy: number[] = []
+  const provide: number[] = []
+  const provideBusy: number[] = []
+  for (let i = 0; i < count; i++) {
+    const key = await producerKey(`bench-dht-probe-${i}-${Math.random()}`)
+    const announcer = nodes[i % nodes.length]!
+    const seeker = nodes[(i + 1 + Math.floor(nodes.length / 2)) % nodes.length]!
+    let elu0 = perfHooks.eventLoopUtilization()
+    let t0 = performance.now()
+    await announcer.libp2p.contentRouting.provide(key, { signal: AbortSignal.timeout(10_000) })
+    provide.push(performance.now() - t0)
+    provideBusy.push(perfHooks.eventLoopUtilization(elu0).utilization * 100)
+    elu0 = perfHooks.eventLoopUtilization()
+    t0 = performance.now()
+    let firstAt = NaN
+    for await (const _ of seeker.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(10_000) })) {
+      if (Number.isNaN(firstAt)) firstAt = performance.now() - t0
+    }
+    first.push(firstAt)
+    complete.push(performance.now() - t0)
+    findBusy.push(perfHooks.eventLoopUtilization(elu0).utilization * 100)
+  }
+  const row = (operation: string, samples: number[], busy: number[]): TableRow => {
+    const s = summary(samples)
+    return { operation, n: s.n, 'p50 ms': s.p50, 'p95 ms': s.p95, 'max ms': s.max, 'p50 JS busy %': median(busy) }
+  }
+  return [
+    row('findProviders: first provider', first, findBusy),
+    row('findProviders: whole query', complete, findBusy),
+    row('provide (announce)', provide, provideBusy)
+  ]
+}
