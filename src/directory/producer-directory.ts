@@ -55,10 +55,23 @@ export class ProducerDirectory {
     for (const [producer, peer] of this.locations) if (peer === peerId) this.locations.delete(producer)
   }
 
-  /** Providers of `producerId` other than this node, as they arrive from the DHT. */
+  /**
+   * Providers of `producerId` other than this node, as they arrive from the DHT. The DHT
+   * query stops when the caller stops iterating (libp2p reads ahead and would otherwise
+   * run the whole network query while the caller sets up its pipe).
+   */
   async * findProviders (producerId: string, signal: AbortSignal): AsyncGenerator<string> {
     const self = this.host.peerId.toString()
     const seen = new Set<string>()
+    const done = new AbortController()
+    try {
+      yield * this.query(producerId, AbortSignal.any([signal, done.signal]), self, seen)
+    } finally {
+      done.abort()
+    }
+  }
+
+  private async * query (producerId: string, signal: AbortSignal, self: string, seen: Set<string>): AsyncGenerator<string> {
     for await (const provider of this.host.contentRouting.findProviders(await producerKey(producerId), { signal })) {
       const peerId = provider.id.toString()
       if (peerId === self || seen.has(peerId)) continue

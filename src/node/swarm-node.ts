@@ -33,6 +33,9 @@ const DEADLINE_FACTOR: Record<Request['type'], number> = {
   pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
 }
 
+/** How long a node waits before announcing a copy it received (see the 'add' listener). */
+const COPY_ANNOUNCE_DELAY_MS = 500
+
 export interface PipeToRouterOptions {
   /** Id of a producer anywhere in the swarm. */
   producerId: string
@@ -192,8 +195,15 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       },
       recruit: async (peerId, producerId) => { await send(peerId, { type: 'recruit', producerId }) }
     })
-    // Copies are announced too: a node that receives a producer serves it as a relay.
-    this.registry.on('add', ({ producer }) => { void this.directory.announce(producer.id) })
+    // Copies are announced too: a node that receives a producer serves it as a relay. Their
+    // announcement waits a moment, so it does not compete with the pull's own set-up.
+    this.registry.on('add', ({ producer, isCopy }) => {
+      if (!isCopy) {
+        void this.directory.announce(producer.id)
+        return
+      }
+      setTimeout(() => { if (!producer.closed && !this.stopped) void this.directory.announce(producer.id) }, COPY_ANNOUNCE_DELAY_MS).unref()
+    })
     this.registry.on('remove', ({ producer }) => {
       if (this.registry.entries(producer.id).length === 0) void this.directory.withdraw(producer.id)
     })

@@ -64,10 +64,11 @@ export class Admission {
   }
 
   private async candidates (peers: string[], producerId: string, rtts: Record<string, number>): Promise<RelayCandidate[]> {
-    const statuses = await Promise.all(peers.map(async (peerId) => await this.init.status(peerId, producerId).then((s) => ({ peerId, s }), () => undefined)))
-    return statuses.filter((x) => x !== undefined).map(({ peerId, s }) => ({
-      peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId]
-    }))
+    return await Promise.all(peers.map(async (peerId) => await this.init.status(peerId, producerId).then(
+      (s) => ({ peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId] }),
+      // A relay that did not answer in time (busy) still receives the stream: rank it last
+      // rather than drop it, so a slow round does not turn into a capacity error.
+      () => ({ peerId, spare: 0, capacity: 1, downstream: this.init.fanout, rttMs: rtts[peerId] }))))
   }
 
   private async findRecruit (producerId: string, requester: string, rtts: Record<string, number>, cost: number): Promise<string | undefined> {
