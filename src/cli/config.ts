@@ -1,182 +1,371 @@
-// Settings of `mediasoup-swarm start`: one table gives each setting's flag, environment
-// variable (MEDIASOUP_SWARM_<NAME>), config file key (the flag's name), type, default and
-// help. Precedence: flag > environment > config file > default. docs/cli.md mirrors it.
+// Settings of `mediasoup-swarm start`. One table gives each setting its flag, environment
+// variable (MEDIASOUP_SWARM_<NAME>), config file key (the flag's name), default and help;
+// docs/cli.md mirrors it. Precedence: flag > environment > config file > default. Every
+// value is checked here, so a mistake is one line that names where it came from.
 import fs from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { NodeServiceConfig } from './node-service.js'
+import { UsageError } from './errors.js'
+import type { AddressPolicy } from '../p2p/host.js'
 
-/** A wrong flag, value or file: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError'
+export const ENV_PREFIX = 'MEDIASOUP_SWARM_'
+
+export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+export interface StartSettings {
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  identity?: string
+  swarmKey?: string
+  workers: number
+  rtcMinPort: number
+  rtcMaxPort: number
+  mediaIp: string
+  /** Default: mediaIp. */
+  mediaAnnouncedIp?: string
+  /** Default: workers × POINTS_PER_WORKER (the library's default). */
+  capacity?: number
+  fanout: number
+  addressPolicy: AddressPolicy
+  http: { host: string, port: number }
+  signalling: boolean
+  tokenSecret?: string
+  /** WebRTC port of the first worker (UDP and TCP); worker i uses webrtcPort + i. 0: free ports of the RTC range. */
+  webrtcPort: number
+  logLevel: LogLevel
 }
 
-type Kind = 'string' | 'list' | 'int' | 'number' | 'boolean'
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001'
+export const DEFAULT_HTTP = '127.0.0.1:7070'
+
+function defaults (): StartSettings {
+  return {
+    listen: [DEFAULT_LISTEN],
+    announce: [],
+    bootstrap: [],
+    workers: 1,
+    rtcMinPort: 10000,
+    rtcMaxPort: 59999,
+    mediaIp: '127.0.0.1',
+    fanout: 4,
+    addressPolicy: 'all',
+    http: { host: '127.0.0.1', port: 7070 },
+    signalling: false,
+    webrtcPort: 0,
+    logLevel: 'info'
+  }
+}
+
+/** A value that fails its check; the caller prefixes where it came from. */
+class Invalid extends Error {}
+
+type RawValue = string | string[] | boolean
 
 export interface Setting {
+  /** Flag without dashes, and key in the config file. */
   name: string
-  kind: Kind
-  default?: string
+  kind: 'string' | 'list' | 'boolean'
+  /** Shown after the flag in help, e.g. `<port>`. */
+  placeholder: string
+  /** The default, in words. */
+  defaultText: string
   help: string
+  /** A file path: relative paths in a config file are relative to that file. */
+  isPath: boolean
+  apply: (settings: StartSettings, value: RawValue) => void
 }
 
-export const SETTINGS: Setting[] = [
-  { name: 'listen', kind: 'list', default: '/ip4/0.0.0.0/tcp/4001', help: 'libp2p listen multiaddrs (TCP)' },
-  { name: 'announce', kind: 'list', help: 'extra multiaddrs announced to peers (public address behind NAT)' },
-  { name: 'bootstrap', kind: 'list', help: 'multiaddrs with /p2p/<peerId> of nodes to join through' },
-  { name: 'identity', kind: 'string', help: 'identity key file (created when missing; keeps the peer id across restarts); default: a new identity each start' },
-  { name: 'swarm-key', kind: 'string', help: 'pre-shared swarm key file (private swarm; make one with `mediasoup-swarm psk`)' },
-  { name: 'workers', kind: 'int', default: '1', help: 'mediasoup workers (one CPU core each)' },
-  { name: 'rtc-min-port', kind: 'int', default: '10000', help: 'lowest UDP/TCP port of pipes and WebRTC transports' },
-  { name: 'rtc-max-port', kind: 'int', default: '59999', help: 'highest UDP/TCP port of pipes and WebRTC transports' },
-  { name: 'media-ip', kind: 'string', default: '127.0.0.1', help: 'IP that pipes and the WebRTC server listen on' },
-  { name: 'media-announced-ip', kind: 'string', help: 'IP announced to other nodes and browsers for media (NAT, containers); default: --media-ip' },
-  { name: 'capacity', kind: 'number', help: 'capacity in scaling points; default: workers × 2000' },
-  { name: 'fanout', kind: 'int', default: '4', help: 'most downstream pipes served per producer; more requesters are redirected to relays' },
-  { name: 'http', kind: 'string', default: '127.0.0.1:7070', help: 'HTTP host:port of /metrics, /status and the status page (port 0: a free one)' },
-  { name: 'signalling', kind: 'boolean', default: 'false', help: 'serve browser signalling (mediasoup-client) at ws://<http>/ws' },
-  { name: 'webrtc-port', kind: 'int', default: '0', help: 'UDP and TCP port of the WebRTC server for browsers (0: a free one)' },
-  { name: 'token-secret', kind: 'string', help: 'HMAC secret: browsers must present a token signed with it (docs/client-signalling.md)' },
-  { name: 'log-level', kind: 'string', default: 'warn', help: 'mediasoup worker log level: debug, warn, error or none' }
-]
-
-export const envName = (name: string): string => `MEDIASOUP_SWARM_${name.toUpperCase().replaceAll('-', '_')}`
-
-type Raw = Record<string, string | string[] | boolean | undefined>
-
-/** Reads `--config file.json`: an object whose keys are setting names. */
-function readConfigFile (file: string): Raw {
-  let text: string
-  try {
-    text = fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    throw new UsageError(`config file ${file} is not JSON`)
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`config file ${file} must hold a JSON object`)
-  const raw: Raw = {}
-  for (const [key, v] of Object.entries(value)) {
-    const setting = SETTINGS.find((s) => s.name === key)
-    if (setting === undefined) throw new UsageError(`config file ${file}: unknown setting "${key}"`)
-    if (Array.isArray(v)) raw[key] = v.map(String)
-    else if (typeof v === 'boolean') raw[key] = v
-    else if (typeof v === 'string' || typeof v === 'number') raw[key] = String(v)
-    else throw new UsageError(`config file ${file}: "${key}" must be a string, number, boolean or list`)
-  }
-  return raw
+function text (name: string, placeholder: string, defaultText: string, help: string, apply: (s: StartSettings, v: string) => void, isPath = false): Setting {
+  return { name, kind: 'string', placeholder, defaultText, help, isPath, apply: (s, v) => apply(s, v as string) }
 }
 
-function toList (value: string | string[] | boolean): string[] {
-  if (Array.isArray(value)) return value.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')
-  return String(value).split(',').map((v) => v.trim()).filter((v) => v !== '')
+function list (name: string, defaultText: string, help: string, apply: (s: StartSettings, v: string[]) => void): Setting {
+  return { name, kind: 'list', placeholder: '<multiaddr>', defaultText, help, isPath: false, apply: (s, v) => apply(s, v as string[]) }
 }
 
-/** Merges flags, environment, config file and defaults into typed values. */
-export function resolveSettings (flags: Raw, env: NodeJS.ProcessEnv): Map<string, string | string[] | number | boolean | undefined> {
-  const file = typeof flags.config === 'string' ? readConfigFile(flags.config) : {}
-  const values = new Map<string, string | string[] | number | boolean | undefined>()
-  for (const s of SETTINGS) {
-    const raw = flags[s.name] ?? env[envName(s.name)] ?? file[s.name] ?? s.default
-    const where = flags[s.name] !== undefined ? `--${s.name}` : env[envName(s.name)] !== undefined ? envName(s.name) : `"${s.name}"`
-    if (raw === undefined) { values.set(s.name, undefined); continue }
-    switch (s.kind) {
-      case 'list': values.set(s.name, toList(raw)); break
-      case 'string': values.set(s.name, String(raw)); break
-      case 'boolean': {
-        const v = typeof raw === 'boolean' ? raw : ['true', '1', 'yes'].includes(String(raw)) ? true : ['false', '0', 'no'].includes(String(raw)) ? false : undefined
-        if (v === undefined) throw new UsageError(`${where} must be true or false (got "${String(raw)}")`)
-        values.set(s.name, v)
-        break
-      }
-      case 'int':
-      case 'number': {
-        const n = Number(raw)
-        const ok = String(raw).trim() !== '' && Number.isFinite(n) && (s.kind === 'number' ? n > 0 : Number.isInteger(n) && n >= 0)
-        if (!ok) throw new UsageError(`${where} must be a ${s.kind === 'int' ? 'non-negative integer' : 'positive number'} (got "${String(raw)}")`)
-        values.set(s.name, n)
-      }
-    }
-  }
-  return values
+function toggle (name: string, help: string, apply: (s: StartSettings, v: boolean) => void): Setting {
+  return { name, kind: 'boolean', placeholder: '', defaultText: 'off', help, isPath: false, apply: (s, v) => apply(s, v as boolean) }
 }
 
-function checkMultiaddrs (list: string[], name: string, needPeerId: boolean): string[] {
-  for (const a of list) {
-    try {
-      multiaddr(a)
-    } catch {
-      throw new UsageError(`--${name}: not a multiaddr: "${a}"`)
-    }
-    if (needPeerId && !a.includes('/p2p/')) throw new UsageError(`--${name}: "${a}" has no /p2p/<peerId> part`)
-  }
-  return list
+function integer (value: string, min: number, max: number, what: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(`must be ${what} (got "${value}")`)
+  return n
 }
 
-function checkIp (value: string | undefined, name: string): string | undefined {
-  if (value !== undefined && net.isIP(value) === 0) throw new UsageError(`--${name} must be an IP address (got "${value}")`)
+const positiveInteger = (value: string): number => integer(value, 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
+const port = (value: string): number => integer(value, 1, 65535, 'a port number from 1 to 65535')
+const portOrZero = (value: string): number => integer(value, 0, 65535, 'a port number from 0 to 65535')
+
+function positiveNumber (value: string): number {
+  const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
+  if (!(n > 0) || !Number.isFinite(n)) throw new Invalid(`must be a positive number (got "${value}")`)
+  return n
+}
+
+function ip (value: string): string {
+  if (net.isIP(value) === 0) throw new Invalid(`must be an IPv4 or IPv6 address (got "${value}")`)
   return value
 }
 
-function checkFile (file: string | undefined, name: string, mustExist: boolean): string | undefined {
-  if (file === undefined) return undefined
-  try {
-    fs.accessSync(file, mustExist ? fs.constants.R_OK : fs.constants.F_OK)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (mustExist || code !== 'ENOENT') throw new UsageError(`--${name}: cannot read ${file} (${code ?? 'error'})`)
-  }
-  return file
+function oneOf<T extends string> (value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Invalid(`must be one of ${allowed.join(', ')} (got "${value}")`)
+  return value as T
 }
 
-/** The node service configuration from `start`'s flags and the environment. */
-export function startConfig (flags: Raw, env: NodeJS.ProcessEnv): NodeServiceConfig {
-  const v = resolveSettings(flags, env)
-  const get = <T>(name: string): T => v.get(name) as T
-  const positiveInt = (name: string): number => {
-    const n = get<number>(name)
-    if (n < 1) throw new UsageError(`--${name} must be a positive integer (got "${n}")`)
-    return n
+function multiaddrs (values: string[], need: { tcp?: boolean, peerId?: boolean }): string[] {
+  return values.map((value) => {
+    let names: string[]
+    try {
+      names = multiaddr(value).getComponents().map((c) => c.name)
+    } catch (err) {
+      throw new Invalid(`"${value}" is not a multiaddr (${(err as Error).message})`)
+    }
+    if (need.tcp === true && !names.includes('tcp')) throw new Invalid(`"${value}" is not a TCP address like /ip4/0.0.0.0/tcp/4001`)
+    if (need.peerId === true && names.at(-1) !== 'p2p') throw new Invalid(`"${value}" has no /p2p/<peerId> part (use an address a node prints at start)`)
+    return value
+  })
+}
+
+function hostPort (value: string): { host: string, port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(value)
+  const host = match?.[1] ?? match?.[2]
+  if (match === null || host === undefined || net.isIP(host) === 0) {
+    throw new Invalid(`must be <ip>:<port>, e.g. ${DEFAULT_HTTP} or [::1]:7070 (got "${value}")`)
   }
-  const port = (name: string, allowZero: boolean): number => {
-    const n = get<number>(name)
-    if (n > 65535 || (!allowZero && n < 1)) throw new UsageError(`--${name} must be a port number${allowZero ? ' or 0' : ''} (got "${n}")`)
-    return n
+  return { host, port: portOrZero(match[3] as string) }
+}
+
+function secret (value: string): string {
+  if (value.length < 16) throw new Invalid('must be at least 16 characters')
+  return value
+}
+
+/** Every setting of `start`, in the order help and docs/cli.md list them. */
+export const SETTINGS: readonly Setting[] = [
+  list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several',
+    (s, v) => { s.listen = multiaddrs(v, { tcp: true }) }),
+  list('announce', 'none', 'extra address announced to other nodes (public address behind NAT)',
+    (s, v) => { s.announce = multiaddrs(v, {}) }),
+  list('bootstrap', 'none: first node', 'address with /p2p/<peerId> of a node to join through',
+    (s, v) => { s.bootstrap = multiaddrs(v, { peerId: true }) }),
+  text('identity', '<file>', 'none: a new peer id each start', 'identity key file (make one with `keygen`); created when missing, so the peer id survives restarts',
+    (s, v) => { s.identity = v }, true),
+  text('swarm-key', '<file>', 'none: open swarm', 'pre-shared swarm key file (make one with `psk`): only nodes with the same key connect',
+    (s, v) => { s.swarmKey = v }, true),
+  text('workers', '<n>', '1', 'mediasoup workers (one CPU core each)',
+    (s, v) => { s.workers = positiveInteger(v) }),
+  text('rtc-min-port', '<port>', '10000', 'lowest UDP port of pipes (and of the WebRTC server with --webrtc-port 0)',
+    (s, v) => { s.rtcMinPort = port(v) }),
+  text('rtc-max-port', '<port>', '59999', 'highest such port',
+    (s, v) => { s.rtcMaxPort = port(v) }),
+  text('media-ip', '<ip>', '127.0.0.1', 'IP pipes and the WebRTC server listen on; a LAN or public IP when nodes are on different hosts',
+    (s, v) => { s.mediaIp = ip(v) }),
+  text('media-announced-ip', '<ip>', 'the media IP', 'IP other nodes and browsers send media to (NAT, containers); required with --media-ip 0.0.0.0 or ::',
+    (s, v) => { s.mediaAnnouncedIp = ip(v) }),
+  text('capacity', '<points>', 'workers × 2000', 'capacity in scaling points (video consumer or pipe 4, audio 1)',
+    (s, v) => { s.capacity = positiveNumber(v) }),
+  text('fanout', '<n>', '4', 'most downstream pipes served per producer; more requesters are redirected to relays',
+    (s, v) => { s.fanout = positiveInteger(v) }),
+  text('address-policy', '<policy>', 'all', 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
+    (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),
+  text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics and /ws; port 0 picks a free one (the URL is printed)',
+    (s, v) => { s.http = hostPort(v) }),
+  toggle('signalling', 'serve WebSocket signalling for mediasoup-client browsers on /ws (docs/client-signalling.md)',
+    (s, v) => { s.signalling = v }),
+  text('token-secret', '<secret>', 'none: no token needed', 'signalling clients need a token signed with this secret (≥ 16 characters); set it in the environment or the config file, where other users cannot read it',
+    (s, v) => { s.tokenSecret = secret(v) }),
+  text('webrtc-port', '<port>', '0', 'UDP and TCP port of the WebRTC server for browsers (worker i: port + i); 0 picks free ports from the RTC range',
+    (s, v) => { s.webrtcPort = portOrZero(v) }),
+  text('log-level', '<level>', 'info', 'none, error, warn, info or debug (also the mediasoup workers\' level)',
+    (s, v) => { s.logLevel = oneOf(v, LOG_LEVELS) })
+]
+
+/** `--config <file>`, read below flags and environment. */
+export const CONFIG_HELP = 'JSON file of settings: {"<flag name>": value}; lists as arrays, paths relative to the file'
+
+export function envName (settingName: string): string {
+  return ENV_PREFIX + settingName.toUpperCase().replaceAll('-', '_')
+}
+
+interface Source {
+  /** How a message names a setting of this source: `--fanout`, `MEDIASOUP_SWARM_FANOUT`, `"fanout" in node.json`. */
+  label: (name: string) => string
+  values: Map<string, RawValue>
+}
+
+function parseBoolean (value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new Invalid(`must be true or false (got "${value}")`)
+}
+
+function splitList (value: string): string[] {
+  return value.split(/[\s,]+/).filter((v) => v !== '')
+}
+
+function fromEnv (env: NodeJS.ProcessEnv): Source {
+  const values = new Map<string, RawValue>()
+  const known = new Map(SETTINGS.map((s) => [envName(s.name), s]))
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(ENV_PREFIX) || value === undefined || key === envName('config')) continue
+    const setting = known.get(key)
+    // A misspelt variable would otherwise be ignored without a word.
+    if (setting === undefined) throw new UsageError(`${key} is not a setting (see mediasoup-swarm start --help)`)
+    try {
+      values.set(setting.name, setting.kind === 'list' ? splitList(value) : setting.kind === 'boolean' ? parseBoolean(value) : value)
+    } catch (err) {
+      throw new UsageError(`${key} ${(err as Error).message}`)
+    }
   }
-  const rtcMinPort = port('rtc-min-port', false)
-  const rtcMaxPort = port('rtc-max-port', false)
-  if (rtcMinPort > rtcMaxPort) throw new UsageError(`--rtc-min-port (${rtcMinPort}) is above --rtc-max-port (${rtcMaxPort})`)
-  const logLevel = get<string>('log-level')
-  if (!['debug', 'warn', 'error', 'none'].includes(logLevel)) throw new UsageError(`--log-level must be debug, warn, error or none (got "${logLevel}")`)
-  const http = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d+)$/.exec(get<string>('http'))
-  if (http === null || net.isIP(http[1]!.replace(/^\[|\]$/g, '')) === 0 || Number(http[2]) > 65535) {
-    throw new UsageError(`--http must be <ip>:<port> (got "${get<string>('http')}")`)
+  return { label: envName, values }
+}
+
+function fromConfigFile (file: string, label: string): Source {
+  let data: unknown
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const reason = err instanceof SyntaxError ? `not JSON (${err.message})` : code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message
+    throw new UsageError(`${label} ${file}: ${reason}`)
   }
-  const mediaIp = checkIp(get<string>('media-ip'), 'media-ip')!
-  const mediaAnnouncedIp = checkIp(get<string | undefined>('media-announced-ip'), 'media-announced-ip')
-  const tokenSecret = get<string | undefined>('token-secret')
-  if (tokenSecret !== undefined && tokenSecret.length < 16) throw new UsageError('--token-secret must be at least 16 characters')
-  return {
-    node: {
-      listen: checkMultiaddrs(get<string[]>('listen'), 'listen', false),
-      announce: checkMultiaddrs(get<string[] | undefined>('announce') ?? [], 'announce', false),
-      bootstrap: checkMultiaddrs(get<string[] | undefined>('bootstrap') ?? [], 'bootstrap', true),
-      identityFile: checkFile(get<string | undefined>('identity'), 'identity', false),
-      swarmKeyFile: checkFile(get<string | undefined>('swarm-key'), 'swarm-key', true),
-      numWorkers: positiveInt('workers'),
-      workerSettings: { rtcMinPort, rtcMaxPort, logLevel: logLevel as 'warn' },
-      pipeListenIp: mediaIp,
-      pipeAnnouncedIp: mediaAnnouncedIp,
-      capacity: get<number | undefined>('capacity'),
-      fanout: positiveInt('fanout')
-    },
-    http: { host: http[1]!.replace(/^\[|\]$/g, ''), port: Number(http[2]) },
-    signalling: get<boolean>('signalling')
-      ? { listenIp: mediaIp, announcedIp: mediaAnnouncedIp, port: port('webrtc-port', true), tokenSecret }
-      : undefined
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`${label} ${file}: must hold a JSON object of settings`)
+  const where = (name: string): string => `"${name}" in ${file}`
+  const dir = path.dirname(path.resolve(file))
+  const known = new Map(SETTINGS.map((s) => [s.name, s]))
+  const values = new Map<string, RawValue>()
+  for (const [name, value] of Object.entries(data)) {
+    const setting = known.get(name)
+    if (setting === undefined) throw new UsageError(`${where(name)} is not a setting (see mediasoup-swarm start --help)`)
+    try {
+      values.set(name, configValue(setting, value, dir))
+    } catch (err) {
+      throw new UsageError(`${where(name)} ${(err as Error).message}`)
+    }
   }
+  return { label: where, values }
+}
+
+function configValue (setting: Setting, value: unknown, dir: string): RawValue {
+  const scalar = (v: unknown): string => {
+    if (typeof v === 'string') return v
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+    throw new Invalid(`must be a string or a number (got ${JSON.stringify(v)})`)
+  }
+  switch (setting.kind) {
+    case 'list': return Array.isArray(value) ? value.map(scalar) : splitList(scalar(value))
+    case 'boolean': return typeof value === 'boolean' ? value : parseBoolean(scalar(value))
+    case 'string': return setting.isPath ? path.resolve(dir, scalar(value)) : scalar(value)
+  }
+}
+
+type ParsedValues = Record<string, string | boolean | Array<string | boolean> | undefined>
+
+function fromArgs (args: string[]): { source: Source, help: boolean, config: string | undefined } {
+  const options: Record<string, { type: 'string' | 'boolean', multiple?: boolean, short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    config: { type: 'string' }
+  }
+  for (const s of SETTINGS) options[s.name] = s.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: true }
+  let values: ParsedValues
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as ParsedValues
+  } catch (err) {
+    throw new UsageError(describeParseError(err as NodeJS.ErrnoException, 'start'))
+  }
+  const source: Source = { label: (name) => `--${name}`, values: new Map() }
+  for (const s of SETTINGS) {
+    const value = values[s.name]
+    if (value === undefined) continue
+    if (s.kind === 'boolean') {
+      source.values.set(s.name, value as boolean)
+      continue
+    }
+    const given = (value as string[]).flatMap((v) => s.kind === 'list' ? splitList(v) : [v])
+    // A value given twice is more likely a mistake than a wish for the last one.
+    if (s.kind === 'string' && given.length > 1) throw new UsageError(`--${s.name} was given ${given.length} times`)
+    source.values.set(s.name, s.kind === 'list' ? given : given[0] as string)
+  }
+  return { source, help: values.help === true, config: values.config as string | undefined }
+}
+
+/** One line for a node:util parseArgs error. */
+export function describeParseError (err: NodeJS.ErrnoException, command: string): string {
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? ''
+  const flag = quoted.split(' ')[0] ?? quoted
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${quoted} (see mediasoup-swarm ${command} --help)`
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `${command} takes no argument "${quoted}" (see mediasoup-swarm ${command} --help)`
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (err.message.includes('does not take an argument')) return `${flag} takes no value`
+      return `${flag} needs a value (write ${flag}=<value> for a value that starts with -)`
+    default:
+      return err.message.split('\n')[0] ?? err.message
+  }
+}
+
+export type StartArgs = { help: true } | { help: false, settings: StartSettings }
+
+/** `start`'s settings from its arguments, the environment and the config file. */
+export function resolveStartSettings (args: string[], env: NodeJS.ProcessEnv): StartArgs {
+  const cli = fromArgs(args)
+  if (cli.help) return { help: true }
+  const configFile = cli.config ?? env[envName('config')]
+  const sources: Source[] = []
+  if (configFile !== undefined) sources.push(fromConfigFile(configFile, cli.config !== undefined ? '--config' : envName('config')))
+  sources.push(fromEnv(env), cli.source)
+  const settings = defaults()
+  for (const source of sources) {
+    for (const setting of SETTINGS) {
+      const value = source.values.get(setting.name)
+      if (value === undefined) continue
+      try {
+        setting.apply(settings, value)
+      } catch (err) {
+        if (err instanceof Invalid) throw new UsageError(`${source.label(setting.name)} ${err.message}`)
+        throw err
+      }
+    }
+  }
+  checkTogether(settings)
+  return { help: false, settings }
+}
+
+function checkTogether (s: StartSettings): void {
+  if (s.rtcMinPort > s.rtcMaxPort) throw new UsageError(`--rtc-min-port (${s.rtcMinPort}) is above --rtc-max-port (${s.rtcMaxPort})`)
+  if ((s.mediaIp === '0.0.0.0' || s.mediaIp === '::') && s.mediaAnnouncedIp === undefined) {
+    throw new UsageError(`--media-ip ${s.mediaIp} listens on every interface: --media-announced-ip must say which IP other nodes and browsers reach`)
+  }
+  if (s.signalling && s.webrtcPort !== 0 && s.webrtcPort + s.workers - 1 > 65535) {
+    throw new UsageError(`--webrtc-port ${s.webrtcPort} leaves no port for each of ${s.workers} workers (up to 65535)`)
+  }
+}
+
+/** Help of `start`, generated from the table. */
+export function startUsage (): string {
+  const flag = (s: Setting): string => `--${s.name}${s.placeholder === '' ? '' : ` ${s.placeholder}`}`
+  const rows = [
+    `  ${'--config <file>'.padEnd(30)} ${CONFIG_HELP}`,
+    ...SETTINGS.map((s) => `  ${flag(s).padEnd(30)} ${s.help} (default: ${s.defaultText})`)
+  ]
+  return `usage: mediasoup-swarm start [options]
+
+Runs a swarm node with a live status page (/), /status (JSON) and /metrics (Prometheus)
+on its HTTP address, and optionally WebSocket signalling for browsers (/ws).
+
+${rows.join('\n')}
+  ${'-h, --help'.padEnd(30)} this help
+
+Every setting can also be an environment variable MEDIASOUP_SWARM_<NAME> (e.g.
+MEDIASOUP_SWARM_FANOUT, MEDIASOUP_SWARM_RTC_MIN_PORT; lists comma-separated, booleans
+true/false) or a key of the --config file. A flag wins over a variable, which wins over
+the file. SIGINT or SIGTERM stops the node gracefully.
+`
 }

@@ -17,9 +17,7 @@ export class UsageError extends Error {
 const SOCKET_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
   EADDRNOTAVAIL: 'address not available on this host',
-  EACCES: 'permission denied (ports below 1024 need privileges)',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name not found'
+  EACCES: 'permission denied (ports below 1024 need privileges)'
 }
 
 /** Words for a listen() failure code, e.g. EADDRINUSE → "address already in use". */

@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 import '../platform/promise-with-resolvers.js'
-// The swarm node binary: `mediasoup-swarm start|keygen|psk`. Every mistake of the user is
-// one line on stderr and exit code 2; a stop on SIGINT/SIGTERM is graceful and exits 0.
+// The swarm node binary: `mediasoup-swarm start|keygen|psk` (docs/cli.md). A mistake of the
+// user (flag, value, file, address, port) is one line on stderr and exit code 2; SIGINT or
+// SIGTERM stops gracefully and exits 0. The node's modules are loaded only for commands
+// that need them, so help and mistakes answer at once.
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
-import type { ParseArgsConfig } from 'node:util'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createSwarmKey, KeyFileError } from '../index.js'
-import { writeIdentity } from '../p2p/identity.js'
-import { SETTINGS, envName, startConfig, UsageError } from './config.js'
-import { startNodeService, StartError } from './node-service.js'
-import type { NodeService } from './node-service.js'
+import { KeyFileError } from '../errors.js'
+import { describeParseError, resolveStartSettings, startUsage } from './config.js'
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
+import { createLogger } from './logger.js'
+import type { LogLevel, StartSettings } from './config.js'
+import type { Logger } from './logger.js'
+import type { NodeService, NodeServiceConfig } from './node-service.js'
+import type { types as ms } from 'mediasoup'
 
 /** How long a graceful stop may take before the process exits anyway. */
 const STOP_TIMEOUT_MS = 5000
@@ -26,107 +31,183 @@ commands:
   keygen <file>    create an identity key file (the node's peer id)
   psk <file>       create a pre-shared swarm key file (private swarm)
 
-options: --help, --version`
+options: -h, --help, -v, --version
+`
 
-function startUsage (): string {
-  const rows = SETTINGS.map((s) => {
-    const flag = `--${s.name}${s.kind === 'boolean' ? '' : s.kind === 'list' ? ' <a,b>' : ` <${s.kind === 'string' ? 'value' : 'n'}>`}`
-    return `  ${flag.padEnd(30)} ${s.help}${s.default !== undefined && s.kind !== 'boolean' ? ` (default ${s.default})` : ''}\n  ${''.padEnd(30)} env ${envName(s.name)}`
-  })
-  return `usage: mediasoup-swarm start [options]
+const KEYGEN_USAGE = `usage: mediasoup-swarm keygen <file>
 
-Runs a swarm node with HTTP /metrics, /status and a live status page; optionally browser
-signalling. Every option can also come from the environment or from --config <file.json>
-(keys are the option names); flags win over the environment, which wins over the file.
+Creates an Ed25519 identity key file (mode 0600) for start --identity and prints its peer
+id. Refuses to overwrite an existing file.
+`
+const PSK_USAGE = `usage: mediasoup-swarm psk <file>
 
-  --config <file>                JSON file of settings
-${rows.join('\n')}`
-}
+Creates a pre-shared swarm key file (mode 0600) for start --swarm-key: only nodes holding
+the same key connect. Refuses to overwrite an existing file.
+`
 
-const KEYGEN_USAGE = 'usage: mediasoup-swarm keygen <file>\n\nCreates an Ed25519 identity key file (mode 0600) for --identity; refuses to overwrite one.'
-const PSK_USAGE = 'usage: mediasoup-swarm psk <file>\n\nCreates a pre-shared swarm key file for --swarm-key; refuses to overwrite one. Only nodes with the same key connect.'
+const WORKER_LOG_LEVEL: Record<LogLevel, ms.WorkerLogLevel> = { none: 'none', error: 'error', warn: 'warn', info: 'warn', debug: 'debug' }
 
-function parse (args: string[], options: NonNullable<ParseArgsConfig['options']>): ReturnType<typeof parseArgs> {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true })
-  } catch (err) {
-    // parseArgs' messages name the flag; keep their first sentence.
-    throw new UsageError((err as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, ''))
+function serviceConfig (s: StartSettings, logger: Logger): NodeServiceConfig {
+  return {
+    node: {
+      listen: s.listen,
+      announce: s.announce,
+      bootstrap: s.bootstrap,
+      identityFile: s.identity,
+      swarmKeyFile: s.swarmKey,
+      numWorkers: s.workers,
+      workerSettings: { rtcMinPort: s.rtcMinPort, rtcMaxPort: s.rtcMaxPort, logLevel: WORKER_LOG_LEVEL[s.logLevel] },
+      pipeListenIp: s.mediaIp,
+      pipeAnnouncedIp: s.mediaAnnouncedIp,
+      capacity: s.capacity,
+      fanout: s.fanout,
+      addressPolicy: s.addressPolicy
+    },
+    http: s.http,
+    signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret } : undefined,
+    version: VERSION,
+    logger
   }
 }
 
-async function start (args: string[]): Promise<void> {
-  const options: Record<string, { type: 'string' | 'boolean', multiple?: boolean }> = { help: { type: 'boolean' }, config: { type: 'string' } }
-  for (const s of SETTINGS) options[s.name] = s.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: s.kind === 'list' }
-  const { values, positionals } = parse(args, options)
-  if (values.help === true) { console.log(startUsage()); return }
-  if (positionals.length > 0) throw new UsageError(`start takes no arguments (got "${positionals[0]}")`)
-  const config = startConfig(values as Record<string, string | string[] | boolean | undefined>, process.env)
+/** The media IP must be one of this host's, or nothing can bind to it. */
+function checkMediaIp (ip: string): void {
+  if (ip === '0.0.0.0' || ip === '::') return
+  const local = Object.values(os.networkInterfaces()).flat().some((i) => i?.address === ip)
+  if (!local) throw new UsageError(`--media-ip ${ip} is not an address of this host (behind NAT, give the local IP here and the public one to --media-announced-ip)`)
+}
 
+function isLoopback (ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1'
+}
+
+async function start (args: string[]): Promise<number> {
+  const parsed = resolveStartSettings(args, process.env)
+  if (parsed.help) {
+    process.stdout.write(startUsage())
+    return EXIT_OK
+  }
+  const settings = parsed.settings
+  checkMediaIp(settings.mediaIp)
+  const logger = createLogger(settings.logLevel)
+  const { startNodeService, StartError } = await import('./node-service.js')
   let service: NodeService
   try {
-    service = await startNodeService(config)
+    service = await startNodeService(serviceConfig(settings, logger))
   } catch (err) {
-    if (err instanceof StartError || err instanceof KeyFileError) throw new UsageError(err.message)
+    if (err instanceof StartError) throw new UsageError(err.message)
+    if (err instanceof KeyFileError) throw new UsageError(`${err.path === settings.identity ? '--identity' : '--swarm-key'}: ${err.message}`)
     throw err
   }
   const { node } = service
-  console.log(`mediasoup-swarm ${VERSION} node ${node.peerId}`)
-  for (const a of node.multiaddrs) console.log(`  listening ${a}`)
-  console.log(`  status page ${service.httpUrl}/  metrics ${service.httpUrl}/metrics`)
-  if (service.signallingUrl !== undefined) console.log(`  browser signalling ${service.signallingUrl}`)
-  node.on('workerdied', (err) => { console.error(`mediasoup-swarm: a mediasoup worker died (${err.message}); stopping`) })
+  // Process CPU, memory, event loop lag: the binary owns its process, a library user may not.
+  const { collectDefaultMetrics } = await import('prom-client')
+  collectDefaultMetrics({ register: service.metrics.registry })
+  if (isLoopback(settings.mediaAnnouncedIp ?? settings.mediaIp) && !settings.listen.every((a) => /^\/ip[46]\/(127\.|::1\/)/.test(a))) {
+    logger.warn(`media IP ${settings.mediaIp} is loopback: nodes on other hosts can connect but cannot receive pipes (set --media-ip)`)
+  }
+  const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
+  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
+  return await runUntilStopped(service, logger)
+}
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      console.log(`${signal}: stopping`)
+/** Resolves with the exit code once the node stopped (signal, or a worker died). */
+async function runUntilStopped (service: NodeService, logger: Logger): Promise<number> {
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (reason: string, code: number): void => {
+      if (stopping) {
+        logger.warn(`${reason} while stopping: exiting now`)
+        resolve(code)
+        return
+      }
+      stopping = true
+      logger.info(`${reason}: stopping`)
       const force = setTimeout(() => {
-        console.error(`mediasoup-swarm: stop took longer than ${STOP_TIMEOUT_MS} ms; exiting`)
-        process.exit(1)
+        logger.warn(`stopping took over ${STOP_TIMEOUT_MS} ms: exiting anyway`)
+        resolve(code)
       }, STOP_TIMEOUT_MS)
-      force.unref()
-      service.stop().then(() => { console.log('stopped'); resolve() }, (err: Error) => {
-        console.error(`mediasoup-swarm: error while stopping: ${err.message}`)
-        resolve()
+      service.stop().then(() => logger.info('stopped'), (err: Error) => logger.error(`while stopping: ${err.message}`)).finally(() => {
+        clearTimeout(force)
+        resolve(code)
       })
     }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT', EXIT_OK))
+    process.on('SIGTERM', () => stop('SIGTERM', EXIT_OK))
+    // The node stops itself then; a supervisor should restart the process.
+    service.node.once('workerdied', (err) => stop(`a mediasoup worker died (${err.message})`, EXIT_FAILURE))
   })
 }
 
-/** keygen/psk: write a new key file, never over an existing one. */
-async function writeKeyFile (args: string[], usage: string, write: (file: string) => Promise<void>): Promise<void> {
-  const { values, positionals } = parse(args, { help: { type: 'boolean' } })
-  if (values.help === true) { console.log(usage); return }
-  if (positionals.length !== 1) throw new UsageError(`expected one file name (${usage.split('\n')[0]})`)
-  const file = positionals[0]!
-  if (fs.existsSync(file)) throw new UsageError(`${file} exists; not overwriting it`)
+/** keygen/psk: write a new key file (mode 0600), never over an existing one. */
+async function writeKeyFile (command: string, args: string[], usage: string, write: (file: string) => Promise<string>): Promise<number> {
+  let parsed: { values: { help?: boolean }, positionals: string[] }
   try {
-    await write(file)
+    parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError(describeParseError(err as NodeJS.ErrnoException, command))
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(usage)
+    return EXIT_OK
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError(`${command} needs one argument, the file to write (see mediasoup-swarm ${command} --help)`)
+  const file = parsed.positionals[0] as string
+  if (fs.existsSync(file)) throw new UsageError(`${file} exists; not overwriting it`)
+  let done: string
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+    done = await write(file)
   } catch (err) {
     throw new UsageError(`cannot write ${file}: ${(err as Error).message}`)
   }
-  console.log(`wrote ${file}`)
+  process.stdout.write(`${done}\n`)
+  return EXIT_OK
 }
 
-async function main (argv: string[]): Promise<void> {
+async function keygen (args: string[]): Promise<number> {
+  return await writeKeyFile('keygen', args, KEYGEN_USAGE, async (file) => {
+    const [{ generateKeyPair }, { peerIdFromPrivateKey }, { writeIdentity }] = await Promise.all([
+      import('@libp2p/crypto/keys'), import('@libp2p/peer-id'), import('../p2p/identity.js')
+    ])
+    const key = await generateKeyPair('Ed25519')
+    await writeIdentity(file, key)
+    return `wrote ${file}: peer id ${peerIdFromPrivateKey(key).toString()}`
+  })
+}
+
+async function psk (args: string[]): Promise<number> {
+  return await writeKeyFile('psk', args, PSK_USAGE, async (file) => {
+    const { createSwarmKey } = await import('../p2p/swarm-key.js')
+    fs.writeFileSync(file, createSwarmKey(), { mode: 0o600, flag: 'wx' })
+    return `wrote ${file}: give it to every node of the swarm (start --swarm-key)`
+  })
+}
+
+async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     case 'start': return await start(rest)
-    case 'keygen': return await writeKeyFile(rest, KEYGEN_USAGE, async (file) => await writeIdentity(file, await generateKeyPair('Ed25519')))
-    case 'psk': return await writeKeyFile(rest, PSK_USAGE, async (file) => fs.writeFileSync(file, createSwarmKey(), { mode: 0o600, flag: 'wx' }))
-    case '--version': case '-v': console.log(VERSION); return
-    case undefined: case '--help': case '-h': case 'help': console.log(USAGE); return
-    default: throw new UsageError(`unknown command "${command}" (commands: start, keygen, psk)`)
+    case 'keygen': return await keygen(rest)
+    case 'psk': return await psk(rest)
+    case '--version': case '-v':
+      process.stdout.write(`${VERSION}\n`)
+      return EXIT_OK
+    case undefined: case '--help': case '-h': case 'help':
+      process.stdout.write(USAGE)
+      return EXIT_OK
+    default:
+      if (command.startsWith('-')) throw new UsageError(`unknown option ${command} (see mediasoup-swarm --help)`)
+      throw new UsageError(`unknown command "${command}" (commands: start, keygen, psk; see mediasoup-swarm --help)`)
   }
 }
 
-main(process.argv.slice(2)).then(() => process.exit(0), (err: unknown) => {
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
   if (err instanceof UsageError) {
-    console.error(`mediasoup-swarm: ${err.message}`)
-    process.exit(2)
+    process.stderr.write(`mediasoup-swarm: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`)
+    process.exit(EXIT_USAGE)
   }
-  console.error(`mediasoup-swarm: ${err instanceof Error ? err.stack : String(err)}`)
-  process.exit(1)
+  // Not the user's mistake: the stack belongs in a bug report.
+  process.stderr.write(`mediasoup-swarm: ${err instanceof Error ? err.stack : String(err)}\n`)
+  process.exit(EXIT_FAILURE)
 })

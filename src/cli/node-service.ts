@@ -1,38 +1,46 @@
-// What `mediasoup-swarm start` runs: a swarm node plus its HTTP side (metrics, status,
-// status page) and, optionally, browser signalling on a WebRtcServer. Also used by the
-// demo to run several nodes in one process.
-import http from 'node:http'
-import { createSwarmNode, ListenError } from '../index.js'
+// What `mediasoup-swarm start` runs: a swarm node plus its HTTP side (status page, /status,
+// /metrics) and, optionally, browser signalling on one WebRtcServer per worker. Also used
+// by the demo and the browser tests to run several nodes in one process.
+import type http from 'node:http'
+import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError } from '../index.js'
+import { MediaTracker } from '../observability/media-tracker.js'
 import { createNodeMetrics } from '../observability/metrics.js'
 import { nodeStatus } from '../observability/status.js'
 import { createClientSignalling } from '../signalling/index.js'
+import { describeSocketError } from './errors.js'
+import { createHttpServer, listen } from './http-server.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { SwarmNode, SwarmNodeOptions } from '../index.js'
+import type { NodeMetrics } from '../observability/metrics.js'
 import type { ClientSignalling } from '../signalling/index.js'
-import type { AddressInfo } from 'node:net'
+import type { Logger } from './logger.js'
 import type { types as ms } from 'mediasoup'
 
-/** Codecs of the router browsers publish to and watch from. */
-export const SIGNALLING_CODECS: ms.RtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
-  { kind: 'video', mimeType: 'video/H264', clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 } }
-]
+/**
+ * Codecs of the routers browsers publish to and watch from: those of a recruited relay's
+ * router, so whatever a browser publishes on one node can be piped into any other node.
+ */
+export const SIGNALLING_CODECS: ms.RtpCodecCapability[] = DEFAULT_RELAY_CODECS
 
 export interface NodeServiceConfig {
   node: SwarmNodeOptions
-  /** host:port of the HTTP server (port 0: a free one). */
+  /** HTTP address (port 0: a free one). */
   http: { host: string, port: number }
-  /** Browser signalling at /ws, with a WebRtcServer; undefined: off. */
+  /** Browser signalling at /ws, with a WebRtcServer per worker; undefined: off. */
   signalling?: {
-    /** IP the WebRtcServer listens on, and the IP announced to browsers. */
+    /** IP the WebRtcServers listen on. */
     listenIp: string
+    /** IP announced to browsers in ICE candidates. Default listenIp. */
     announcedIp?: string
-    /** UDP and TCP port of the WebRtcServer (0: a free one). */
+    /** UDP and TCP port of the first worker's WebRtcServer; worker i uses port + i. 0: free ports of the RTC range. */
     port: number
     /** HMAC secret of client tokens; undefined: no authentication. */
     tokenSecret?: string
   }
+  /** Shown in /status and the metrics. */
+  version?: string
+  /** Where peers coming and going, pulls and background errors are logged. Default nowhere. */
+  logger?: Logger
 }
 
 export interface NodeService {
@@ -41,22 +49,14 @@ export interface NodeService {
   httpUrl: string
   /** ws:// URL of the browser signalling, when enabled. */
   signallingUrl?: string
-  /** Stops accepting, closes browser transports, stops the node. Idempotent. */
+  metrics: NodeMetrics
+  /** Stops accepting, closes browser transports, then stops the node (telling peers its pipes close). Idempotent. */
   stop: () => Promise<void>
 }
 
-/** A failure to start that names the problem (port in use, bad address…). */
+/** A failure to start that names the problem (port in use, address not on this host…). */
 export class StartError extends Error {
   override name = 'StartError'
-}
-
-async function listen (server: http.Server, host: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new StartError(err.code === 'EADDRINUSE' ? `HTTP address ${host}:${port} is in use` : `cannot listen on HTTP ${host}:${port}: ${err.message}`))
-    })
-    server.listen(port, host, () => resolve())
-  })
 }
 
 export async function startNodeService (config: NodeServiceConfig): Promise<NodeService> {
@@ -67,72 +67,131 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     if (err instanceof ListenError) throw new StartError(err.message)
     throw err
   }
-  const metrics = createNodeMetrics(node)
-  let signalling: ClientSignalling | undefined
-  let webRtcServer: ms.WebRtcServer | undefined
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method !== 'GET') {
-      res.writeHead(405).end()
-    } else if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message))
-    } else if (path === '/status') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(nodeStatus(node), null, 2))
-    } else if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(STATUS_PAGE)
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
-    }
+  const startedAt = performance.now()
+  const media = new MediaTracker(node)
+  const metrics = createNodeMetrics(node, { media, version: config.version })
+  const detachLogs = config.logger === undefined ? () => {} : logEvents(node, config.logger)
+  const server = createHttpServer({
+    page: STATUS_PAGE,
+    status: () => nodeStatus(node, { media, version: config.version, startedAt }),
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })
   })
+  const webRtcServers: ms.WebRtcServer[] = []
+  let signalling: ClientSignalling | undefined
+  const closeSignalling = (): void => {
+    // Browser transports first: closing a WebRtcServer with live transports aborts a 3.13 worker.
+    signalling?.close()
+    for (const s of webRtcServers) s.close()
+  }
+  let httpUrl: string
   try {
     if (config.signalling !== undefined) {
-      const s = config.signalling
-      const router = await node.createRouter({ mediaCodecs: SIGNALLING_CODECS })
-      // One UDP and one TCP port for every browser: few ports to open behind NAT or in a container.
-      webRtcServer = await node.createWebRtcServer({
-        listenInfos: [
-          { protocol: 'udp', ip: s.listenIp, announcedIp: s.announcedIp, port: s.port === 0 ? undefined : s.port },
-          { protocol: 'tcp', ip: s.listenIp, announcedIp: s.announcedIp, port: s.port === 0 ? undefined : s.port }
-        ]
-      }, router)
-      signalling = createClientSignalling({
-        server,
-        path: '/ws',
-        router,
-        webRtcServer,
-        authenticate: s.tokenSecret === undefined ? undefined : { secret: s.tokenSecret },
-        resolveProducer: async (producerId) => await node.pipeToRouter({ producerId, router })
-      })
+      signalling = await startSignalling(node, server, config.signalling, config.node.numWorkers ?? 1, webRtcServers, metrics)
+      metrics.watchSignalling(signalling)
     }
-    await listen(server, config.http.host, config.http.port)
+    try {
+      httpUrl = await listen(server, config.http.host, config.http.port)
+    } catch (err) {
+      const reason = describeSocketError((err as NodeJS.ErrnoException).code, (err as Error).message)
+      throw new StartError(`cannot listen on HTTP ${config.http.host}:${config.http.port}: ${reason}`)
+    }
   } catch (err) {
-    signalling?.close()
-    webRtcServer?.close()
+    closeSignalling()
     metrics.close()
+    media.close()
+    detachLogs()
     await node.stop()
-    if (err instanceof Error && /port|address/i.test(err.message) && !(err instanceof StartError)) throw new StartError(`cannot open the WebRTC port: ${err.message}`)
     throw err
   }
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   let stopping: Promise<void> | undefined
   return {
     node,
-    httpUrl: `http://${host}:${address.port}`,
-    signallingUrl: signalling === undefined ? undefined : `ws://${host}:${address.port}/ws`,
+    httpUrl,
+    signallingUrl: signalling === undefined ? undefined : `${httpUrl.replace(/^http/, 'ws')}/ws`,
+    metrics,
     stop: async () => {
       stopping ??= (async () => {
         server.close()
-        // Browser transports first: closing a WebRtcServer with live transports aborts a 3.13 worker.
-        signalling?.close()
-        webRtcServer?.close()
+        closeSignalling()
         server.closeAllConnections()
         metrics.close()
+        media.close()
+        detachLogs()
         await node.stop()
       })()
       await stopping
     }
+  }
+}
+
+/** One router and one WebRtcServer per worker; clients are spread over them in turn. */
+async function startSignalling (
+  node: SwarmNode, server: http.Server, config: NonNullable<NodeServiceConfig['signalling']>,
+  workers: number, webRtcServers: ms.WebRtcServer[], metrics: NodeMetrics
+): Promise<ClientSignalling> {
+  const serverOf = new Map<ms.Router, ms.WebRtcServer>()
+  const routers: ms.Router[] = []
+  // createRouter() picks the worker with the fewest routers: one call per worker covers them all.
+  for (let i = 0; i < workers; i++) {
+    const router = await node.createRouter({ mediaCodecs: SIGNALLING_CODECS })
+    const port = config.port === 0 ? undefined : config.port + i
+    const listenInfo = { ip: config.listenIp, announcedIp: config.announcedIp, port }
+    let webRtcServer: ms.WebRtcServer
+    try {
+      webRtcServer = await node.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ...listenInfo }, { protocol: 'tcp', ...listenInfo }] }, router)
+    } catch (err) {
+      // mediasoup: "uv_udp_bind() failed [transport:udp, ip:'…', port:…]: address already in use [method:…]"
+      const match = /uv_(udp|tcp)_bind\(\) failed .*?\]: ([^[]+)/.exec((err as Error).message)
+      const what = match === null ? (err as Error).message : `${match[1]!.toUpperCase()} ${match[2]!.trim()}`
+      throw new StartError(`cannot open the WebRTC port ${config.listenIp}:${port ?? 0}: ${what}`)
+    }
+    webRtcServers.push(webRtcServer)
+    serverOf.set(router, webRtcServer)
+    routers.push(router)
+  }
+  let next = 0
+  return createClientSignalling({
+    server,
+    path: '/ws',
+    router: () => routers[next++ % routers.length]!,
+    webRtcServer: (router) => serverOf.get(router),
+    authenticate: config.tokenSecret === undefined ? undefined : { secret: config.tokenSecret },
+    resolveProducer: async (producerId, router) => {
+      const started = performance.now()
+      try {
+        await node.pipeToRouter({ producerId, router })
+        metrics.observePipeToRouter((performance.now() - started) / 1000)
+      } catch (err) {
+        metrics.observePipeToRouter((performance.now() - started) / 1000, err)
+        throw err
+      }
+    }
+  })
+}
+
+/** Logs what an operator wants to see in the journal; returns a function that stops it. */
+function logEvents (node: SwarmNode, logger: Logger): () => void {
+  const onConnect = (event: CustomEvent<{ toString: () => string }>): void => logger.info(`peer connected ${event.detail.toString()}`)
+  const onDisconnect = (event: CustomEvent<{ toString: () => string }>): void => logger.info(`peer disconnected ${event.detail.toString()}`)
+  const onPulled = ({ producerId, peerId, totalMs, redirects }: { producerId: string, peerId: string, totalMs: number, redirects: number }): void =>
+    logger.debug(`pulled producer ${producerId} from ${peerId} in ${Math.round(totalMs)} ms (${redirects} redirects)`)
+  const onDistribution = (producerId: string): void => {
+    const d = node.getDistribution(producerId)
+    logger.debug(d === undefined
+      ? `producer ${producerId} gone`
+      : `producer ${producerId}: upstream ${d.upstream ?? 'none (local)'}, downstream [${d.downstream.join(', ')}]`)
+  }
+  const onError = (err: Error): void => logger.warn(`${err.name}: ${err.message}`)
+  node.libp2p.addEventListener('peer:connect', onConnect)
+  node.libp2p.addEventListener('peer:disconnect', onDisconnect)
+  node.on('pulled', onPulled)
+  node.on('distributionchange', onDistribution)
+  node.on('error', onError)
+  return () => {
+    node.libp2p.removeEventListener('peer:connect', onConnect)
+    node.libp2p.removeEventListener('peer:disconnect', onDisconnect)
+    node.off('pulled', onPulled)
+    node.off('distributionchange', onDistribution)
+    node.off('error', onError)
   }
 }

@@ -1,55 +1,101 @@
-// Prometheus metrics of one node (prom-client, a registry per node). Gauges are read from
-// the node at scrape time; latencies and errors are recorded as they happen. Knows
-// nothing about HTTP: the binary serves `registry.metrics()`.
+// Prometheus metrics of one node (prom-client, one Registry per node, never the global
+// one). Gauges and traffic counters are read at scrape time (mediasoup's counters with a
+// deadline); latencies and errors are recorded as they happen. Every metric is listed in
+// docs/metrics.md. Knows nothing about HTTP: the binary serves `registry.metrics()`.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { SwarmNode } from '../index.js'
-import type { types as ms } from 'mediasoup'
+import { PROTOCOL_VERSION } from '../index.js'
+import { MediaTracker, TRANSPORT_KINDS } from './media-tracker.js'
+import type { ByTransportKind, Traffic } from './media-tracker.js'
+import type { PullTiming, SwarmNode } from '../index.js'
+
+/** How long a scrape waits for mediasoup's counters before reporting what it has. Default. */
+export const STATS_TIMEOUT_MS = 1000
+/** Scrapes this close together share one read of mediasoup's counters. */
+const TRAFFIC_REUSE_MS = 250
+
+export interface NodeMetricsOptions {
+  /** Traffic source; default one made here (and closed by close()). */
+  media?: MediaTracker
+  /** Deadline of mediasoup stats at each scrape, ms. Default STATS_TIMEOUT_MS. */
+  statsTimeoutMs?: number
+  /** Reported in mediasoup_swarm_info. */
+  version?: string
+}
+
+/** What the metrics read from client signalling (src/signalling's ClientSignalling has it). */
+export interface SignallingStats {
+  readonly connectionCount: number
+  readonly errorCounts: Readonly<Record<string, number>>
+  readonly refusedConnections: number
+}
 
 export interface NodeMetrics {
   registry: Registry
-  /** Stops listening to the node. */
+  /**
+   * Records one `node.pipeToRouter()` call made by the application (the binary records
+   * those of its signalling): its duration and its error, if it failed.
+   */
+  observePipeToRouter: (seconds: number, error?: unknown) => void
+  /** Adds connection and error counts of client signalling. */
+  watchSignalling: (signalling: SignallingStats) => void
+  /** Stops listening to the node. Idempotent. */
   close: () => void
 }
 
-/** How long a scrape waits for mediasoup's stats before reporting what it has. */
-const STATS_TIMEOUT_MS = 1000
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-async function withTimeout<T> (promise: Promise<T>, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<T>((resolve) => { timer = setTimeout(() => resolve(fallback), STATS_TIMEOUT_MS) })
-  try {
-    return await Promise.race([promise.catch(() => fallback), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-export function createNodeMetrics (node: SwarmNode): NodeMetrics {
+export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions = {}): NodeMetrics {
   const registry = new Registry()
-  const transports = new Set<ms.Transport>()
-  const consumers = new Set<ms.Consumer>()
-  // Cumulative forwarded packets/bytes: deltas of each consumer's counters between scrapes.
-  const lastSeen = new Map<string, { packets: number, bytes: number }>()
+  const media = options.media ?? new MediaTracker(node)
+  const statsTimeoutMs = options.statsTimeoutMs ?? STATS_TIMEOUT_MS
+  const signalling: SignallingStats[] = []
+  const nodeErrors = new Map<string, number>()
+  const registers = [registry]
 
-  const track = (router: ms.Router): void => {
-    router.observer.on('newtransport', (transport) => {
-      transports.add(transport)
-      transport.observer.once('close', () => transports.delete(transport))
-      transport.observer.on('newconsumer', (consumer) => {
-        consumers.add(consumer)
-        consumer.observer.once('close', () => { consumers.delete(consumer); lastSeen.delete(consumer.id) })
+  // One read of mediasoup's counters serves every traffic metric of a scrape.
+  let traffic: { at: number, result: Promise<Traffic> } | undefined
+  const statsIncomplete = new Counter({
+    name: 'mediasoup_swarm_stats_incomplete_total',
+    help: 'Scrapes for which some mediasoup counters did not answer in time (they kept their previous values)',
+    registers
+  })
+  const readTraffic = async (): Promise<Traffic> => {
+    if (traffic === undefined || performance.now() - traffic.at > TRAFFIC_REUSE_MS) {
+      const result = media.traffic(statsTimeoutMs).then((t) => {
+        if (!t.complete) statsIncomplete.inc()
+        return t
       })
+      traffic = { at: performance.now(), result }
+    }
+    return await traffic.result
+  }
+  const trafficCounter = (name: string, help: string, pick: (t: Traffic) => ByTransportKind): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['transport'],
+      registers,
+      async collect () {
+        const totals = pick(await readTraffic())
+        this.reset()
+        for (const transport of TRANSPORT_KINDS) this.inc({ transport }, totals[transport])
+      }
     })
   }
-  for (const router of node.routers()) track(router)
-  node.on('newrouter', track)
 
-  new Gauge({ name: 'swarm_peers', help: 'Connected swarm peers', registers: [registry], collect () { this.set(node.peers.length) } })
   new Gauge({
-    name: 'swarm_producers',
-    help: 'Producers on this node: created here (local) or received from another node (piped)',
+    name: 'mediasoup_swarm_info',
+    help: 'Always 1; labels say which node this is',
+    labelNames: ['peer_id', 'version', 'protocol_version'],
+    registers,
+    collect () { this.set({ peer_id: node.peerId, version: options.version ?? 'unknown', protocol_version: PROTOCOL_VERSION }, 1) }
+  })
+  new Gauge({ name: 'mediasoup_swarm_peers', help: 'Connected swarm peers', registers, collect () { this.set(node.peers.length) } })
+  new Gauge({
+    name: 'mediasoup_swarm_producers',
+    help: 'Producers on this node: created here (local) or received through a pipe from another node (piped)',
     labelNames: ['type'],
-    registers: [registry],
+    registers,
     collect () {
       let local = 0
       let piped = 0
@@ -62,94 +108,116 @@ export function createNodeMetrics (node: SwarmNode): NodeMetrics {
     }
   })
   new Gauge({
-    name: 'swarm_consumers',
-    help: 'Consumers on this node, by kind (pipe = sending to another node)',
-    labelNames: ['type'],
-    registers: [registry],
+    name: 'mediasoup_swarm_consumers',
+    help: 'Consumers on this node by transport (pipe: sending to another node) and media kind',
+    labelNames: ['transport', 'kind'],
+    registers,
     collect () {
-      const counts = { audio: 0, video: 0, pipe: 0 }
-      for (const c of consumers) counts[c.type === 'pipe' ? 'pipe' : c.kind]++
-      for (const [type, n] of Object.entries(counts)) this.set({ type }, n)
+      this.reset()
+      for (const { transport, kind, count } of media.consumerCounts()) this.set({ transport, kind }, count)
     }
   })
   new Gauge({
-    name: 'swarm_pipes',
-    help: 'Cross-node pipes: up = receiving from another node, down = sending to another node',
+    name: 'mediasoup_swarm_pipes',
+    help: 'Cross-node pipes (PipeTransport pairs): up = receiving from another node, down = sending to another node',
     labelNames: ['direction'],
-    registers: [registry],
+    registers,
     collect () {
       const stats = node.pipeStats
       this.set({ direction: 'up' }, stats.incomingPipes)
       this.set({ direction: 'down' }, stats.outgoingPipes)
     }
   })
-  new Gauge({ name: 'swarm_load_points', help: 'Load in scaling points', registers: [registry], collect () { this.set(node.capacity.load) } })
-  new Gauge({ name: 'swarm_capacity_points', help: 'Capacity in scaling points', registers: [registry], collect () { this.set(node.capacity.capacity) } })
-
-  const forwardedPackets = new Counter({ name: 'swarm_forwarded_packets_total', help: 'RTP packets sent by this node\'s consumers (local and pipe), from mediasoup stats', registers: [registry] })
-  const forwardedBytes = new Counter({ name: 'swarm_forwarded_bytes_total', help: 'RTP bytes sent by this node\'s consumers (local and pipe), from mediasoup stats', registers: [registry] })
   new Gauge({
-    name: 'swarm_transport_bytes',
-    help: 'Bytes received and sent by the open transports of this node (mediasoup stats)',
+    name: 'mediasoup_swarm_pipe_streams',
+    help: 'Producers carried by cross-node pipes: up = copies received, down = consumers sending to other nodes',
     labelNames: ['direction'],
-    registers: [registry],
-    async collect () {
-      let received = 0
-      let sent = 0
-      const all = await Promise.all([...transports].map(async (t) => await withTimeout(t.getStats(), [])))
-      for (const stats of all) for (const s of stats) { received += s.bytesReceived; sent += s.bytesSent }
-      this.set({ direction: 'received' }, received)
-      this.set({ direction: 'sent' }, sent)
-      // Forwarded counters are brought up to date at the same time.
-      await Promise.all([...consumers].map(async (consumer) => {
-        const stats = await withTimeout(consumer.getStats(), [])
-        const outbound = stats.find((s) => s.type === 'outbound-rtp')
-        if (outbound === undefined) return
-        const previous = lastSeen.get(consumer.id) ?? { packets: 0, bytes: 0 }
-        forwardedPackets.inc(Math.max(0, outbound.packetCount - previous.packets))
-        forwardedBytes.inc(Math.max(0, outbound.byteCount - previous.bytes))
-        lastSeen.set(consumer.id, { packets: outbound.packetCount, bytes: outbound.byteCount })
-      }))
+    registers,
+    collect () {
+      const stats = node.pipeStats
+      this.set({ direction: 'up' }, stats.incomingProducers)
+      this.set({ direction: 'down' }, stats.outgoingConsumers)
     }
   })
+  new Gauge({ name: 'mediasoup_swarm_load_points', help: 'Load in scaling points', registers, collect () { this.set(node.capacity.load) } })
+  new Gauge({ name: 'mediasoup_swarm_capacity_points', help: 'Capacity in scaling points', registers, collect () { this.set(node.capacity.capacity) } })
+
+  trafficCounter('mediasoup_swarm_bytes_received_total', 'Bytes received by this node\'s transports (mediasoup stats), by transport type', (t) => t.bytesReceived)
+  trafficCounter('mediasoup_swarm_bytes_sent_total', 'Bytes sent by this node\'s transports (mediasoup stats), by transport type', (t) => t.bytesSent)
+  trafficCounter('mediasoup_swarm_packets_received_total', 'RTP packets received by this node\'s producers (mediasoup stats), by transport type', (t) => t.packetsReceived)
+  trafficCounter('mediasoup_swarm_packets_sent_total', 'RTP packets sent by this node\'s consumers (mediasoup stats), by transport type', (t) => t.packetsSent)
 
   const lookup = new Histogram({
-    name: 'swarm_lookup_seconds',
-    help: 'Time to find a node that has a remote producer (location cache or DHT)',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry]
+    name: 'mediasoup_swarm_lookup_seconds',
+    help: 'Pulls of remote producers: time to find a node that has it (location cache or DHT)',
+    buckets: LATENCY_BUCKETS,
+    registers
   })
   const setup = new Histogram({
-    name: 'swarm_pipe_setup_seconds',
-    help: 'Time from the start of a pull to the copy existing on this node',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry]
+    name: 'mediasoup_swarm_pipe_setup_seconds',
+    help: 'Pulls of remote producers: time from the start of the pull to the copy existing on this node',
+    buckets: LATENCY_BUCKETS,
+    registers
   })
-  const onPulled = ({ lookupMs, totalMs }: { lookupMs: number, totalMs: number }): void => {
-    lookup.observe(lookupMs / 1000)
-    setup.observe(totalMs / 1000)
+  const redirects = new Counter({ name: 'mediasoup_swarm_pull_redirects_total', help: 'Redirects followed by pulls of remote producers', registers })
+  const onPulled = (timing: PullTiming): void => {
+    lookup.observe(timing.lookupMs / 1000)
+    setup.observe(timing.totalMs / 1000)
+    redirects.inc(timing.redirects)
   }
   node.on('pulled', onPulled)
 
-  const errors = new Counter({ name: 'swarm_errors_total', help: 'Background errors of the node, by error name', labelNames: ['kind'], registers: [registry] })
-  const onError = (err: Error): void => { errors.inc({ kind: err.name }) }
+  const pipeToRouter = new Histogram({
+    name: 'mediasoup_swarm_pipe_to_router_seconds',
+    help: 'pipeToRouter() calls of the application (the binary: its signalling\'s consumes), by result',
+    labelNames: ['result'],
+    buckets: LATENCY_BUCKETS,
+    registers
+  })
+
+  const onError = (err: Error): void => { nodeErrors.set(err.name, (nodeErrors.get(err.name) ?? 0) + 1) }
   node.on('error', onError)
-  new Gauge({
-    name: 'swarm_bad_messages',
-    help: 'Invalid messages received from other nodes since start, by error code',
-    labelNames: ['code'],
-    registers: [registry],
+  new Counter({
+    name: 'mediasoup_swarm_errors_total',
+    help: 'Errors by source: protocol (invalid messages from other nodes, by code), node (background errors, by name), signalling (error replies to clients, by name)',
+    labelNames: ['source', 'kind'],
+    registers,
     collect () {
-      for (const [code, n] of Object.entries(node.protocolErrorCounts)) this.set({ code }, n ?? 0)
+      this.reset()
+      for (const [kind, n] of Object.entries(node.protocolErrorCounts)) this.inc({ source: 'protocol', kind }, n ?? 0)
+      for (const [kind, n] of nodeErrors) this.inc({ source: 'node', kind }, n)
+      for (const s of signalling) for (const [kind, n] of Object.entries(s.errorCounts)) if (n > 0) this.inc({ source: 'signalling', kind }, n)
+    }
+  })
+  new Gauge({
+    name: 'mediasoup_swarm_signalling_connections',
+    help: 'Open client signalling connections (0 when signalling is off)',
+    registers,
+    collect () { this.set(signalling.reduce((n, s) => n + s.connectionCount, 0)) }
+  })
+  new Counter({
+    name: 'mediasoup_swarm_signalling_refused_total',
+    help: 'Client signalling connections refused for a missing, invalid or expired token',
+    registers,
+    collect () {
+      this.reset()
+      this.inc(signalling.reduce((n, s) => n + s.refusedConnections, 0))
     }
   })
 
+  let closed = false
   return {
     registry,
+    observePipeToRouter: (seconds, error) => {
+      pipeToRouter.observe({ result: error === undefined ? 'ok' : error instanceof Error ? error.name : 'Error' }, seconds)
+    },
+    watchSignalling: (s) => { signalling.push(s) },
     close: () => {
-      node.off('newrouter', track)
+      if (closed) return
+      closed = true
       node.off('pulled', onPulled)
       node.off('error', onError)
+      if (options.media === undefined) media.close()
     }
   }
 }

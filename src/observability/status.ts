@@ -1,47 +1,79 @@
-// A JSON-able snapshot of what a node is and forwards: served as /status by the binary and
-// drawn by its status page. Knows nothing about HTTP.
+// A JSON-able snapshot of what a node is, whom it is connected to and what it forwards:
+// served as /status by the binary and drawn by its status page. Knows nothing about HTTP.
+import type { MediaTracker } from './media-tracker.js'
 import type { Distribution, SwarmNode } from '../index.js'
 
 export interface PeerStatus {
   peerId: string
-  /** Round-trip time measured by libp2p's ping, when known. */
+  /** Round-trip time measured by libp2p's ping, in ms; null until measured. */
   rttMs: number | null
+  /** Remote addresses of the open connections to it. */
+  addresses: string[]
 }
 
 export interface ProducerStatus extends Distribution {
   kind: 'audio' | 'video' | null
   paused: boolean | null
+  /** Consumers of it on this node's own transports (not pipes to other nodes); null without a MediaTracker. */
+  localConsumers: number | null
 }
 
 export interface NodeStatus {
   peerId: string
+  /** What other nodes can bootstrap from (with /p2p/<peerId>). */
   multiaddrs: string[]
+  version: string | null
+  uptimeSeconds: number | null
   peers: PeerStatus[]
+  /** Scaling points. */
   load: number
   capacity: number
+  spare: number
   pipes: SwarmNode['pipeStats']
   producers: ProducerStatus[]
 }
 
-export function nodeStatus (node: SwarmNode): NodeStatus {
-  const rtts = new Map<string, number>()
+export interface StatusOptions {
+  /** Adds local consumer counts. */
+  media?: MediaTracker
+  version?: string
+  /** `performance.now()` when the node started. */
+  startedAt?: number
+}
+
+export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeStatus {
+  const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, { peerId, rttMs: null, addresses: [] }]))
   for (const connection of node.libp2p.getConnections()) {
-    if (connection.rtt !== undefined) rtts.set(connection.remotePeer.toString(), connection.rtt)
+    const peerId = connection.remotePeer.toString()
+    const peer = peers.get(peerId) ?? { peerId, rttMs: null, addresses: [] }
+    peers.set(peerId, peer)
+    peer.addresses.push(connection.remoteAddr.toString())
+    if (connection.rtt !== undefined) peer.rttMs = Math.min(peer.rttMs ?? Infinity, connection.rtt)
   }
+  const producersById = new Map<string, { kind: 'audio' | 'video', paused: boolean }>()
+  for (const router of node.routers()) for (const p of node.producersIn(router)) producersById.set(p.id, p)
   const producers: ProducerStatus[] = []
   for (const producerId of node.producerIds()) {
     const distribution = node.getDistribution(producerId)
     if (distribution === undefined) continue
-    const producer = node.routers().flatMap((r) => node.producersIn(r)).find((p) => p.id === producerId)
-    producers.push({ ...distribution, kind: producer?.kind ?? null, paused: producer?.paused ?? null })
+    const producer = producersById.get(producerId)
+    producers.push({
+      ...distribution,
+      kind: producer?.kind ?? null,
+      paused: producer?.paused ?? null,
+      localConsumers: options.media?.localConsumersOf(producerId) ?? null
+    })
   }
-  const { load, capacity } = node.capacity
+  const { load, capacity, spare } = node.capacity
   return {
     peerId: node.peerId,
     multiaddrs: node.multiaddrs,
-    peers: node.peers.map((peerId) => ({ peerId, rttMs: rtts.get(peerId) ?? null })),
+    version: options.version ?? null,
+    uptimeSeconds: options.startedAt === undefined ? null : Math.round((performance.now() - options.startedAt) / 1000),
+    peers: [...peers.values()].sort((a, b) => a.peerId.localeCompare(b.peerId)),
     load,
     capacity,
+    spare,
     pipes: node.pipeStats,
     producers
   }

@@ -1,211 +1,168 @@
-// The node binary as a child process: bad input gets one line and exit code 2; two
-// binaries find each other and pipe a stream; SIGTERM stops gracefully with exit 0.
+// The node binary as a child process: help and version; every kind of bad input gets one
+// line naming the problem and exit code 2; keygen and psk make files start accepts; a
+// config file, variables and flags combine; SIGTERM and SIGINT stop it with exit code 0.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import dgram from 'node:dgram'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import WebSocket from 'ws'
-import { createSwarmNode } from '../../src/index.js'
-import { createRtpSource, mediaCodecs, waitFor } from '../harness/index.js'
-import type { ChildProcessByStdio } from 'node:child_process'
-import type { Readable } from 'node:stream'
-import type { SwarmNode } from '../../src/index.js'
+import { killAll, LOCAL, ROOT, getJson, run, startBinary } from './binary.js'
+import type { Binary } from './binary.js'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
-const MAIN = path.join(ROOT, 'src/cli/main.ts')
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
-function runSync (args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null, stdout: string, stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-interface Running {
-  child: ChildProcessByStdio<null, Readable, Readable>
-  output: () => string
-  httpUrl: string
-  multiaddr: string
-}
-
-async function startBinary (args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
-  await waitFor(() => /status page (\S+)\//.test(out) || child.exitCode !== null, { timeoutMs: 15_000, what: 'binary started', progress: () => out })
-  const http = /status page (\S+)\//.exec(out)
-  const addr = /listening (\S+)/.exec(out)
-  if (http === null || addr === null) throw new Error(`binary did not start:\n${out}`)
-  return { child, output: () => out, httpUrl: http[1]!, multiaddr: addr[1]! }
-}
-
-async function getJson (url: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  return await (await fetch(url)).json()
-}
-
-async function stopBinary (running: Running): Promise<{ code: number | null, ms: number }> {
-  const started = Date.now()
-  const exited = new Promise<number | null>((resolve) => running.child.once('exit', (code) => resolve(code)))
-  running.child.kill('SIGTERM')
-  return { code: await exited, ms: Date.now() - started }
+function assertOneLine (stderr: string, message: RegExp): void {
+  const lines = stderr.trimEnd().split('\n')
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`)
+  assert.match(lines[0]!, /^mediasoup-swarm: /)
+  assert.match(lines[0]!, message)
+  assert.doesNotMatch(stderr, /\n\s+at /, 'stack trace printed')
 }
 
 describe('mediasoup-swarm binary', function () {
   this.timeout(60_000)
   let dir: string
-  const children: Running[] = []
-  const nodes: SwarmNode[] = []
+  const binaries: Binary[] = []
 
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-cli-')) })
-  afterEach(async () => {
-    for (const r of children.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL')
-    await Promise.all(nodes.splice(0).map(async (n) => await n.stop()))
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
+  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-cli-')) })
+  after(() => { fs.rmSync(dir, { recursive: true, force: true }) })
+  afterEach(() => killAll(binaries))
 
-  it('prints its version and help', () => {
-    const version = runSync(['--version'])
+  it('--version prints the package version; --help works for the binary and each command', () => {
+    const version = run(['--version'])
     assert.equal(version.code, 0)
-    assert.equal(version.stdout.trim(), JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version)
+    assert.equal(version.stdout.trim(), VERSION)
     for (const args of [['--help'], ['start', '--help'], ['keygen', '--help'], ['psk', '--help']]) {
-      const r = runSync(args)
-      assert.equal(r.code, 0)
-      assert.match(r.stdout, /usage: mediasoup-swarm/)
+      const r = run(args)
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /^usage: mediasoup-swarm|usage: mediasoup-swarm/m)
+      assert.equal(r.stderr, '')
     }
-    assert.match(runSync(['start', '--help']).stdout, /MEDIASOUP_SWARM_FANOUT/)
+    assert.match(run(['start', '--help']).stdout, /--fanout <n>.*\(default: 4\)[\s\S]*MEDIASOUP_SWARM_<NAME>/)
   })
 
-  describe('bad input: one line naming the problem, exit code 2', () => {
-    const cases: Array<[string, string[], RegExp, NodeJS.ProcessEnv?]> = [
-      ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
-      ['unknown flag', ['start', '--fan-out', '2'], /Unknown option '--fan-out'/],
-      ['bad number', ['start', '--fanout', 'many'], /--fanout must be a non-negative integer \(got "many"\)/],
-      ['zero fan-out', ['start', '--fanout', '0'], /--fanout must be a positive integer/],
-      ['bad value in the environment', ['start'], /MEDIASOUP_SWARM_WORKERS must be a non-negative integer/, { MEDIASOUP_SWARM_WORKERS: 'two' }],
-      ['bad multiaddr', ['start', '--listen', 'localhost:4001'], /--listen: not a multiaddr: "localhost:4001"/],
-      ['bootstrap without peer id', ['start', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'], /has no \/p2p\/<peerId> part/],
-      ['bad IP', ['start', '--media-ip', 'my-host'], /--media-ip must be an IP address/],
-      ['bad HTTP address', ['start', '--http', 'everywhere'], /--http must be <ip>:<port>/],
-      ['port range upside down', ['start', '--rtc-min-port', '50000', '--rtc-max-port', '40000'], /--rtc-min-port \(50000\) is above --rtc-max-port/],
-      ['unreadable swarm key', ['start', '--swarm-key', '/no/such/file.key'], /--swarm-key: cannot read \/no\/such\/file.key \(ENOENT\)/],
-      ['unreadable config file', ['start', '--config', '/no/such/config.json'], /cannot read config file/],
-      ['keygen without a file', ['keygen'], /expected one file name/]
+  describe('bad input: one line on stderr naming the problem, exit code 2', () => {
+    const blockers: Array<{ close: () => unknown }> = []
+    let tcpPort = 0
+    let udpPort = 0
+    const file = (name: string, content: string): string => {
+      const p = path.join(dir, name)
+      fs.writeFileSync(p, content)
+      return p
+    }
+
+    before(async () => {
+      const tcp = net.createServer()
+      await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+      tcpPort = (tcp.address() as net.AddressInfo).port
+      const udp = dgram.createSocket('udp4')
+      await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+      udpPort = udp.address().port
+      blockers.push(tcp, udp)
+    })
+    after(() => { for (const b of blockers) b.close() })
+
+    // [what, arguments, expected message, environment]; functions run once the ports and files exist.
+    type Case = [string, () => string[], () => RegExp, NodeJS.ProcessEnv?]
+    const cases: Case[] = [
+      ['unknown command', () => ['frobnicate'], () => /unknown command "frobnicate"/],
+      ['unknown option of the binary', () => ['--frob'], () => /unknown option --frob/],
+      ['unknown flag', () => ['start', '--fan-out', '2'], () => /unknown option --fan-out/],
+      ['flag without its value', () => ['start', '--fanout'], () => /--fanout needs a value/],
+      ['value for a switch', () => ['start', '--signalling=yes'], () => /--signalling takes no value/],
+      ['stray argument', () => ['start', 'now'], () => /start takes no argument "now"/],
+      ['not a number', () => ['start', '--fanout', 'x'], () => /--fanout must be a positive integer \(got "x"\)/],
+      ['zero workers', () => ['start', '--workers', '0'], () => /--workers must be a positive integer \(got "0"\)/],
+      ['negative capacity', () => ['start', '--capacity=-5'], () => /--capacity must be a positive number \(got "-5"\)/],
+      ['port out of range', () => ['start', '--rtc-min-port', '70000'], () => /--rtc-min-port must be a port number from 1 to 65535 \(got "70000"\)/],
+      ['port range upside down', () => ['start', '--rtc-min-port', '50000', '--rtc-max-port', '40000'], () => /--rtc-min-port \(50000\) is above --rtc-max-port \(40000\)/],
+      ['scalar flag given twice', () => ['start', '--fanout', '2', '--fanout', '3'], () => /--fanout was given 2 times/],
+      ['bad value in a variable', () => ['start'], () => /MEDIASOUP_SWARM_WORKERS must be a positive integer \(got "two"\)/, { MEDIASOUP_SWARM_WORKERS: 'two' }],
+      ['misspelt variable', () => ['start'], () => /MEDIASOUP_SWARM_FANOUTS is not a setting/, { MEDIASOUP_SWARM_FANOUTS: '2' }],
+      ['bad boolean variable', () => ['start'], () => /MEDIASOUP_SWARM_SIGNALLING must be true or false \(got "maybe"\)/, { MEDIASOUP_SWARM_SIGNALLING: 'maybe' }],
+      ['not a multiaddr', () => ['start', '--listen', 'localhost:4001'], () => /--listen "localhost:4001" is not a multiaddr/],
+      ['listen address not TCP', () => ['start', '--listen', '/ip4/127.0.0.1/udp/4001'], () => /--listen "\/ip4\/127.0.0.1\/udp\/4001" is not a TCP address/],
+      ['bootstrap address without peer id', () => ['start', '--bootstrap', '/ip4/127.0.0.1/tcp/4001'], () => /--bootstrap "\/ip4\/127.0.0.1\/tcp\/4001" has no \/p2p\/<peerId> part/],
+      ['bad announce address', () => ['start', '--announce', '/ip4/1.2.3/tcp/1'], () => /--announce "\/ip4\/1.2.3\/tcp\/1" is not a multiaddr/],
+      ['media IP not an IP', () => ['start', '--media-ip', 'my-host'], () => /--media-ip must be an IPv4 or IPv6 address \(got "my-host"\)/],
+      ['media IP not of this host', () => ['start', '--media-ip', '192.0.2.1'], () => /--media-ip 192.0.2.1 is not an address of this host/],
+      ['wildcard media IP without announced IP', () => ['start', '--media-ip', '0.0.0.0'], () => /--media-ip 0.0.0.0 listens on every interface: --media-announced-ip must say/],
+      ['bad HTTP address', () => ['start', '--http', 'everywhere'], () => /--http must be <ip>:<port>.*\(got "everywhere"\)/],
+      ['unknown log level', () => ['start', '--log-level', 'loud'], () => /--log-level must be one of none, error, warn, info, debug \(got "loud"\)/],
+      ['short token secret', () => ['start', '--token-secret', 'short'], () => /--token-secret must be at least 16 characters/],
+      ['missing config file', () => ['start', '--config', path.join(dir, 'none.json')], () => /--config .*none\.json: no such file/],
+      ['config file not JSON', () => ['start', '--config', file('bad.json', '{ fanout: 2')], () => /--config .*bad\.json: not JSON/],
+      ['unknown key in the config file', () => ['start', '--config', file('typo.json', '{"fan-out": 2}')], () => /"fan-out" in .*typo\.json is not a setting/],
+      ['bad value in the config file', () => ['start', '--config', file('zero.json', '{"fanout": 0}')], () => /"fanout" in .*zero\.json must be a positive integer \(got "0"\)/],
+      ['missing swarm key file', () => ['start', ...LOCAL, '--swarm-key', path.join(dir, 'none.key')], () => /--swarm-key: key file .*none\.key: ENOENT/],
+      ['malformed swarm key file', () => ['start', ...LOCAL, '--swarm-key', file('bad-swarm.key', 'garbage')], () => /--swarm-key: key file .*bad-swarm\.key: not a swarm key/],
+      ['malformed identity file', () => ['start', ...LOCAL, '--identity', file('bad-id.key', 'garbage')], () => /--identity: key file .*bad-id\.key: not a libp2p private key/],
+      ['identity file that is a directory', () => ['start', ...LOCAL, '--identity', dir], () => /--identity: key file .*: EISDIR/],
+      ['HTTP port in use', () => ['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', `127.0.0.1:${tcpPort}`], () => new RegExp(`cannot listen on HTTP 127.0.0.1:${tcpPort}: address already in use`)],
+      ['libp2p port in use', () => ['start', '--listen', `/ip4/127.0.0.1/tcp/${tcpPort}`, '--http', '127.0.0.1:0'], () => new RegExp(`cannot listen on /ip4/127.0.0.1/tcp/${tcpPort}: address in use`)],
+      ['WebRTC port in use', () => ['start', ...LOCAL, '--signalling', '--webrtc-port', String(udpPort)], () => new RegExp(`cannot open the WebRTC port 127.0.0.1:${udpPort}: UDP address already in use`)],
+      ['keygen without a file', () => ['keygen'], () => /keygen needs one argument, the file to write/],
+      ['psk with two files', () => ['psk', 'a.key', 'b.key'], () => /psk needs one argument, the file to write/],
+      ['keygen with an unknown flag', () => ['keygen', '--force', 'x.key'], () => /unknown option --force \(see mediasoup-swarm keygen --help\)/]
     ]
     for (const [what, args, message, env] of cases) {
       it(what, () => {
-        const r = runSync(args, env)
-        assert.equal(r.code, 2, r.stderr)
-        assert.match(r.stderr, message)
-        assert.equal(r.stderr.trim().split('\n').length, 1, `more than one line:\n${r.stderr}`)
-        assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, 'stack trace printed')
+        const r = run(args(), env)
+        assert.equal(r.code, 2, `exit code ${r.code}; stderr:\n${r.stderr}`)
+        assertOneLine(r.stderr, message())
+        assert.equal(r.stdout, '')
       })
     }
-
-    it('malformed key files', () => {
-      const bad = path.join(dir, 'bad.key')
-      fs.writeFileSync(bad, 'garbage')
-      for (const flag of ['--identity', '--swarm-key']) {
-        const r = runSync(['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', flag, bad])
-        assert.equal(r.code, 2, r.stderr)
-        assert.match(r.stderr, /key file .*bad\.key/)
-        assert.equal(r.stderr.trim().split('\n').length, 1)
-      }
-    })
-
-    it('an HTTP port in use, and a libp2p port in use', async () => {
-      const blocker = net.createServer()
-      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
-      const port = (blocker.address() as net.AddressInfo).port
-      try {
-        const http = runSync(['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', `127.0.0.1:${port}`])
-        assert.equal(http.code, 2, http.stderr)
-        assert.match(http.stderr, new RegExp(`HTTP address 127.0.0.1:${port} is in use`))
-        const p2p = runSync(['start', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--http', '127.0.0.1:0'])
-        assert.equal(p2p.code, 2, p2p.stderr)
-        assert.match(p2p.stderr, new RegExp(`cannot listen on /ip4/127.0.0.1/tcp/${port}: address in use`))
-      } finally {
-        blocker.close()
-      }
-    })
   })
 
-  it('keygen and psk write files that start accepts, and refuse to overwrite them', async () => {
-    const identity = path.join(dir, 'node.key')
-    const swarmKey = path.join(dir, 'swarm.key')
-    assert.equal(runSync(['keygen', identity]).code, 0)
-    assert.equal(runSync(['psk', swarmKey]).code, 0)
-    const again = runSync(['keygen', identity])
-    assert.equal(again.code, 2)
-    assert.match(again.stderr, /exists; not overwriting/)
-    const first = await startBinary(['--identity', identity, '--swarm-key', swarmKey])
-    children.push(first)
-    const peerId = (await getJson(`${first.httpUrl}/status`)).peerId
-    await stopBinary(first)
-    const second = await startBinary(['--identity', identity, '--swarm-key', swarmKey])
-    children.push(second)
-    assert.equal((await getJson(`${second.httpUrl}/status`)).peerId, peerId, 'identity file did not keep the peer id')
+  it('keygen and psk write 0600 files that start accepts; keygen keeps the peer id it printed; neither overwrites', async () => {
+    const identity = path.join(dir, 'keys', 'node.key')
+    const swarmKey = path.join(dir, 'keys', 'swarm.key')
+    const made = run(['keygen', identity])
+    assert.equal(made.code, 0, made.stderr)
+    const printedPeerId = /peer id (\S+)/.exec(made.stdout)?.[1]
+    assert.ok(printedPeerId?.startsWith('12D3KooW'), made.stdout)
+    assert.equal(run(['psk', swarmKey]).code, 0)
+    for (const f of [identity, swarmKey]) assert.equal(fs.statSync(f).mode & 0o777, 0o600)
+    for (const [command, f] of [['keygen', identity], ['psk', swarmKey]] as const) {
+      const before = fs.readFileSync(f)
+      const again = run([command, f])
+      assert.equal(again.code, 2)
+      assertOneLine(again.stderr, /exists; not overwriting it/)
+      assert.deepEqual(fs.readFileSync(f), before)
+    }
+    const node = await startBinary([...LOCAL, '--identity', identity, '--swarm-key', swarmKey])
+    binaries.push(node)
+    assert.equal(node.peerId, printedPeerId)
+    assert.equal((await getJson(`${node.httpUrl}status`)).peerId, printedPeerId)
+    assert.equal((await node.stop()).code, 0)
   })
 
-  it('settings come from a config file, and flags win over it', async () => {
-    const config = path.join(dir, 'node.json')
-    fs.writeFileSync(config, JSON.stringify({ fanout: 3, capacity: 500, http: '127.0.0.1:0' }))
-    const running = await startBinary(['--config', config, '--capacity', '700'])
-    children.push(running)
-    const status = await getJson(`${running.httpUrl}/status`)
+  it('settings combine: config file < variables < flags; relative paths in the file are relative to it', async () => {
+    const sub = path.join(dir, 'conf')
+    fs.mkdirSync(sub, { recursive: true })
+    const config = path.join(sub, 'node.json')
+    fs.writeFileSync(config, JSON.stringify({ fanout: 3, capacity: 500, workers: 1, identity: 'id.key', listen: ['/ip4/127.0.0.1/tcp/0'], http: '127.0.0.1:0' }))
+    const node = await startBinary(['--capacity', '700'], { MEDIASOUP_SWARM_CONFIG: config, MEDIASOUP_SWARM_CAPACITY: '600', MEDIASOUP_SWARM_LOG_LEVEL: 'warn' })
+    binaries.push(node)
+    const status = await getJson(`${node.httpUrl}status`)
     assert.equal(status.capacity, 700)
+    assert.ok(fs.existsSync(path.join(sub, 'id.key')), 'identity not created next to the config file')
+    assert.equal((await node.stop()).code, 0)
+    assert.equal(node.stderr(), '', 'log level warn still logged info lines')
   })
 
-  it('two binaries find each other and pipe a stream; /metrics and /status show it; SIGTERM exits 0 quickly', async () => {
-    const first = await startBinary([])
-    children.push(first)
-    const second = await startBinary(['--bootstrap', first.multiaddr, '--signalling'])
-    children.push(second)
-    await waitFor(async () => (await getJson(`${second.httpUrl}/status`)).peers.length >= 1, { timeoutMs: 5000, what: 'binaries connected' })
-
-    // A publisher: a library node in this process joining the same swarm, fed real RTP.
-    const publisher = await createSwarmNode({ bootstrap: [first.multiaddr] })
-    nodes.push(publisher)
-    const source = await createRtpSource({ router: await publisher.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
-    try {
-      // A browser-side client of the second binary asks to consume it: the binary pulls it.
-      const signallingUrl = /browser signalling (\S+)/.exec(second.output())![1]!
-      const ws = new WebSocket(signallingUrl)
-      await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
-      const call = async (id: number, method: string, data: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
-        ws.send(JSON.stringify({ id, method, data }))
-        return await new Promise((resolve) => ws.on('message', (m) => { const r = JSON.parse(m.toString()); if (r.id === id) resolve(r) }))
-      }
-      const caps = await call(1, 'getRouterRtpCapabilities', {})
-      const transport = await call(2, 'createWebRtcTransport', { direction: 'recv' })
-      const consumed = await call(3, 'consume', { transportId: transport.data.id, producerId: source.producer.id, rtpCapabilities: caps.data })
-      assert.equal(consumed.ok, true, JSON.stringify(consumed))
-      ws.close()
-
-      const status = await getJson(`${second.httpUrl}/status`)
-      const piped = status.producers.find((p: { producerId: string }) => p.producerId === source.producer.id)
-      assert.ok(piped !== undefined, 'second binary does not have the producer')
-      assert.equal(piped.upstream, publisher.peerId)
-      // Media reaches the second binary: its pipe transport receives bytes.
-      await waitFor(async () => {
-        const metrics = await (await fetch(`${second.httpUrl}/metrics`)).text()
-        return Number(/swarm_transport_bytes\{direction="received"\} (\d+)/.exec(metrics)?.[1] ?? 0) > 5000
-      }, { timeoutMs: 5000, what: 'bytes received by the second binary' })
-      const metrics = await (await fetch(`${second.httpUrl}/metrics`)).text()
-      assert.match(metrics, /swarm_producers\{type="piped"\} 1/)
-      assert.match(metrics, /swarm_pipes\{direction="up"\} 1/)
-      assert.match(metrics, /swarm_pipe_setup_seconds_count 1/)
-      const page = await (await fetch(`${second.httpUrl}/`)).text()
-      assert.match(page, /<svg|data-role/)
-    } finally {
-      source.close()
-    }
-
-    for (const running of [second, first]) {
-      const { code, ms } = await stopBinary(running)
-      assert.equal(code, 0, running.output())
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} stops the node gracefully: HTTP closes, exit code 0 within 5 s`, async () => {
+      const node = await startBinary(LOCAL)
+      binaries.push(node)
+      await getJson(`${node.httpUrl}status`)
+      const { code, ms } = await node.stop(signal)
+      assert.equal(code, 0, node.stderr())
       assert.ok(ms < 5000, `stop took ${ms} ms`)
-      assert.match(running.output(), /SIGTERM: stopping\nstopped/)
-    }
-  })
+      assert.match(node.stderr(), new RegExp(`info ${signal}: stopping\\n.* info stopped\\n`))
+      await assert.rejects(fetch(`${node.httpUrl}status`))
+    })
+  }
 })

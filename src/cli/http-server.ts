@@ -1,0 +1,60 @@
+// The binary's HTTP side (node:http only): the status page at /, /status as JSON and
+// /metrics for Prometheus. WebSocket upgrades (/ws) are left to the client signalling,
+// which listens to the same server's 'upgrade' events.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface HttpRoutes {
+  /** Prometheus text and its content type. */
+  metrics: () => Promise<{ contentType: string, body: string }>
+  /** JSON-able status. */
+  status: () => unknown
+  /** The status page (a complete HTML document). */
+  page: string
+}
+
+/** The page is self-contained: it may run its inline script and fetch /status, nothing else. */
+const PAGE_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
+
+export function createHttpServer (routes: HttpRoutes): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end()
+      return
+    }
+    const send = (status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
+      res.end(req.method === 'HEAD' ? undefined : body)
+    }
+    switch (path) {
+      case '/':
+        send(200, 'text/html; charset=utf-8', routes.page, { 'content-security-policy': PAGE_POLICY })
+        return
+      case '/status':
+        send(200, 'application/json', JSON.stringify(routes.status(), null, 2))
+        return
+      case '/metrics':
+        routes.metrics().then(
+          ({ contentType, body }) => send(200, contentType, body),
+          (err: Error) => send(500, 'text/plain', `metrics failed: ${err.message}\n`))
+        return
+      default:
+        send(404, 'text/plain', 'not found: try /, /status or /metrics\n')
+    }
+  })
+}
+
+/** Listens; resolves with the base URL (no trailing slash), rejects with the socket error. */
+export async function listen (server: http.Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+}
