@@ -84,6 +84,8 @@ export interface SwarmNodeEvents {
   newrouter: [ms.Router]
   /** A remote producer was pulled into this node. */
   pulled: [PullTiming]
+  /** A pull of a remote producer failed (the error pipeToRouter() rejects with). */
+  pullfailed: [{ producerId: string, error: Error, totalMs: number }]
   /** The upstream or the downstream nodes of a producer changed (see getDistribution()). */
   distributionchange: [string]
   /** Something went wrong in the background (a notification that could not be sent…). */
@@ -369,7 +371,13 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       await underWay.catch(() => {})
       return await this.locate(producerId, router)
     }
-    const pull = this.pullFromSwarm(producerId, router).finally(() => this.remotePulls.delete(producerId))
+    const started = performance.now()
+    const pull = this.pullFromSwarm(producerId, router)
+      .catch((err: Error) => {
+        this.emit('pullfailed', { producerId, error: err, totalMs: performance.now() - started })
+        throw err
+      })
+      .finally(() => this.remotePulls.delete(producerId))
     this.remotePulls.set(producerId, pull)
     return await pull
   }
@@ -460,7 +468,15 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   }
 
   /** The router a recruited relay keeps its copies in (created on first use). */
+  /**
+   * The router a recruited relay keeps its copy in: the node's first open router, so that
+   * its own clients can consume the copy (mediasoup allows a producer id once per worker:
+   * a copy in a router of its own would block the others of that worker); a router of its
+   * own (relayMediaCodecs) only on a node that has none.
+   */
   private async routerForRelaying (): Promise<ms.Router> {
+    const first = this.routers()[0]
+    if (first !== undefined) return first
     this.relayRouter ??= this.createRouter({ mediaCodecs: this.options.relayMediaCodecs })
     return await this.relayRouter
   }

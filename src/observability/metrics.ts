@@ -166,6 +166,9 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     redirects.inc(timing.redirects)
   }
   node.on('pulled', onPulled)
+  // Failed pulls (including a recruited relay's) count as node errors by error name.
+  const onPullFailed = ({ error }: { error: Error }): void => { nodeErrors.set(`pull:${error.name}`, (nodeErrors.get(`pull:${error.name}`) ?? 0) + 1) }
+  node.on('pullfailed', onPullFailed)
 
   const pipeToRouter = new Histogram({
     name: 'mediasoup_swarm_pipe_to_router_seconds',
@@ -216,6 +219,7 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
       if (closed) return
       closed = true
       node.off('pulled', onPulled)
+      node.off('pullfailed', onPullFailed)
       node.off('error', onError)
       if (options.media === undefined) media.close()
     }

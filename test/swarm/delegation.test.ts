@@ -159,6 +159,32 @@ describe('delegation trees', function () {
     assert.deepEqual(a.getDistribution(source.producer.id)?.downstream.sort(), [b.peerId, d.peerId].sort())
     assert.equal(d.getDistribution(source.producer.id)?.upstream, a.peerId)
     assert.equal(c.getDistribution(source.producer.id)?.upstream, d.peerId)
+    // D had no router: it made one for relaying.
+    assert.equal(d.routers().length, 1)
+  })
+
+  it('a recruited node with a router of its own relays from it, so its own clients can consume the stream', async () => {
+    const a = await createSwarmNode({ fanout: 1 })
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, capacity: 1, recruitReserve: 0 })
+    const c = await createSwarmNode({ bootstrap: a.multiaddrs })
+    const d = await createSwarmNode({ bootstrap: a.multiaddrs })
+    nodes = [a, b, c, d]
+    await waitConnected(nodes)
+    const routerD = await d.createRouter({ mediaCodecs })
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
+    closers.push(() => source.close())
+    const routerB = await b.createRouter({ mediaCodecs })
+    await b.pipeToRouter({ producerId: source.producer.id, router: routerB })
+    const sinkB = await createRtpSink({ router: routerB, producerId: source.producer.id })
+    closers.push(() => sinkB.close())
+    await waitFor(() => b.capacity.spare === 0, { timeoutMs: 2000, what: 'B full' })
+    await c.pipeToRouter({ producerId: source.producer.id, router: await c.createRouter({ mediaCodecs }) })
+    assert.equal(c.getDistribution(source.producer.id)?.upstream, d.peerId, 'D was not recruited')
+    assert.deepEqual(d.routers(), [routerD])
+    const { pipeProducer } = await d.pipeToRouter({ producerId: source.producer.id, router: routerD })
+    const sinkD = await createRtpSink({ router: routerD, producerId: pipeProducer.id })
+    closers.push(() => sinkD.close())
+    await sinkD.waitForPackets(20, { timeoutMs: 3000 })
   })
 
   describe('redirect hop limit', () => {
