@@ -133,16 +133,19 @@ describe('delegation trees', function () {
     assert.deepEqual(c.pipeStats, { outgoingPipes: 0, incomingPipes: 0, outgoingConsumers: 0, incomingProducers: 0 })
   })
 
-  it('a full origin recruits an idle node as relay and redirects the requester to it', async () => {
-    // A feeds one pipe (fan-out 1) and keeps room for one recruited relay. B takes A's only
-    // slot and is full itself (capacity 1, one local consumer); D is idle. C must then
-    // receive the stream through D, which A recruited.
+  /**
+   * A feeds one pipe (fan-out 1) and keeps room for one recruited relay. B takes A's only
+   * slot and is full itself (capacity 1, one local consumer); C and D are idle. Returns
+   * the nodes and the source on A, with B receiving and full.
+   */
+  async function fullOriginAndRelay (prepareD: (d: SwarmNode) => Promise<unknown> = async () => {}): Promise<{ a: SwarmNode, b: SwarmNode, c: SwarmNode, d: SwarmNode, producerId: string }> {
     const a = await createSwarmNode({ fanout: 1 })
     const b = await createSwarmNode({ bootstrap: a.multiaddrs, capacity: 1, recruitReserve: 0 })
     const c = await createSwarmNode({ bootstrap: a.multiaddrs })
     const d = await createSwarmNode({ bootstrap: a.multiaddrs })
     nodes = [a, b, c, d]
     await waitConnected(nodes)
+    await prepareD(d)
     const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
     closers.push(() => source.close())
     const routerB = await b.createRouter({ mediaCodecs })
@@ -150,39 +153,31 @@ describe('delegation trees', function () {
     const sinkB = await createRtpSink({ router: routerB, producerId: source.producer.id })
     closers.push(() => sinkB.close())
     await waitFor(() => b.capacity.spare === 0, { timeoutMs: 2000, what: 'B full' })
+    return { a, b, c, d, producerId: source.producer.id }
+  }
 
+  it('a full origin recruits an idle node as relay and redirects the requester to it', async () => {
+    const { a, b, c, d, producerId } = await fullOriginAndRelay()
     const routerC = await c.createRouter({ mediaCodecs })
-    await c.pipeToRouter({ producerId: source.producer.id, router: routerC })
-    const sink = await createRtpSink({ router: routerC, producerId: source.producer.id })
+    await c.pipeToRouter({ producerId, router: routerC })
+    const sink = await createRtpSink({ router: routerC, producerId })
     closers.push(() => sink.close())
     await sink.waitForPackets(20, { timeoutMs: 5000 })
-    assert.deepEqual(a.getDistribution(source.producer.id)?.downstream.sort(), [b.peerId, d.peerId].sort())
-    assert.equal(d.getDistribution(source.producer.id)?.upstream, a.peerId)
-    assert.equal(c.getDistribution(source.producer.id)?.upstream, d.peerId)
+    assert.deepEqual(a.getDistribution(producerId)?.downstream.sort(), [b.peerId, d.peerId].sort())
+    assert.equal(d.getDistribution(producerId)?.upstream, a.peerId)
+    assert.equal(c.getDistribution(producerId)?.upstream, d.peerId)
     // D had no router: it made one for relaying.
     assert.equal(d.routers().length, 1)
   })
 
   it('a recruited node with a router of its own relays from it, so its own clients can consume the stream', async () => {
-    const a = await createSwarmNode({ fanout: 1 })
-    const b = await createSwarmNode({ bootstrap: a.multiaddrs, capacity: 1, recruitReserve: 0 })
-    const c = await createSwarmNode({ bootstrap: a.multiaddrs })
-    const d = await createSwarmNode({ bootstrap: a.multiaddrs })
-    nodes = [a, b, c, d]
-    await waitConnected(nodes)
-    const routerD = await d.createRouter({ mediaCodecs })
-    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
-    closers.push(() => source.close())
-    const routerB = await b.createRouter({ mediaCodecs })
-    await b.pipeToRouter({ producerId: source.producer.id, router: routerB })
-    const sinkB = await createRtpSink({ router: routerB, producerId: source.producer.id })
-    closers.push(() => sinkB.close())
-    await waitFor(() => b.capacity.spare === 0, { timeoutMs: 2000, what: 'B full' })
-    await c.pipeToRouter({ producerId: source.producer.id, router: await c.createRouter({ mediaCodecs }) })
-    assert.equal(c.getDistribution(source.producer.id)?.upstream, d.peerId, 'D was not recruited')
+    let routerD: Awaited<ReturnType<SwarmNode['createRouter']>> | undefined
+    const { c, d, producerId } = await fullOriginAndRelay(async (d) => { routerD = await d.createRouter({ mediaCodecs }) })
+    await c.pipeToRouter({ producerId, router: await c.createRouter({ mediaCodecs }) })
+    assert.equal(c.getDistribution(producerId)?.upstream, d.peerId, 'D was not recruited')
     assert.deepEqual(d.routers(), [routerD])
-    const { pipeProducer } = await d.pipeToRouter({ producerId: source.producer.id, router: routerD })
-    const sinkD = await createRtpSink({ router: routerD, producerId: pipeProducer.id })
+    const { pipeProducer } = await d.pipeToRouter({ producerId, router: routerD! })
+    const sinkD = await createRtpSink({ router: routerD!, producerId: pipeProducer.id })
     closers.push(() => sinkD.close())
     await sinkD.waitForPackets(20, { timeoutMs: 3000 })
   })
