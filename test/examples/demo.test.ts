@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { CHROMIUM_ARGS } from '../browser/harness.js'
+import { waitFor } from '../harness/index.js'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 
@@ -43,7 +44,9 @@ describe('the demo (npm run demo)', function () {
       await browser.close()
     }
 
-    const node3 = [...out.matchAll(/node 3 received\s+(\d+)/g)].map((m) => Number(m[1]))
+    const node3Counts = (): number[] => [...out.matchAll(/node 3 received\s+(\d+)/g)].map((m) => Number(m[1]))
+    await waitFor(() => node3Counts().length >= 3, { timeoutMs: 15_000, what: 'three per-second lines', progress: () => out })
+    const node3 = node3Counts()
     assert.ok(node3.length >= 2 && node3.at(-1)! > node3[0]! && node3[0]! > 0, `node 3 counts: ${node3.join(', ')}`)
     assert.match(out, /node 3 receives it from node 2 \(relay\)/)
 
