@@ -1,7 +1,7 @@
 // An exact media receiver: a PlainTransport consumer sending to a local UDP socket that
 // counts every RTP packet, per SSRC, with sequence gaps, reordering and arrival times.
 import dgram from 'node:dgram'
-import { once } from 'node:events'
+import { openLoopbackEnd } from './loopback.js'
 import type { types as ms } from 'mediasoup'
 import { readRtpHeader, readSendTime, sequenceDelta } from './rtp-packet.js'
 import { DEFAULT_TIMEOUT_MS, HarnessTimeoutError, sleep, waitFor } from './wait.js'
@@ -72,17 +72,9 @@ export async function createRtpSink (options: RtpSinkOptions): Promise<RtpSink> 
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
   if (typeof options.router?.createPlainTransport !== 'function') throw new TypeError('router must be a mediasoup Router')
   if (typeof options.producerId !== 'string' || options.producerId === '') throw new TypeError('producerId must be a non-empty string')
-  const socket = dgram.createSocket('udp4')
-  let transport: ms.PlainTransport | undefined
+  const { socket, transport } = await openLoopbackEnd(options.router, false)
   let sink: Sink | undefined
   try {
-    socket.bind(0, '127.0.0.1')
-    await once(socket, 'listening')
-    transport = await options.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-      rtcpMux: true,
-      comedia: false
-    })
     await transport.connect({ ip: '127.0.0.1', port: socket.address().port })
     const consumer = await transport.consume({
       producerId: options.producerId,
@@ -101,7 +93,7 @@ export async function createRtpSink (options: RtpSinkOptions): Promise<RtpSink> 
     if (sink !== undefined) {
       sink.close()
     } else {
-      transport?.close()
+      transport.close()
       socket.close()
     }
     throw err

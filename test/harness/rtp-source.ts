@@ -2,7 +2,7 @@
 // and benchmarks measure what mediasoup really forwards.
 import { randomInt } from 'node:crypto'
 import dgram from 'node:dgram'
-import { once } from 'node:events'
+import { openLoopbackEnd } from './loopback.js'
 import { types as ms } from 'mediasoup'
 import { countKeyFrameRequests, SEND_TIME_TRAILER_LENGTH, writeRtpPacket, writeSendTime } from './rtp-packet.js'
 
@@ -68,16 +68,8 @@ const DELTA_FRAME_PAYLOAD_LENGTH = 300
 
 export async function createRtpSource (options: RtpSourceOptions): Promise<RtpSource> {
   const settings = validate(options)
-  const socket = dgram.createSocket('udp4')
-  let transport: ms.PlainTransport | undefined
+  const { socket, transport } = await openLoopbackEnd(options.router, true)
   try {
-    socket.bind(0, '127.0.0.1')
-    await once(socket, 'listening')
-    transport = await options.router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-      rtcpMux: true,
-      comedia: true
-    })
     const producer = await transport.produce({
       id: options.producerId,
       kind: options.kind,
@@ -89,7 +81,7 @@ export async function createRtpSource (options: RtpSourceOptions): Promise<RtpSo
     if (options.autoStart ?? true) source.start()
     return source
   } catch (err) {
-    transport?.close()
+    transport.close()
     socket.close()
     throw err
   }
