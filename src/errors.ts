@@ -64,3 +64,14 @@ export class KeyFileError extends SwarmError {
     super(`key file ${path}: ${reason}`)
   }
 }
+
+/**
+ * The node has no connection and none of its bootstrap addresses answered. Emitted as an
+ * 'error' event, not thrown: the node keeps trying after `retryInMs`.
+ */
+export class BootstrapError extends SwarmError {
+  constructor (readonly addresses: string[], readonly causes: Error[], readonly retryInMs: number) {
+    const reasons = [...new Set(causes.map((c) => c.message.split('\n')[0]))].join('; ')
+    super(`no bootstrap node answered (${addresses.length} address${addresses.length === 1 ? '' : 'es'}${reasons === '' ? '' : `: ${reasons}`}); retrying in ${Math.round(retryInMs / 1000)} s`)
+  }
+}

@@ -13,26 +13,93 @@ export async function producerKey (producerId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(fromString(`mediasoup-swarm/producer/${producerId}`)))
 }
 
+/** Retry delays for records no peer has stored yet: from the first to the last, doubling. */
+const RETRY_FIRST_MS = 250
+const RETRY_LAST_MS = 30_000
+
 export class ProducerDirectory {
   private readonly announced = new Set<string>()
+  /** Announced, but no other node has stored the record yet (no peers, or none answered). */
+  private readonly unstored = new Set<string>()
   private readonly locations = new Map<string, string>()
+  private retryTimer: NodeJS.Timeout | undefined
+  private retryDelayMs = RETRY_FIRST_MS
+  private retrying = false
+  private stopped = false
 
-  constructor (private readonly host: Host, private readonly onError: (err: Error) => void) {}
+  constructor (private readonly host: Host, private readonly announceTimeoutMs: number, private readonly onError: (err: Error) => void) {
+    host.addEventListener('peer:identify', this.onPeerIdentified)
+  }
 
-  /** Announces that this node can serve `producerId`. Returns once the record is stored. */
+  /**
+   * Announces that this node can serve `producerId`. Resolves once the record is stored on
+   * other nodes, or, when none took it (a node alone, or between connections), once that is
+   * known: the record is then sent again whenever a peer joins, and with backing off.
+   */
   async announce (producerId: string): Promise<void> {
     this.announced.add(producerId)
-    const key = await producerKey(producerId)
-    try {
-      await this.host.contentRouting.provide(key, { signal: AbortSignal.timeout(10_000) })
-    } catch (err) {
-      // A swarm of one has nobody to store the record; the local record still answers.
-      this.onError(err as Error)
+    if (await this.provide(producerId) === 0 && this.announced.has(producerId)) {
+      this.unstored.add(producerId)
+      this.scheduleRetry()
     }
+  }
+
+  /** Peers that stored the record. */
+  private async provide (producerId: string): Promise<number> {
+    let stored = 0
+    try {
+      for await (const event of this.host.services.dht.provide(await producerKey(producerId), { signal: AbortSignal.timeout(this.announceTimeoutMs) })) {
+        if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') stored++
+      }
+    } catch (err) {
+      // Running out of time is what an announcement of a node alone does: retried, not reported.
+      if (!this.stopped && !['TimeoutError', 'AbortError'].includes((err as Error).name)) this.onError(err as Error)
+    }
+    return stored
+  }
+
+  /** A new peer speaks the DHT now: records nobody stored yet go out soon. */
+  private readonly onPeerIdentified = (): void => {
+    if (this.unstored.size === 0) return
+    this.retryDelayMs = RETRY_FIRST_MS
+    clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+    this.scheduleRetry()
+  }
+
+  private scheduleRetry (): void {
+    if (this.retryTimer !== undefined || this.stopped) return
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      void this.retryUnstored()
+    }, this.retryDelayMs)
+    this.retryTimer.unref()
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_LAST_MS)
+  }
+
+  private async retryUnstored (): Promise<void> {
+    if (this.retrying) return
+    this.retrying = true
+    try {
+      for (const producerId of [...this.unstored]) {
+        if (await this.provide(producerId) > 0) this.unstored.delete(producerId)
+      }
+    } finally {
+      this.retrying = false
+    }
+    if (this.unstored.size > 0) this.scheduleRetry()
+    else this.retryDelayMs = RETRY_FIRST_MS
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.retryTimer)
+    this.host.removeEventListener('peer:identify', this.onPeerIdentified)
   }
 
   /** Stops re-announcing `producerId` from this node. */
   async withdraw (producerId: string): Promise<void> {
+    this.unstored.delete(producerId)
     if (!this.announced.delete(producerId)) return
     await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }

@@ -1,4 +1,5 @@
 // Public options of createSwarmNode(), each with its default (also in docs/api.md).
+import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_COSTS, defaultCapacity } from '../placement/capacity.js'
 import type { AddressPolicy } from '../p2p/host.js'
 import type { ScalingCosts } from '../placement/capacity.js'
@@ -74,6 +75,11 @@ export interface SwarmTimeouts {
   providerValidity: number
   /** Dial timeout for a peer. Default 3000. */
   dial: number
+  /**
+   * Deadline of one DHT announcement of a producer. One that no node stored by then (the
+   * node was alone) is sent again when a peer joins. Default 10000.
+   */
+  announce: number
 }
 
 export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
@@ -82,7 +88,8 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   pipeConnect: 10_000,
   ping: 2000,
   providerValidity: 120_000,
-  dial: 3000
+  dial: 3000,
+  announce: 10_000
 }
 
 export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts' | 'costs'>> &
@@ -100,6 +107,17 @@ function stringArray (value: unknown, name: string): string[] {
   return value
 }
 
+function multiaddrArray (value: unknown, name: string): string[] {
+  for (const address of stringArray(value, name)) {
+    try {
+      multiaddr(address)
+    } catch {
+      throw new TypeError(`${name}: not a multiaddr: ${address}`)
+    }
+  }
+  return value as string[]
+}
+
 /** Applies defaults once and rejects wrong types with TypeError. */
 export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
@@ -114,7 +132,7 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   return {
     listen: stringArray(options.listen ?? ['/ip4/127.0.0.1/tcp/0'], 'listen'),
     announce: stringArray(options.announce ?? [], 'announce'),
-    bootstrap: stringArray(options.bootstrap ?? [], 'bootstrap'),
+    bootstrap: multiaddrArray(options.bootstrap ?? [], 'bootstrap'),
     identityFile: options.identityFile,
     swarmKeyFile: options.swarmKeyFile,
     protocolPrefix: options.protocolPrefix ?? '/mediasoup-swarm',

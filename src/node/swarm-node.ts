@@ -11,6 +11,7 @@ import { LoadTracker } from '../placement/capacity.js'
 import { ProducerDirectory } from '../directory/producer-directory.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { ProducerRegistry } from '../media/producer-registry.js'
+import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
 import { createHost } from '../p2p/host.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { loadSwarmKey } from '../p2p/swarm-key.js'
@@ -32,6 +33,10 @@ import type { types as ms } from 'mediasoup'
 const DEADLINE_FACTOR: Record<Request['type'], number> = {
   pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
 }
+
+/** A node without connections dials its bootstrap addresses again after 1 s, 2 s, 4 s… at most 30 s. */
+const BOOTSTRAP_RETRY_FIRST_MS = 1000
+const BOOTSTRAP_RETRY_LAST_MS = 30_000
 
 /** How long a node waits before announcing a copy it received (see the 'add' listener). */
 const COPY_ANNOUNCE_DELAY_MS = 500
@@ -110,6 +115,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private host!: Host
   private workers!: WorkerPool
   private directory!: ProducerDirectory
+  private keeper?: BootstrapKeeper
   private pipes!: PipeService
   private readonly registry = new ProducerRegistry()
   private readonly routerById = new Map<string, ms.Router>()
@@ -144,7 +150,6 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
         privateKey,
         listen: this.options.listen,
         announce: this.options.announce,
-        bootstrap: this.options.bootstrap,
         swarmKey,
         protocolPrefix: this.options.protocolPrefix,
         addressPolicy: this.options.addressPolicy,
@@ -158,7 +163,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       throw err
     }
     const onError = (err: Error): void => { this.emit('error', err) }
-    this.directory = new ProducerDirectory(this.host, onError)
+    this.directory = new ProducerDirectory(this.host, timeouts.announce, onError)
     const send = async (peerId: string, req: Request): Promise<Exclude<Response, { type: 'error' }>> =>
       await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type])
     this.pipes = new PipeService({
@@ -218,6 +223,14 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       this.protocolErrors[code] = (this.protocolErrors[code] ?? 0) + 1
     })
     await this.host.start()
+    this.keeper = new BootstrapKeeper(this.host, {
+      addresses: this.options.bootstrap,
+      dialTimeoutMs: timeouts.dial,
+      minDelayMs: BOOTSTRAP_RETRY_FIRST_MS,
+      maxDelayMs: BOOTSTRAP_RETRY_LAST_MS,
+      onFailure: onError
+    })
+    this.keeper.start()
   }
 
   /** This node's libp2p peer id. */
@@ -532,6 +545,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.keeper?.stop()
+    this.directory?.stop()
     await this.pipes?.closeAll()
     await this.host?.stop()
     this.workers?.close()

@@ -1,8 +1,7 @@
 // The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT in
-// server mode, bootstrap, and optionally a pre-shared-key private network.
+// server mode, and optionally a pre-shared-key private network.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
@@ -22,7 +21,6 @@ export interface HostInit {
   privateKey: PrivateKey
   listen: string[]
   announce: string[]
-  bootstrap: string[]
   swarmKey?: Uint8Array
   protocolPrefix: string
   addressPolicy: AddressPolicy
@@ -62,7 +60,6 @@ async function startLibp2p (init: HostInit): Promise<Host> {
     // A dead peer is noticed by failed pings: this bounds how long its pipes look alive.
     connectionMonitor: { pingInterval: init.pingIntervalMs, pingTimeout: { maxTimeout: init.pingIntervalMs } },
     connectionManager: { dialTimeout: init.dialTimeoutMs },
-    peerDiscovery: init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 0 })] : [],
     services: {
       identify: identify(),
       ping: ping(),

@@ -71,6 +71,7 @@ describe('two binaries and a library node: L → binary 1 → binary 2', functio
     b2 = await startBinary([...LOCAL, '--signalling', '--bootstrap', b1.multiaddrs[0]!])
     binaries.push(b2)
     library = await createSwarmNode({ bootstrap: b1.multiaddrs, fanout: 1 })
+    await waitFor(() => library.peers.includes(b1.peerId), { timeoutMs: 5000, what: 'the library node joining binary 1' })
     source = await createRtpSource({ router: await library.createRouter({ mediaCodecs }), kind: 'video', packetsPerSecond: 100 })
   })
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { multiaddr } from '@multiformats/multiaddr'
 import { CapacityError, createSwarmNode, RedirectLimitError } from '../../src/index.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import { createHost } from '../../src/p2p/host.js'
@@ -194,10 +195,11 @@ describe('delegation trees', function () {
       for (let i = 0; i < 5; i++) {
         const host = await createHost({
           privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [],
-          bootstrap: requester.multiaddrs, protocolPrefix: '/mediasoup-swarm', addressPolicy: 'all',
+          protocolPrefix: '/mediasoup-swarm', addressPolicy: 'all',
           providerValidityMs: 60_000, reprovideIntervalMs: 15_000, pingIntervalMs: 2000, dialTimeoutMs: 2000
         })
         await host.start()
+        await host.dial(multiaddr(requester.multiaddrs[0]!))
         hosts.push(host)
       }
       const asked: number[] = []

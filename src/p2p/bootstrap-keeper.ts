@@ -1,0 +1,84 @@
+// Keeps a node in its swarm. Whenever it has no connection at all (at start when its
+// bootstrap nodes are not up yet, or after its last peer went away) it dials its bootstrap
+// addresses again, backing off from `minDelayMs` to `maxDelayMs`, until one answers or the
+// node stops. One connection is enough: the DHT finds every other node through it.
+import { multiaddr } from '@multiformats/multiaddr'
+import { BootstrapError } from '../errors.js'
+import type { Host } from './host.js'
+
+export interface BootstrapKeeperInit {
+  /** Multiaddrs to dial; those naming this node's own peer id are ignored. */
+  addresses: string[]
+  dialTimeoutMs: number
+  minDelayMs: number
+  maxDelayMs: number
+  /** Every round in which no address answered (the node stays alone until the next one). */
+  onFailure: (err: BootstrapError) => void
+}
+
+export class BootstrapKeeper {
+  private readonly addresses: string[]
+  private delayMs: number
+  private timer: NodeJS.Timeout | undefined
+  private dialing = false
+  private readonly aborter = new AbortController()
+
+  constructor (private readonly host: Host, private readonly init: BootstrapKeeperInit) {
+    const self = host.peerId.toString()
+    this.addresses = init.addresses.filter((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value !== self)
+    this.delayMs = init.minDelayMs
+  }
+
+  /** Dials now, then whenever the node is left without connections. */
+  start (): void {
+    if (this.addresses.length === 0) return
+    this.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.host.addEventListener('peer:connect', this.onConnect)
+    void this.round()
+  }
+
+  stop (): void {
+    this.aborter.abort()
+    clearTimeout(this.timer)
+    this.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.host.removeEventListener('peer:connect', this.onConnect)
+  }
+
+  private readonly onConnect = (): void => {
+    this.delayMs = this.init.minDelayMs
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private readonly onDisconnect = (): void => {
+    if (this.isolated()) void this.round()
+  }
+
+  private isolated (): boolean {
+    return !this.aborter.signal.aborted && this.host.getConnections().length === 0
+  }
+
+  /** Dials every address at once; if none answers, tries again after the current delay. */
+  private async round (): Promise<void> {
+    if (this.dialing || this.timer !== undefined || !this.isolated()) return
+    this.dialing = true
+    const causes: Error[] = []
+    try {
+      await Promise.all(this.addresses.map(async (address) => {
+        const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
+        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(err) })
+      }))
+    } finally {
+      this.dialing = false
+    }
+    if (!this.isolated()) return
+    const retryInMs = this.delayMs
+    this.delayMs = Math.min(this.delayMs * 2, this.init.maxDelayMs)
+    this.init.onFailure(new BootstrapError(this.addresses, causes, retryInMs))
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.round()
+    }, retryInMs)
+    this.timer.unref()
+  }
+}
