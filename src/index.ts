@@ -2,7 +2,7 @@
 import './platform/promise-with-resolvers.js'
 
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
-export type { Distribution, PullTiming, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts } from './node/swarm-node.js'
+export type { Distribution, PullTiming, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts } from './node/swarm-node.js'
 export type { SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export { DEFAULT_RELAY_CODECS, DEFAULT_TIMEOUTS } from './node/options.js'
 export { DEFAULT_COSTS, POINTS_PER_WORKER } from './placement/capacity.js'

@@ -2,12 +2,16 @@
 // origin's router), reused for every producer pulled over it:
 //
 //   puller                                   origin
-//   pull {producerId, linkId}            →   find/create its PipeTransport, consume
-//                                        ←   pull-ok {kind, rtpParameters, paused, appData, pipe}
-//   (new pipe) create + connect its own PipeTransport
-//   connect-pipe {pipeId, remote}        →   connect its PipeTransport
+//   pull {producerId, linkId, offer}     →   find/create its PipeTransport (a new one
+//                                            connects to the offered one), consume
+//                                        ←   pull-ok {kind, rtpParameters, paused, appData, pipe, peerPipeId}
+//   connect the offered PipeTransport to `pipe`
 //   produce({ id: producerId, … })
 //
+// `offer` is an unconnected PipeTransport of the puller, sent while it has no pipe from
+// that node into the router, so that a new pipe costs one round trip. When the origin
+// makes a new pipe without using an offer (the puller's pipe goes to another router of
+// the origin), the puller connects a new transport and sends connect-pipe instead.
 // `linkId` is the puller's name for "my pipe from this router to you"; it is renewed when
 // that pipe closes, so a late request can never land on a closing pipe. The pipe closes
 // when its last producer goes (the puller sends close-pipe), when either side's router
@@ -82,6 +86,12 @@ export class PipeService {
   private readonly incoming = new Map<string, IncomingPipe>()
   private readonly incomingCreating = new Map<string, Promise<IncomingPipe>>()
   private readonly linkIds = new Map<string, string>()
+  /** Origin side: `${peerId}/${pipeId}` of puller transports a pipe of ours is connected to. */
+  private readonly usedOffers = new Set<string>()
+  /** Puller side: the unconnected transport offered on a link (`${routerId}/${peerId}`) until a pipe takes it. */
+  private readonly offers = new Map<string, Promise<ms.PipeTransport>>()
+  /** Puller side: an unconnected transport per router, made ahead of the next offer. */
+  private readonly spares = new Map<string, Promise<ms.PipeTransport>>()
   /** `${producerId}/${peerId}` of admitted pulls whose consumer is being created. */
   private readonly pending = new Set<string>()
 
@@ -106,14 +116,16 @@ export class PipeService {
     const releaseLoad = this.init.holdLoad(entry.producer.kind)
     let consumer: ms.Consumer | undefined
     let endpoint: PipeEndpoint
+    let peerPipeId: string | undefined
     try {
-      const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router)
+      const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router, request.offer)
       consumer = pipe.consumers.get(producerId)
       if (consumer === undefined) {
         consumer = await pipe.transport.consume({ producerId })
         this.watchConsumer(pipe, consumer)
       }
       endpoint = endpointOf(pipe.transport)
+      peerPipeId = pipe.remotePipeId
     } finally {
       this.pending.delete(pendingKey)
       releaseLoad()
@@ -126,6 +138,7 @@ export class PipeService {
       paused: consumer.producerPaused,
       appData: entry.producer.appData,
       pipe: endpoint,
+      ...(peerPipeId === undefined ? {} : { peerPipeId }),
       route,
       ...this.init.localLoad()
     }
@@ -148,7 +161,7 @@ export class PipeService {
     return undefined
   }
 
-  private async outgoingPipe (peerId: string, linkId: string, router: ms.Router): Promise<OutgoingPipe> {
+  private async outgoingPipe (peerId: string, linkId: string, router: ms.Router, offer: PipeEndpoint | undefined): Promise<OutgoingPipe> {
     const key = `${peerId}/${linkId}/${router.id}`
     const creating = this.outgoingCreating.get(key)
     if (creating !== undefined) return await creating
@@ -173,13 +186,33 @@ export class PipeService {
         pipe.connected.reject(new InvalidStateError('pipe closed'))
         this.outgoing.delete(transport.id)
         this.outgoingCreating.delete(key)
+        if (pipe.remotePipeId !== undefined) this.usedOffers.delete(`${peerId}/${pipe.remotePipeId}`)
         if (!pipe.closing && pipe.remotePipeId !== undefined) this.notify(peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId })
       })
+      // One transport of the puller can be the end of one pipe only.
+      const offerKey = offer === undefined ? undefined : `${peerId}/${offer.pipeId}`
+      if (offer !== undefined && offerKey !== undefined && !this.usedOffers.has(offerKey)) {
+        this.usedOffers.add(offerKey)
+        try {
+          await this.connectOutgoing(pipe, offer)
+        } catch (err) {
+          this.usedOffers.delete(offerKey)
+          transport.close()
+          throw err
+        }
+      }
       return pipe
     })()
     this.outgoingCreating.set(key, promise)
     promise.catch(() => this.outgoingCreating.delete(key))
     return await promise
+  }
+
+  private async connectOutgoing (pipe: OutgoingPipe, remote: PipeEndpoint): Promise<void> {
+    await pipe.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters })
+    pipe.remotePipeId = remote.pipeId
+    clearTimeout(pipe.connectTimer)
+    pipe.connected.resolve()
   }
 
   private watchConsumer (pipe: OutgoingPipe, consumer: ms.Consumer): void {
@@ -208,10 +241,7 @@ export class PipeService {
     const pipe = this.outgoing.get(pipeId)
     if (pipe?.peerId !== peerId) return { type: 'error', code: 'not-found', message: `no pipe ${pipeId} for you` }
     if (pipe.remotePipeId !== undefined) return { type: 'error', code: 'bad-message', message: `pipe ${pipeId} is already connected` }
-    await pipe.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters })
-    pipe.remotePipeId = remote.pipeId
-    clearTimeout(pipe.connectTimer)
-    pipe.connected.resolve()
+    await this.connectOutgoing(pipe, remote)
     return { type: 'ok' }
   }
 
@@ -233,17 +263,21 @@ export class PipeService {
     const linkKey = `${router.id}/${peerId}`
     let linkId = this.linkIds.get(linkKey)
     if (linkId === undefined) this.linkIds.set(linkKey, linkId = randomUUID())
-    const answer = await this.init.send(peerId, { type: 'pull', producerId, linkId, rtts: this.init.rtts(), recruited, ...this.init.localLoad() })
+    const offer = this.hasIncoming(router, peerId) ? undefined : await this.offerFor(linkKey, router)
+    const answer = await this.init.send(peerId, {
+      type: 'pull', producerId, linkId, rtts: this.init.rtts(), recruited, ...this.init.localLoad(), ...(offer === undefined ? {} : { offer: endpointOf(offer) })
+    })
     if (answer.type === 'redirect' && answer.producerId === producerId) return { redirect: answer }
     if (answer.type !== 'pull-ok' || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', 'pull answered with something else than pull-ok or redirect')
     const self = this.init.localPeerId
     if (answer.route.includes(self) || answer.route.at(-1) !== peerId) {
       this.release(peerId, answer.pipe.pipeId, producerId)
+      this.abandonOffer(peerId, router, answer, linkKey, offer)
       throw new RemoteError(peerId, 'loop', `its copy of ${producerId} comes through this node (route ${answer.route.join(' > ')})`)
     }
     let pipe: IncomingPipe
     try {
-      pipe = await this.incomingPipe(peerId, router, answer, linkKey)
+      pipe = await this.incomingPipe(peerId, router, answer, linkKey, offer)
     } catch (err) {
       this.release(peerId, answer.pipe.pipeId, producerId)
       throw err
@@ -278,17 +312,22 @@ export class PipeService {
     return { producer, route: answer.route }
   }
 
-  private async incomingPipe (peerId: string, router: ms.Router, answer: PullOk, linkKey: string): Promise<IncomingPipe> {
+  private async incomingPipe (peerId: string, router: ms.Router, answer: PullOk, linkKey: string, offer: ms.PipeTransport | undefined): Promise<IncomingPipe> {
     const key = `${router.id}/${peerId}/${answer.pipe.pipeId}`
     const creating = this.incomingCreating.get(key)
     if (creating !== undefined) return await creating
+    const viaOffer = answer.peerPipeId !== undefined && answer.peerPipeId === offer?.id
+    if (answer.peerPipeId !== undefined && !viaOffer) throw new RemoteError(peerId, 'bad-message', `pipe ${answer.pipe.pipeId} is connected to a transport this node did not offer`)
+    if (viaOffer) this.offers.delete(linkKey)
     const promise = (async () => {
-      const transport = await createPipeTransport(router, this.init.listen)
+      const transport = viaOffer ? offer! : await createPipeTransport(router, this.init.listen)
       try {
         await transport.connect({ ip: answer.pipe.ip, port: answer.pipe.port, srtpParameters: answer.pipe.srtpParameters })
-        await this.init.send(peerId, { type: 'connect-pipe', pipeId: answer.pipe.pipeId, remote: endpointOf(transport) })
+        // The origin made this pipe without an offer: tell it where to send.
+        if (!viaOffer) await this.init.send(peerId, { type: 'connect-pipe', pipeId: answer.pipe.pipeId, remote: endpointOf(transport) })
       } catch (err) {
         transport.close()
+        if (viaOffer) this.notify(peerId, { type: 'close-pipe', pipeId: answer.pipe.pipeId })
         throw err
       }
       const pipe: IncomingPipe = {
@@ -310,6 +349,53 @@ export class PipeService {
     this.incomingCreating.set(key, promise)
     promise.catch(() => this.incomingCreating.delete(key))
     return await promise
+  }
+
+  /** A pipe the origin connected to our offer, which this node will not use after all: close both ends. */
+  private abandonOffer (peerId: string, router: ms.Router, answer: PullOk, linkKey: string, offer: ms.PipeTransport | undefined): void {
+    if (offer === undefined || answer.peerPipeId !== offer.id || this.incomingCreating.has(`${router.id}/${peerId}/${answer.pipe.pipeId}`)) return
+    this.offers.delete(linkKey)
+    offer.close()
+    this.notify(peerId, { type: 'close-pipe', pipeId: answer.pipe.pipeId })
+  }
+
+  private hasIncoming (router: ms.Router, peerId: string): boolean {
+    for (const pipe of this.incoming.values()) if (pipe.router === router && pipe.peerId === peerId && !pipe.closing) return true
+    return false
+  }
+
+  /**
+   * Makes an unconnected transport in `router` ahead of its next offer, while the pull
+   * looks for the producer (one per router at most).
+   */
+  prepare (router: ms.Router): void {
+    if (this.spares.has(router.id) || router.closed) return
+    this.spares.set(router.id, this.unconnected(router, this.spares, router.id))
+  }
+
+  /** The transport offered on a link: the one offered before if unused, else the router's spare or a new one. */
+  private async offerFor (linkKey: string, router: ms.Router): Promise<ms.PipeTransport> {
+    let offer = this.offers.get(linkKey)
+    if (offer === undefined) {
+      const spare = this.spares.get(router.id)
+      this.spares.delete(router.id)
+      if (spare !== undefined) this.forgetOnClose(spare, this.offers, linkKey)
+      offer = spare ?? this.unconnected(router, this.offers, linkKey)
+      this.offers.set(linkKey, offer)
+    }
+    return await offer
+  }
+
+  private unconnected (router: ms.Router, map: Map<string, Promise<ms.PipeTransport>>, key: string): Promise<ms.PipeTransport> {
+    const promise = createPipeTransport(router, this.init.listen)
+    promise.catch(() => { if (map.get(key) === promise) map.delete(key) })
+    this.forgetOnClose(promise, map, key)
+    return promise
+  }
+
+  /** Drops a waiting transport from `map` when it closes (its router closed). */
+  private forgetOnClose (promise: Promise<ms.PipeTransport>, map: Map<string, Promise<ms.PipeTransport>>, key: string): void {
+    promise.then((t) => t.observer.once('close', () => { if (map.get(key) === promise) map.delete(key) }), () => {})
   }
 
   private closeIncomingIfEmpty (pipe: IncomingPipe): void {
@@ -356,6 +442,9 @@ export class PipeService {
 
   /** Closes every pipe, telling each peer (best effort, bounded by the request timeout). */
   async closeAll (): Promise<void> {
+    for (const waiting of [...this.offers.values(), ...this.spares.values()]) void waiting.then((t) => t.close(), () => {})
+    this.offers.clear()
+    this.spares.clear()
     const notices: Array<Promise<unknown>> = []
     for (const pipe of this.incoming.values()) {
       pipe.closing = true

@@ -34,7 +34,7 @@ const DEADLINE_FACTOR: Record<Request['type'], number> = {
   pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
 }
 
-/** A node without connections dials its bootstrap addresses again after 1 s, 2 s, 4 s… at most 30 s. */
+/** A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s… at most 30 s. */
 const BOOTSTRAP_RETRY_FIRST_MS = 1000
 const BOOTSTRAP_RETRY_LAST_MS = 30_000
 
@@ -102,6 +102,9 @@ export interface SwarmNodeEvents {
 /** Counters of bad input received from the network, by error code. */
 export type ProtocolErrorCounts = Partial<Record<ErrorCode, number>>
 
+/** Counters of requests received from other nodes, by type (docs/protocol.md). */
+export type RequestCounts = Partial<Record<Request['type'], number>>
+
 export async function createSwarmNode (options: SwarmNodeOptions = {}): Promise<SwarmNode> {
   const resolved = resolveOptions(options)
   const privateKey = resolved.identityFile === undefined ? await generateKeyPair('Ed25519') : await loadOrCreateIdentity(resolved.identityFile)
@@ -124,6 +127,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   /** Pulls from other nodes under way (at most one per producer), by producer id. */
   private readonly remotePulls = new Map<string, Promise<ms.Producer>>()
   private readonly protocolErrors: ProtocolErrorCounts = {}
+  private readonly requestsReceived: RequestCounts = {}
   private readonly peerLoads = new Map<string, Load>()
   private readonly load: LoadTracker
   private admission!: Admission
@@ -251,6 +255,11 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   /** Bad messages received from the network so far, by error code. */
   get protocolErrorCounts (): ProtocolErrorCounts {
     return { ...this.protocolErrors }
+  }
+
+  /** Valid requests received from other nodes so far, by type. */
+  get requestCounts (): RequestCounts {
+    return { ...this.requestsReceived }
   }
 
   /** Pipe counts, for monitoring and tests. */
@@ -414,6 +423,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private async pullFromSwarm (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
     const deadline = AbortSignal.timeout(this.options.timeouts.lookup)
     const started = performance.now()
+    // The transport a new pipe would start from is made while the lookup runs.
+    this.pipes.prepare(router)
     let lookupMs: number | undefined
     const failures: string[] = []
     const refusals = { capacity: 0, hopLimit: 0 }
@@ -515,6 +526,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   }
 
   private async handle (req: Request, peerId: string): Promise<Response> {
+    this.requestsReceived[req.type] = (this.requestsReceived[req.type] ?? 0) + 1
     if (this.stopped) return { type: 'error', code: 'not-found', message: 'node is stopping' }
     try {
       switch (req.type) {

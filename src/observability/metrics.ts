@@ -192,6 +192,16 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
       for (const s of signalling) for (const [kind, n] of Object.entries(s.errorCounts)) if (n > 0) this.inc({ source: 'signalling', kind }, n)
     }
   })
+  new Counter({
+    name: 'mediasoup_swarm_requests_received_total',
+    help: 'Valid requests received from other nodes, by type (pull, connect-pipe, release…)',
+    labelNames: ['type'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [type, n] of Object.entries(node.requestCounts)) this.inc({ type }, n ?? 0)
+    }
+  })
   new Gauge({
     name: 'mediasoup_swarm_signalling_connections',
     help: 'Open client signalling connections (0 when signalling is off)',

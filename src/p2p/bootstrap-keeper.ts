@@ -51,7 +51,16 @@ export class BootstrapKeeper {
   }
 
   private readonly onDisconnect = (): void => {
-    if (this.isolated()) void this.round()
+    // Not at once: the peer's own redial, or libp2p's, may be under way.
+    if (this.isolated() && this.timer === undefined) this.schedule(jitter(this.init.minDelayMs / 4))
+  }
+
+  private schedule (delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.round()
+    }, delayMs)
+    this.timer.unref()
   }
 
   private isolated (): boolean {
@@ -72,13 +81,14 @@ export class BootstrapKeeper {
       this.dialing = false
     }
     if (!this.isolated()) return
-    const retryInMs = this.delayMs
+    const retryInMs = jitter(this.delayMs)
     this.delayMs = Math.min(this.delayMs * 2, this.init.maxDelayMs)
     this.init.onFailure(new BootstrapError(this.addresses, causes, retryInMs))
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      void this.round()
-    }, retryInMs)
-    this.timer.unref()
+    this.schedule(retryInMs)
   }
+}
+
+/** ±20 %, so that nodes left alone by one restart do not all dial again at the same instant. */
+function jitter (ms: number): number {
+  return Math.round(ms * (0.8 + Math.random() * 0.4))
 }

@@ -59,7 +59,11 @@ async function startLibp2p (init: HostInit): Promise<Host> {
     connectionProtector: init.swarmKey === undefined ? undefined : preSharedKey({ psk: init.swarmKey }),
     // A dead peer is noticed by failed pings: this bounds how long its pipes look alive.
     connectionMonitor: { pingInterval: init.pingIntervalMs, pingTimeout: { maxTimeout: init.pingIntervalMs } },
-    connectionManager: { dialTimeout: init.dialTimeoutMs },
+    // Redialling is the BootstrapKeeper's: libp2p's own reconnect queue (for peers the DHT
+    // tags keep-alive) retries on the same schedule, and two simultaneous dials to one peer
+    // end in a duplicate connection that libp2p aborts, sometimes under the DHT's
+    // routing-table check of that peer, which then never lists it.
+    connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0 },
     services: {
       identify: identify(),
       ping: ping(),

@@ -27,9 +27,11 @@ export interface Load { load: number, capacity: number }
 /**
  * Ask for a producer. `linkId` names the requester's pipe intent toward the responder;
  * `rtts` are the requester's measured round-trip times to its peers (ranking redirects);
- * `recruited` marks the pull of a node asked to become a relay (may use the reserve).
+ * `recruited` marks the pull of a node asked to become a relay (may use the reserve);
+ * `offer`, when the requester has no pipe from the responder yet, is an unconnected
+ * PipeTransport of the requester that a new pipe connects to at once (no connect-pipe).
  */
-export interface PullRequest extends Load { type: 'pull', producerId: string, linkId: string, rtts: Record<string, number>, recruited: boolean }
+export interface PullRequest extends Load { type: 'pull', producerId: string, linkId: string, rtts: Record<string, number>, recruited: boolean, offer?: PipeEndpoint }
 /** Ask a node for its load, and its downstream count for one producer. */
 export interface StatusRequest { type: 'status', producerId?: string }
 /** Ask a node with spare capacity to pull `producerId` from the sender and relay it. */
@@ -55,6 +57,8 @@ export interface PullOk extends Load {
   paused: boolean
   appData: Record<string, unknown>
   pipe: PipeEndpoint
+  /** The requester's PipeTransport `pipe` is connected to, once it is (an offer, or connect-pipe). */
+  peerPipeId?: string
 }
 /** Ask these nodes instead, best first: they already receive the producer (or were recruited to). */
 export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
@@ -162,6 +166,7 @@ export function decodeRequest (bytes: Uint8Array): Request {
         linkId: id(m.linkId, 'linkId'),
         rtts: rtts(m.rtts),
         recruited: m.recruited ?? false,
+        ...(m.offer === undefined ? {} : { offer: endpoint(m.offer, 'offer') }),
         ...load(m)
       }
     case 'status':
@@ -198,6 +203,7 @@ export function decodeResponse (bytes: Uint8Array): Response {
         paused: m.paused,
         appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
         pipe: endpoint(m.pipe, 'pipe'),
+        ...(m.peerPipeId === undefined ? {} : { peerPipeId: id(m.peerPipeId, 'peerPipeId') }),
         route: list(m.route, MAX_ROUTE, 'route', id),
         ...load(m)
       }

@@ -9,6 +9,7 @@ describe('protocol messages', () => {
   it('decodeRequest() accepts every valid request type', () => {
     const valid = [
       { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: { Qm1: 3 }, recruited: false, load: 4, capacity: 2000 },
+      { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: {}, recruited: true, offer: endpoint, load: 4, capacity: 2000 },
       { type: 'status', producerId: 'x' },
       { type: 'recruit', producerId: 'x' },
       { type: 'connect-pipe', pipeId: 'p0', remote: endpoint },
@@ -31,6 +32,8 @@ describe('protocol messages', () => {
     ['negative load', { type: 'pull', producerId: 'x', linkId: 'l', load: -1, capacity: 1 }, 'bad-message'],
     ['rtts not numbers', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, rtts: { a: 'fast' } }, 'bad-message'],
     ['non-boolean recruited', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, recruited: 'yes' }, 'bad-message'],
+    ['an offer without SRTP', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, offer: { ...endpoint, srtpParameters: undefined } }, 'bad-message'],
+    ['an offer that is not an object', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, offer: 'p1' }, 'bad-message'],
     ['bad ip', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, ip: 'example.com' } }, 'bad-message'],
     ['bad port', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, port: 70000 } }, 'bad-message'],
     ['bad SRTP suite', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, srtpParameters: { cryptoSuite: 'NULL', keyBase64: 'AAAAAAAAAAAAAAAAAAAA' } } }, 'bad-message'],
@@ -47,6 +50,8 @@ describe('protocol messages', () => {
   it('decodeResponse() checks pull-ok fields', () => {
     const ok = { type: 'pull-ok', producerId: 'x', kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus' }], encodings: [] }, paused: false, appData: { a: 1 }, pipe: endpoint, route: ['Qm1'], load: 1, capacity: 10 }
     assert.deepEqual(decodeResponse(encode(ok as never)), ok)
+    assert.deepEqual(decodeResponse(bytes({ ...ok, peerPipeId: 'p2' })), { ...ok, peerPipeId: 'p2' })
+    assert.throws(() => decodeResponse(bytes({ ...ok, peerPipeId: 7 })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, kind: 'smell' })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, rtpParameters: { codecs: [] } })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, paused: 'no' })), ProtocolError)

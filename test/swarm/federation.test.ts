@@ -158,6 +158,34 @@ describe('swarm federation: A ← B ← C (C bootstraps from B only)', function 
     await waitFor(() => c.pipeStats.incomingPipes === 0 && a.pipeStats.outgoingPipes === 0, { timeoutMs: 2000, what: 'last producer closed the pipe' })
   })
 
+  it('a new pipe costs one request (the origin connects to the offered transport); a second origin router falls back to connect-pipe', async () => {
+    // Origin producers in two routers of A (on one worker: two pipes from A to C's router).
+    const routerA2 = await a.createRouter({ mediaCodecs })
+    const s1 = await createRtpSource({ router: routerA, kind: 'audio', packetsPerSecond: 100 })
+    const s2 = await createRtpSource({ router: routerA2, kind: 'video', packetsPerSecond: 100 })
+    closers.push(() => s1.close(), () => s2.close())
+    const before = a.requestCounts
+
+    const { pipeProducer: p1 } = await c.pipeToRouter({ producerId: s1.producer.id, router: routerC })
+    assert.deepEqual({ pull: a.requestCounts.pull ?? 0, connect: a.requestCounts['connect-pipe'] ?? 0 },
+      { pull: (before.pull ?? 0) + 1, connect: before['connect-pipe'] ?? 0 }, 'first pipe: one pull, no connect-pipe')
+
+    // C has a pipe from A into routerC now, so it offers nothing; A's pipe from routerA2 is new.
+    const { pipeProducer: p2 } = await c.pipeToRouter({ producerId: s2.producer.id, router: routerC })
+    assert.deepEqual({ pull: a.requestCounts.pull ?? 0, connect: a.requestCounts['connect-pipe'] ?? 0 },
+      { pull: (before.pull ?? 0) + 2, connect: (before['connect-pipe'] ?? 0) + 1 }, 'second pipe: one pull and one connect-pipe')
+    assert.equal(c.pipeStats.incomingPipes, 2)
+    assert.equal(a.pipeStats.outgoingPipes, 2)
+
+    const sinks = await Promise.all([p1, p2].map(async (p) => await createRtpSink({ router: routerC, producerId: p.id })))
+    closers.push(...sinks.map((sink) => () => sink.close()))
+    await Promise.all(sinks.map(async (sink) => await sink.waitForPackets(50, { timeoutMs: 3000 })))
+
+    s1.close()
+    s2.close()
+    await waitFor(() => c.pipeStats.incomingPipes === 0 && a.pipeStats.outgoingPipes === 0, { timeoutMs: 2000, what: 'both pipes closed' })
+  })
+
   it('an unknown producer id fails with ProducerNotFoundError after the lookup timeout', async () => {
     const started = Date.now()
     await assert.rejects(c.pipeToRouter({ producerId: 'no-such-producer', router: routerC }), ProducerNotFoundError)
