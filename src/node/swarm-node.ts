@@ -116,7 +116,7 @@ export async function createSwarmNode (options: SwarmNodeOptions = {}): Promise<
 
 export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private host!: Host
-  private workers!: WorkerPool
+  private workerPool!: WorkerPool
   private directory!: ProducerDirectory
   private keeper?: BootstrapKeeper
   private pipes!: PipeService
@@ -145,7 +145,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   /** @internal */
   async start (privateKey: PrivateKey, swarmKey: Uint8Array | undefined): Promise<void> {
     const { timeouts } = this.options
-    this.workers = await WorkerPool.create(this.options.numWorkers, this.options.workerSettings, (_worker, error) => {
+    this.workerPool = await WorkerPool.create(this.options.numWorkers, this.options.workerSettings, (_worker, error) => {
       this.emit('workerdied', error)
       void this.stop()
     })
@@ -163,7 +163,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
         dialTimeoutMs: timeouts.dial
       })
     } catch (err) {
-      this.workers.close()
+      this.workerPool.close()
       throw err
     }
     const onError = (err: Error): void => { this.emit('error', err) }
@@ -278,7 +278,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
    */
   async createRouter (options: ms.RouterOptions = {}): Promise<ms.Router> {
     this.assertRunning()
-    const router = await this.workers.createRouter(options)
+    const router = await this.workerPool.createRouter(options)
     this.routerById.set(router.id, router)
     router.observer.once('close', () => this.routerById.delete(router.id))
     this.registry.track(router)
@@ -294,7 +294,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
    */
   async createWebRtcServer (options: ms.WebRtcServerOptions, router: ms.Router): Promise<ms.WebRtcServer> {
     this.assertRunning()
-    const worker = this.routerById.get(router.id) === router ? this.workers.workerOf(router) : undefined
+    const worker = this.routerById.get(router.id) === router ? this.workerPool.workerOf(router) : undefined
     if (worker === undefined) throw new TypeError('router must be a router created by this node')
     return await worker.createWebRtcServer(options)
   }
@@ -302,6 +302,11 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   /** Producers (created here or copies) in one of this node's routers. */
   producersIn (router: ms.Router): ms.Producer[] {
     return this.registry.all().filter((e) => e.router === router).map((e) => e.producer)
+  }
+
+  /** The node's mediasoup workers (resource usage, advanced use); they close with the node. */
+  workers (): ms.Worker[] {
+    return [...this.workerPool.workers]
   }
 
   /** The open routers of this node. */
@@ -406,8 +411,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
 
   private async pipeBetweenLocalRouters (from: ms.Router, to: ms.Router, producerId: string): Promise<ms.Producer> {
     // mediasoup allows one producer id per worker.
-    const toWorker = this.workers.workerOf(to)
-    if (this.registry.entries(producerId).some((e) => this.workers.workerOf(e.router) === toWorker)) {
+    const toWorker = this.workerPool.workerOf(to)
+    if (this.registry.entries(producerId).some((e) => this.workerPool.workerOf(e.router) === toWorker)) {
       throw new InvalidStateError(`producer ${producerId} is already in another router of the same worker; consume it there`)
     }
     const done = this.registry.expectCopy(to, producerId)
@@ -561,7 +566,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     this.directory?.stop()
     await this.pipes?.closeAll()
     await this.host?.stop()
-    this.workers?.close()
+    this.workerPool?.close()
   }
 
   private assertRunning (): void {

@@ -7,6 +7,7 @@ import { PROTOCOL_VERSION } from '../index.js'
 import { MediaTracker, TRANSPORT_KINDS } from './media-tracker.js'
 import type { ByTransportKind, Traffic } from './media-tracker.js'
 import type { PullTiming, SwarmNode } from '../index.js'
+import type { types as ms } from 'mediasoup'
 
 /** How long a scrape waits for mediasoup's counters before reporting what it has. Default. */
 export const STATS_TIMEOUT_MS = 1000
@@ -89,6 +90,41 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     labelNames: ['peer_id', 'version', 'protocol_version'],
     registers,
     collect () { this.set({ peer_id: node.peerId, version: options.version ?? 'unknown', protocol_version: PROTOCOL_VERSION }, 1) }
+  })
+  // CPU and memory of each mediasoup worker process (getrusage in the worker), with the
+  // stats deadline: a stuck worker must not hold up the scrape.
+  const workerUsage = async (): Promise<Array<ms.WorkerResourceUsage | undefined>> => await Promise.all(node.workers().map(async (worker) =>
+    await Promise.race([worker.getResourceUsage(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), statsTimeoutMs).unref())]).catch(() => undefined)))
+  let usage: { at: number, result: Promise<Array<ms.WorkerResourceUsage | undefined>> } | undefined
+  const readUsage = async (): Promise<Array<ms.WorkerResourceUsage | undefined>> => {
+    if (usage === undefined || performance.now() - usage.at > TRAFFIC_REUSE_MS) usage = { at: performance.now(), result: workerUsage() }
+    return await usage.result
+  }
+  new Counter({
+    name: 'mediasoup_swarm_worker_cpu_seconds_total',
+    help: 'CPU time of each mediasoup worker process, by mode (user, system)',
+    labelNames: ['worker', 'mode'],
+    registers,
+    async collect () {
+      const all = await readUsage()
+      this.reset()
+      all.forEach((u, i) => {
+        if (u === undefined) return
+        this.inc({ worker: String(i), mode: 'user' }, u.ru_utime / 1000)
+        this.inc({ worker: String(i), mode: 'system' }, u.ru_stime / 1000)
+      })
+    }
+  })
+  new Gauge({
+    name: 'mediasoup_swarm_worker_max_rss_bytes',
+    help: 'Largest resident set size each mediasoup worker process has had',
+    labelNames: ['worker'],
+    registers,
+    async collect () {
+      const all = await readUsage()
+      this.reset()
+      all.forEach((u, i) => { if (u !== undefined) this.set({ worker: String(i) }, u.ru_maxrss * 1024) })
+    }
   })
   new Gauge({ name: 'mediasoup_swarm_peers', help: 'Connected swarm peers', registers, collect () { this.set(node.peers.length) } })
   new Gauge({

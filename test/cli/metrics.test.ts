@@ -82,6 +82,29 @@ describe('node metrics and status (src/observability)', function () {
     assert.equal(sample(after, 'mediasoup_swarm_pipes{direction="up"}'), 0)
   })
 
+  it('worker CPU time grows while media flows; worker memory and requests received by type are reported', async () => {
+    const source = await createRtpSource({ router: routerA, kind: 'video', packetsPerSecond: 200 })
+    closers.push(() => source.close())
+    await b.pipeToRouter({ producerId: source.producer.id, router: routerB })
+    const sink = await createRtpSink({ router: routerB, producerId: source.producer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(20, { timeoutMs: 5000 })
+    const cpu = (t: string): number => sample(t, 'mediasoup_swarm_worker_cpu_seconds_total{worker="0",mode="user"}') + sample(t, 'mediasoup_swarm_worker_cpu_seconds_total{worker="0",mode="system"}')
+    const first = await scrape()
+    assert.ok(cpu(first) > 0, `worker CPU ${cpu(first)}`)
+    // Clock ticks may be coarse: wait for the next one while packets flow.
+    await waitFor(async () => cpu(await scrape()) > cpu(first), { timeoutMs: 5000, what: 'worker CPU time growing' })
+    const second = await scrape()
+    const rss = sample(second, 'mediasoup_swarm_worker_max_rss_bytes{worker="0"}')
+    assert.ok(rss > 1e6 && rss < 1e10, `worker RSS ${rss}`)
+    // B asked A once, over a new pipe: one pull, no connect-pipe (the pipe connects to B's offer).
+    const ofA = createNodeMetrics(a)
+    closers.push(() => ofA.close())
+    const text = await ofA.registry.metrics()
+    assert.equal(sample(text, 'mediasoup_swarm_requests_received_total{type="pull"}'), 1)
+    assert.equal(sample(text, 'mediasoup_swarm_requests_received_total{type="connect-pipe"}'), 0)
+  })
+
   it('observePipeToRouter() records calls by result', async () => {
     metrics.observePipeToRouter(0.02)
     metrics.observePipeToRouter(5, new ProducerNotFoundError('p1'))
