@@ -8,6 +8,7 @@ import { producerKey } from '../src/directory/producer-directory.js'
 import { latencyStats } from '../test/harness/report.js'
 import type { TableRow } from '../test/harness/report.js'
 import type { SwarmNode } from '../src/index.js'
+import type { CID } from 'multiformats/cid'
 
 export interface Benchmark {
   name: string
@@ -51,7 +52,12 @@ export class ErrorLog {
   readonly messages: string[] = []
 
   watch (nodes: readonly SwarmNode[]): void {
-    nodes.forEach((node, i) => node.on('error', (err) => this.messages.push(`node ${i}: ${err.name}: ${err.message}`)))
+    nodes.forEach((node, i) => node.on('error', (err) => this.add(i, `${err.name}: ${err.message}`)))
+  }
+
+  /** Records one event of node `index` (for nodes in other processes, which report them as text). */
+  add (index: number, text: string): void {
+    this.messages.push(`node ${index}: ${text}`)
   }
 
   /** Prints a line per distinct message (with its count), or nothing. */
@@ -69,6 +75,41 @@ export function ratio (a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a'
 }
 
+/** One round of the DHT probe: a `provide` and a `findProviders` of a key nobody else uses. */
+export interface DhtProbe {
+  /** provide(): ms, and the event-loop utilisation of the announcing process meanwhile (%). */
+  provide: number
+  provideBusy: number
+  /** findProviders(): ms to the first provider and to the end of the query, and the seeking process's utilisation (%). */
+  first: number
+  complete: number
+  findBusy: number
+}
+
+/** A producer id nobody uses, for a DHT key (`producerKey()`) of the probe. */
+export function probeName (i: number): string {
+  return `bench-dht-probe-${i}-${Math.random()}`
+}
+
+/** `node` announces `key` (as an origin does for a producer and a node for each copy). */
+export async function timeProvide (node: SwarmNode, key: CID): Promise<Pick<DhtProbe, 'provide' | 'provideBusy'>> {
+  const elu0 = perfHooks.eventLoopUtilization()
+  const t0 = performance.now()
+  await node.libp2p.contentRouting.provide(key, { signal: AbortSignal.timeout(10_000) })
+  return { provide: performance.now() - t0, provideBusy: perfHooks.eventLoopUtilization(elu0).utilization * 100 }
+}
+
+/** `node` looks `key` up (as a cold pull does) and reads the query to its end. */
+export async function timeFindProviders (node: SwarmNode, key: CID): Promise<Pick<DhtProbe, 'first' | 'complete' | 'findBusy'>> {
+  const elu0 = perfHooks.eventLoopUtilization()
+  const t0 = performance.now()
+  let first = NaN
+  for await (const _ of node.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(10_000) })) {
+    if (Number.isNaN(first)) first = performance.now() - t0
+  }
+  return { first, complete: performance.now() - t0, findBusy: perfHooks.eventLoopUtilization(elu0).utilization * 100 }
+}
+
 /**
  * Times the DHT operations a pull sets off, alone: one node announces a key nobody else
  * uses (`provide`, as the origin does for a producer and a node for each copy it gets),
@@ -76,37 +117,31 @@ export function ratio (a: number, b: number): string {
  * event-loop utilisation meanwhile: every node of the swarm runs its libp2p in it.
  */
 export async function probeDht (nodes: readonly SwarmNode[], count: number): Promise<TableRow[]> {
-  const first: number[] = []
-  const complete: number[] = []
-  const findBusy: number[] = []
-  const provide: number[] = []
-  const provideBusy: number[] = []
+  const probes: DhtProbe[] = []
   for (let i = 0; i < count; i++) {
-    const key = await producerKey(`bench-dht-probe-${i}-${Math.random()}`)
-    const announcer = nodes[i % nodes.length]!
-    const seeker = nodes[(i + 1 + Math.floor(nodes.length / 2)) % nodes.length]!
-    let elu0 = perfHooks.eventLoopUtilization()
-    let t0 = performance.now()
-    await announcer.libp2p.contentRouting.provide(key, { signal: AbortSignal.timeout(10_000) })
-    provide.push(performance.now() - t0)
-    provideBusy.push(perfHooks.eventLoopUtilization(elu0).utilization * 100)
-    elu0 = perfHooks.eventLoopUtilization()
-    t0 = performance.now()
-    let firstAt = NaN
-    for await (const _ of seeker.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(10_000) })) {
-      if (Number.isNaN(firstAt)) firstAt = performance.now() - t0
-    }
-    first.push(firstAt)
-    complete.push(performance.now() - t0)
-    findBusy.push(perfHooks.eventLoopUtilization(elu0).utilization * 100)
+    const key = await producerKey(probeName(i))
+    const { announcer, seeker } = probePair(nodes, i)
+    const provided = await timeProvide(announcer, key)
+    probes.push({ ...provided, ...await timeFindProviders(seeker, key) })
   }
+  return dhtRows(probes)
+}
+
+/** Round i's announcing and seeking nodes (announcers in rotation, seekers half the swarm away). */
+export function probePair<T> (nodes: readonly T[], i: number): { announcer: T, seeker: T } {
+  return { announcer: nodes[i % nodes.length]!, seeker: nodes[(i + 1 + Math.floor(nodes.length / 2)) % nodes.length]! }
+}
+
+/** The DHT probe's table. */
+export function dhtRows (probes: readonly DhtProbe[]): TableRow[] {
   const row = (operation: string, samples: number[], busy: number[]): TableRow => {
     const s = summary(samples)
     return { operation, n: s.n, 'p50 ms': s.p50, 'p95 ms': s.p95, 'max ms': s.max, 'p50 JS busy %': median(busy) }
   }
+  const findBusy = probes.map((p) => p.findBusy)
   return [
-    row('findProviders: first provider', first, findBusy),
-    row('findProviders: whole query', complete, findBusy),
-    row('provide (announce)', provide, provideBusy)
+    row('findProviders: first provider', probes.map((p) => p.first), findBusy),
+    row('findProviders: whole query', probes.map((p) => p.complete), findBusy),
+    row('provide (announce)', probes.map((p) => p.provide), probes.map((p) => p.provideBusy))
   ]
 }

@@ -6,9 +6,10 @@ import { machineDescription } from './common.js'
 import { delegation } from './delegation.js'
 import { hopLatency } from './hop-latency.js'
 import { setupLatency } from './setup-latency.js'
+import { setupLatencyProcesses } from './setup-latency-processes.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, hopLatency, delegation]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

@@ -3,7 +3,8 @@ import '../src/platform/promise-with-resolvers.js'
 // remote producer at a sink on that node, cold (location never looked up by that node) and
 // warm (location cached: pulled, released, pulled again). Baselines in the same run: a
 // local consumer on the origin, mediasoup's own router.pipeToRouter() between two workers
-// of one host, and one bare node-to-node request round trip.
+// of one host, and one bare node-to-node request round trip. Every node runs in this
+// process; bench/setup-latency-processes.ts measures the same with a process per node.
 import { performance as perfHooks } from 'node:perf_hooks'
 import * as mediasoup from 'mediasoup'
 import { pipeProtocolId } from '../src/protocol/messages.js'
@@ -11,9 +12,11 @@ import { request } from '../src/protocol/rpc.js'
 import { createRtpSink, createRtpSource, formatTable, sleep, waitFor } from '../test/harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../test/harness/swarm.js'
 import { ErrorLog, heading, median, probeDht, ratio, summary } from './common.js'
+import { cpuMs, firstPacket, row, TARGET_COLD_P50_MS, TARGET_WARM_P50_MS, timeLocalConsume, timeSwarmPull, totalOnly } from './setup-timing.js'
 import type { Benchmark } from './common.js'
-import type { RtpSink, RtpSource, TableRow } from '../test/harness/index.js'
-import type { PullTiming, SwarmNode } from '../src/index.js'
+import type { Case, Sample, Timed } from './setup-timing.js'
+import type { RtpSource, TableRow } from '../test/harness/index.js'
+import type { SwarmNode } from '../src/index.js'
 import type { types as ms } from 'mediasoup'
 
 /** Producers per measured case (rotated over the four requesting nodes). */
@@ -21,77 +24,10 @@ const COUNT = 32
 const PACKETS_PER_SECOND = 50
 /** Time given to the origin's DHT announcements of a new batch of producers. */
 const ANNOUNCE_SETTLE_MS = 2000
-const TARGET_COLD_P50_MS = 25
-const TARGET_WARM_P50_MS = 8
-
-/** One timed setup; every field in ms, measured with performance.now(). */
-interface Sample {
-  /** Call → first RTP packet at the sink (the headline number). */
-  total: number
-  /** Finding a node that has it (`pulled` event: cache or DHT); NaN for non-swarm cases. */
-  lookup: number
-  /** Asking it and building the copy (`pulled` totalMs − lookupMs). */
-  pull: number
-  /** Call → pipeToRouter() resolved (0 for the local case). */
-  resolve: number
-  /** createRtpSink(): a PlainTransport, its connect and the consumer. */
-  sink: number
-  /** Sink ready → first packet: mostly waiting for the source's next packet (0…20 ms at 50 pps). */
-  wait: number
-  /** Event-loop utilisation of this process (all nodes' JS) from call to first packet, %. */
-  busy: number
-}
-
-interface Timed { sample: Sample, sink: RtpSink, copy?: ms.Producer }
-
-async function firstPacket (sink: RtpSink): Promise<number> {
-  await sink.waitForPackets(1, { timeoutMs: 5000 })
-  // The packet's own arrival time, not the moment the poll noticed it.
-  return sink.stats().firstArrival!
-}
-
-async function timeSwarmPull (node: SwarmNode, router: ms.Router, producerId: string): Promise<Timed> {
-  let timing: PullTiming | undefined
-  const onPulled = (t: PullTiming): void => { if (t.producerId === producerId) timing = t }
-  node.on('pulled', onPulled)
-  try {
-    const elu0 = perfHooks.eventLoopUtilization()
-    const t0 = performance.now()
-    const { pipeProducer } = await node.pipeToRouter({ producerId, router })
-    const t1 = performance.now()
-    const sink = await createRtpSink({ router, producerId })
-    const t2 = performance.now()
-    const first = await firstPacket(sink)
-    return {
-      sample: {
-        total: first - t0,
-        lookup: timing?.lookupMs ?? NaN,
-        pull: timing === undefined ? NaN : timing.totalMs - timing.lookupMs,
-        resolve: t1 - t0,
-        sink: t2 - t1,
-        wait: first - t2,
-        busy: perfHooks.eventLoopUtilization(elu0).utilization * 100
-      },
-      sink,
-      copy: pipeProducer
-    }
-  } finally {
-    node.off('pulled', onPulled)
-  }
-}
-
-async function timeLocalConsume (router: ms.Router, producerId: string): Promise<Timed> {
-  const elu0 = perfHooks.eventLoopUtilization()
-  const t0 = performance.now()
-  const sink = await createRtpSink({ router, producerId })
-  const t2 = performance.now()
-  const first = await firstPacket(sink)
-  const busy = perfHooks.eventLoopUtilization(elu0).utilization * 100
-  return { sample: { total: first - t0, lookup: NaN, pull: NaN, resolve: 0, sink: t2 - t0, wait: first - t2, busy }, sink }
-}
 
 async function timeMediasoupPipe (from: ms.Router, to: ms.Router, producerId: string): Promise<Timed> {
   const elu0 = perfHooks.eventLoopUtilization()
+  const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   // The options the swarm's own pipes use: SRTP and RTX.
   const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, enableSrtp: true, enableRtx: true })
@@ -100,7 +36,7 @@ async function timeMediasoupPipe (from: ms.Router, to: ms.Router, producerId: st
   const t2 = performance.now()
   const first = await firstPacket(sink)
   const busy = perfHooks.eventLoopUtilization(elu0).utilization * 100
-  return { sample: { total: first - t0, lookup: NaN, pull: NaN, resolve: t1 - t0, sink: t2 - t1, wait: first - t2, busy }, sink, copy: pipeProducer }
+  return { sample: { total: first - t0, lookup: NaN, pull: NaN, resolve: t1 - t0, sink: t2 - t1, wait: first - t2, busy, cpu: cpuMs(cpu0) }, sink, copy: pipeProducer }
 }
 
 /** Closes the sink and the copy, then waits until both nodes dropped the pull. Returns how long that took. */
@@ -124,28 +60,6 @@ async function createSources (router: ms.Router, count: number): Promise<RtpSour
   const sources: RtpSource[] = []
   for (let i = 0; i < count; i++) sources.push(await createRtpSource({ router, kind: 'audio', packetsPerSecond: PACKETS_PER_SECOND }))
   return sources
-}
-
-interface Case { label: string, samples: Sample[], target?: number, note?: string }
-
-function row (c: Case): TableRow {
-  const s = summary(c.samples.map((x) => x.total))
-  const p50 = (pick: (x: Sample) => number): number => median(c.samples.map(pick).filter((x) => !Number.isNaN(x)))
-  return {
-    case: c.label,
-    n: s.n,
-    'p50 ms': s.p50,
-    'p95 ms': s.p95,
-    'max ms': s.max,
-    'target p50': c.target === undefined ? '' : `≤ ${c.target} ms ${s.p50 <= c.target ? '(met)' : '(missed)'}`,
-    'p50 lookup': p50((x) => x.lookup),
-    'p50 pull': p50((x) => x.pull),
-    'p50 resolve': p50((x) => x.resolve),
-    'p50 sink': p50((x) => x.sink),
-    'p50 1st-pkt wait': p50((x) => x.wait),
-    'p50 excl. wait': p50((x) => x.total - x.wait),
-    'p50 JS busy %': p50((x) => x.busy)
-  }
 }
 
 async function run (): Promise<void> {
@@ -229,7 +143,7 @@ async function run (): Promise<void> {
       await request(node.libp2p, origin.peerId, protocol, { type: 'status' }, 3000)
       rpc.push(performance.now() - t0)
     }
-    cases.rpc = { label: 'one node-to-node request (status) round trip', samples: rpc.map((x) => ({ total: x, lookup: NaN, pull: NaN, resolve: NaN, sink: NaN, wait: NaN, busy: NaN })) }
+    cases.rpc = { label: 'one node-to-node request (status) round trip', samples: rpc.map(totalOnly) }
 
     // ---- 4. the DHT operations a pull sets off, alone ----
     dhtRows = await probeDht(nodes, COUNT / 2)

@@ -1,0 +1,178 @@
+import '../src/platform/promise-with-resolvers.js'
+// One swarm node in a process of its own, driven by a benchmark over Node IPC (the parent
+// side is bench/remote-node.ts, which lists the commands). Everything timed is timed here,
+// in the node's own process, with the same functions as the in-process benchmark.
+// Run as `node --import tsx bench/node-process.ts` with an IPC channel; exits when the
+// parent disconnects.
+import { createSwarmNode } from '../src/index.js'
+import { producerKey } from '../src/directory/producer-directory.js'
+import { pipeProtocolId } from '../src/protocol/messages.js'
+import { request } from '../src/protocol/rpc.js'
+import { createRtpSource, waitFor } from '../test/harness/index.js'
+import { mediaCodecs } from '../test/harness/swarm.js'
+import { timeFindProviders, timeProvide } from './common.js'
+import { timeLocalConsume, timeSwarmPull } from './setup-timing.js'
+import type { ChildMessage, Command, Commands, NodeInfo, RequestMessage } from './remote-node.js'
+import type { RtpSink, RtpSource } from '../test/harness/index.js'
+import type { SwarmNode } from '../src/index.js'
+import type { types as ms } from 'mediasoup'
+
+const STOP_TIMEOUT_MS = 10_000
+
+let node: SwarmNode | undefined
+let router: ms.Router | undefined
+let stopping: Promise<void> | undefined
+const sources = new Map<string, RtpSource>()
+/** Pulls not yet released: the sink (timed pulls) and the copy. */
+const held = new Map<string, { sink?: RtpSink, copy: ms.Producer }>()
+
+function send (msg: ChildMessage): void {
+  // After a disconnect there is nobody to tell.
+  if (process.connected) process.send?.(msg, undefined, undefined, () => {})
+}
+
+function started (): { node: SwarmNode, router: ms.Router } {
+  if (node === undefined || router === undefined) throw new Error('node not started')
+  if (stopping !== undefined) throw new Error('node stopping')
+  return { node, router }
+}
+
+function source (producerId: string): RtpSource {
+  const s = sources.get(producerId)
+  if (s === undefined) throw new Error(`no source with producer ${producerId}`)
+  return s
+}
+
+function info (n: SwarmNode): NodeInfo {
+  return { peerId: n.peerId, multiaddrs: n.multiaddrs, peers: n.peers }
+}
+
+async function stop (): Promise<void> {
+  stopping ??= (async () => {
+    // The copies are left to stop(): closing one first would send a release that stop()
+    // then cuts off (reported as an `error` event).
+    for (const h of held.values()) h.sink?.close()
+    held.clear()
+    await node?.stop()
+    for (const s of sources.values()) s.close()
+    sources.clear()
+  })()
+  await stopping
+}
+
+type Handlers = { [C in Command]: (args: Commands[C]['args']) => Promise<Commands[C]['result']> }
+
+const handlers: Handlers = {
+  async start ({ options }) {
+    if (node !== undefined) throw new Error('node already started')
+    const n = await createSwarmNode(options)
+    node = n
+    n.on('error', (err) => send({ type: 'error-event', error: `${err.name}: ${err.message}` }))
+    n.on('workerdied', (err) => send({ type: 'error-event', error: `worker died: ${err.name}: ${err.message}` }))
+    router = await n.createRouter({ mediaCodecs })
+    return info(n)
+  },
+  async info () {
+    return info(started().node)
+  },
+  async createSource ({ kind, packetsPerSecond }) {
+    const s = await createRtpSource({ router: started().router, kind, packetsPerSecond, autoStart: false })
+    sources.set(s.producer.id, s)
+    return { producerId: s.producer.id }
+  },
+  async startSource ({ producerId }) {
+    source(producerId).start()
+    return null
+  },
+  async stopSource ({ producerId }) {
+    source(producerId).stop()
+    return null
+  },
+  async closeSource ({ producerId }) {
+    source(producerId).close()
+    sources.delete(producerId)
+    return null
+  },
+  async timedPull ({ producerId }) {
+    const { node, router } = started()
+    if (held.has(producerId)) throw new Error(`${producerId} is already pulled`)
+    const timed = await timeSwarmPull(node, router, producerId)
+    held.set(producerId, { sink: timed.sink, copy: timed.copy! })
+    return timed.sample
+  },
+  async pull ({ producerId }) {
+    const { node, router } = started()
+    if (held.has(producerId)) throw new Error(`${producerId} is already pulled`)
+    const { pipeProducer } = await node.pipeToRouter({ producerId, router })
+    held.set(producerId, { copy: pipeProducer })
+    return null
+  },
+  async timedLocal ({ producerId }) {
+    const timed = await timeLocalConsume(started().router, producerId)
+    timed.sink.close()
+    return timed.sample
+  },
+  async release ({ producerId, incomingPipes }) {
+    const { node } = started()
+    const h = held.get(producerId)
+    if (h === undefined) throw new Error(`${producerId} is not pulled`)
+    const t0 = performance.now()
+    held.delete(producerId)
+    h.sink?.close()
+    h.copy.close()
+    await waitFor(() => node.getDistribution(producerId) === undefined && node.pipeStats.incomingPipes === incomingPipes, {
+      timeoutMs: 5000,
+      what: `release of ${producerId}`,
+      progress: () => `distribution ${JSON.stringify(node.getDistribution(producerId))}, ${JSON.stringify(node.pipeStats)}`
+    })
+    return performance.now() - t0
+  },
+  async getDistribution ({ producerId }) {
+    return started().node.getDistribution(producerId) ?? null
+  },
+  async pipeStats () {
+    return started().node.pipeStats
+  },
+  async statusRoundTrip ({ peerId }) {
+    const { node } = started()
+    const t0 = performance.now()
+    await request(node.libp2p, peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'status' }, 3000)
+    return performance.now() - t0
+  },
+  async dhtProvide ({ name }) {
+    return await timeProvide(started().node, await producerKey(name))
+  },
+  async dhtFind ({ name }) {
+    return await timeFindProviders(started().node, await producerKey(name))
+  },
+  async stop () {
+    await stop()
+    return null
+  }
+}
+
+async function handle (msg: RequestMessage): Promise<void> {
+  try {
+    const handler = handlers[msg.cmd] as (args: unknown) => Promise<unknown>
+    if (handler === undefined) throw new Error(`unknown command ${String(msg.cmd)}`)
+    send({ type: 'result', id: msg.id, result: await handler(msg.args) })
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err))
+    send({ type: 'failure', id: msg.id, error: `${e.name}: ${e.message}` })
+  }
+}
+
+if (process.send === undefined) {
+  console.error('bench/node-process.ts runs as a child process with an IPC channel (see bench/remote-node.ts)')
+  process.exit(2)
+}
+process.on('message', (msg: RequestMessage) => { void handle(msg) })
+process.on('disconnect', () => {
+  const timer = setTimeout(() => process.exit(1), STOP_TIMEOUT_MS)
+  stop().then(() => process.exit(0), (err) => {
+    console.error('node process: stop failed:', err)
+    clearTimeout(timer)
+    process.exit(1)
+  })
+})
+send({ type: 'ready' })

@@ -1,0 +1,218 @@
+// The parent side of a swarm node in its own Node.js process (bench/node-process.ts), as
+// in production: the benchmark sends it commands over Node IPC and gets answers back;
+// everything timed is timed inside that process. Also the command set both sides share.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+import type { DhtProbe } from './common.js'
+import type { Sample } from './setup-timing.js'
+import type { MediaKind } from '../test/harness/index.js'
+import type { Distribution, SwarmNode, SwarmNodeOptions } from '../src/index.js'
+
+export interface NodeInfo {
+  peerId: string
+  multiaddrs: string[]
+  peers: string[]
+}
+
+/** Every command: its arguments and its answer. */
+export interface Commands {
+  /** Creates the node and one router (the harness's mediaCodecs). */
+  start: { args: { options: SwarmNodeOptions }, result: NodeInfo }
+  info: { args: Record<string, never>, result: NodeInfo }
+  /** An RTP source on the node's router, not sending until startSource. */
+  createSource: { args: { kind: MediaKind, packetsPerSecond: number }, result: { producerId: string } }
+  startSource: { args: { producerId: string }, result: null }
+  stopSource: { args: { producerId: string }, result: null }
+  closeSource: { args: { producerId: string }, result: null }
+  /** pipeToRouter() → first packet at a new sink, timed here (the sink and copy are kept until release). */
+  timedPull: { args: { producerId: string }, result: Sample }
+  /** pipeToRouter() only; the copy is kept until release. */
+  pull: { args: { producerId: string }, result: null }
+  /** A sink on the node's own producer → first packet; the sink is closed after. */
+  timedLocal: { args: { producerId: string }, result: Sample }
+  /**
+   * Closes the sink and copy of a pull, then waits until this node no longer has the
+   * producer and has `incomingPipes` incoming pipes. Answers the time that took, ms.
+   */
+  release: { args: { producerId: string, incomingPipes: number }, result: number }
+  getDistribution: { args: { producerId: string }, result: Distribution | null }
+  pipeStats: { args: Record<string, never>, result: SwarmNode['pipeStats'] }
+  /** One node-to-node `status` request to `peerId`, ms. */
+  statusRoundTrip: { args: { peerId: string }, result: number }
+  /** DHT probe (bench/common.ts): announce the key of producer id `name`. */
+  dhtProvide: { args: { name: string }, result: Pick<DhtProbe, 'provide' | 'provideBusy'> }
+  /** DHT probe: look the key of producer id `name` up, to the end of the query. */
+  dhtFind: { args: { name: string }, result: Pick<DhtProbe, 'first' | 'complete' | 'findBusy'> }
+  /** Closes the sources and stops the node; the process exits when the parent disconnects. */
+  stop: { args: Record<string, never>, result: null }
+}
+
+export type Command = keyof Commands
+
+export interface RequestMessage<C extends Command = Command> { id: number, cmd: C, args: Commands[C]['args'] }
+
+/** From the child: an answer to request `id`, or an event of the node. */
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'result', id: number, result: unknown }
+  | { type: 'failure', id: number, error: string }
+  /** A background `error` event of the node (name: message). */
+  | { type: 'error-event', error: string }
+
+const ENTRY = fileURLToPath(new URL('./node-process.ts', import.meta.url))
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const DEFAULT_TIMEOUT_MS = 10_000
+
+interface Pending { resolve: (result: unknown) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }
+
+/** One swarm node in a child process. */
+export class RemoteNode {
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private exited: string | undefined
+  private readonly exit: Promise<unknown>
+  private info: NodeInfo | undefined
+
+  private constructor (readonly index: number, private readonly child: ChildProcess, onError: (text: string) => void) {
+    this.exit = new Promise((resolve) => child.once('exit', resolve))
+    child.on('message', (raw) => {
+      const msg = raw as ChildMessage
+      if (msg.type === 'error-event') {
+        onError(msg.error)
+      } else if (msg.type === 'result' || msg.type === 'failure') {
+        const p = this.pending.get(msg.id)
+        if (p === undefined) return
+        this.pending.delete(msg.id)
+        clearTimeout(p.timer)
+        if (msg.type === 'result') p.resolve(msg.result)
+        else p.reject(new Error(`node ${index}: ${msg.error}`))
+      }
+    })
+    child.on('error', (err) => onError(`process: ${err.name}: ${err.message}`))
+    child.on('exit', (code, signal) => {
+      this.exited = `node ${index}'s process exited (${signal ?? `code ${String(code)}`})`
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer)
+        p.reject(new Error(this.exited))
+      }
+      this.pending.clear()
+    })
+  }
+
+  /**
+   * Starts the process (it loads the library, then says it is ready). The node itself is
+   * created by `start()`, so that several processes can load at once.
+   */
+  static async spawn (index: number, onError: (text: string) => void): Promise<RemoteNode> {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // v8 serialisation: NaN and undefined survive (JSON would turn NaN into null).
+      serialization: 'advanced'
+    })
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`node ${index}'s process not ready within 30 s`)), 30_000)
+      child.on('message', (msg: ChildMessage) => { if (msg.type === 'ready') { clearTimeout(timer); resolve() } })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`node ${index}'s process exited with code ${String(code)} before it was ready`)) })
+      child.once('error', (err) => { clearTimeout(timer); reject(err) })
+    })
+    const node = new RemoteNode(index, child, onError)
+    try {
+      await ready
+    } catch (err) {
+      child.kill('SIGKILL')
+      throw err
+    }
+    return node
+  }
+
+  get peerId (): string { return this.started().peerId }
+  get multiaddrs (): string[] { return this.started().multiaddrs }
+  get pid (): number | undefined { return this.child.pid }
+
+  async start (options: SwarmNodeOptions): Promise<NodeInfo> {
+    this.info = await this.request('start', { options }, 30_000)
+    return this.info
+  }
+
+  /** Sends a command; rejects with the child's error, or when no answer came within `timeoutMs`. */
+  async request<C extends Command> (cmd: C, args: Commands[C]['args'], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Commands[C]['result']> {
+    if (this.exited !== undefined) throw new Error(this.exited)
+    const id = this.nextId++
+    return await new Promise<Commands[C]['result']>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new Error(`node ${this.index}: no answer to ${cmd} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject, timer })
+      const msg: RequestMessage<C> = { id, cmd, args }
+      this.child.send(msg, (err) => {
+        if (err === null) return
+        clearTimeout(timer)
+        this.pending.delete(id)
+        reject(err)
+      })
+    })
+  }
+
+  /**
+   * Stops the node (closing its pipes and workers), then disconnects; the process exits on
+   * that. A process that has not exited after `timeoutMs` is killed. Idempotent.
+   */
+  async stop (timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    if (this.exited !== undefined) return
+    const deadline = performance.now() + timeoutMs
+    try {
+      await this.request('stop', {}, timeoutMs)
+    } catch {
+      // Not started, already gone or stuck: the disconnect or the kill below ends it.
+    }
+    if (this.child.connected) this.child.disconnect()
+    const left = Math.max(100, deadline - performance.now())
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), left)
+    await this.exit
+    clearTimeout(timer)
+  }
+
+  private started (): NodeInfo {
+    if (this.info === undefined) throw new Error(`node ${this.index} not started`)
+    return this.info
+  }
+}
+
+/**
+ * `count` node processes in a bootstrap chain, node i bootstrapping from node i-1 (as
+ * the harness's startChain()). The processes load in parallel; the nodes start in order.
+ */
+export async function startProcessChain (count: number, onError: (index: number, text: string) => void, options: SwarmNodeOptions = {}): Promise<RemoteNode[]> {
+  const spawned = await Promise.allSettled(Array.from({ length: count }, async (_, i) => await RemoteNode.spawn(i, (text) => onError(i, text))))
+  const nodes = spawned.flatMap((r) => r.status === 'fulfilled' ? [r.value] : [])
+  try {
+    const failed = spawned.find((r) => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    for (const [i, node] of nodes.entries()) {
+      await node.start({ ...options, bootstrap: i === 0 ? [] : nodes[i - 1]!.multiaddrs })
+    }
+  } catch (err) {
+    await stopProcesses(nodes)
+    throw err
+  }
+  return nodes
+}
+
+/** Waits until every node is connected to `minPeers` others (as the harness's waitConnected()). */
+export async function waitProcessesConnected (nodes: RemoteNode[], timeoutMs = 10_000, minPeers = Math.min(2, nodes.length - 1)): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const peers = await Promise.all(nodes.map(async (n) => (await n.request('info', {})).peers.length))
+    if (peers.every((p) => p >= minPeers)) return
+    if (performance.now() > deadline) throw new Error(`swarm not connected after ${timeoutMs} ms: ${peers.join(',')}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Stops every node and waits for its process to exit. */
+export async function stopProcesses (nodes: RemoteNode[]): Promise<void> {
+  await Promise.all(nodes.map(async (n) => await n.stop()))
+}
