@@ -123,9 +123,11 @@ export class ProducerDirectory {
   }
 
   /**
-   * Providers of `producerId` other than this node, as they arrive from the DHT. The DHT
-   * query stops when the caller stops iterating (libp2p reads ahead and would otherwise
-   * run the whole network query while the caller sets up its pipe).
+   * Providers of `producerId` other than this node: first those in this node's own DHT
+   * store, then those a network query finds. The DHT's generator is used directly (not
+   * libp2p's content routing, which reads ahead): while the caller pulls from a provider
+   * of the local store, no network query runs to compete with the pull for the CPU; one
+   * starts only if the caller asks for more. It stops when the caller stops iterating.
    */
   async * findProviders (producerId: string, signal: AbortSignal): AsyncGenerator<string> {
     const self = this.host.peerId.toString()
@@ -139,12 +141,15 @@ export class ProducerDirectory {
   }
 
   private async * query (producerId: string, signal: AbortSignal, self: string, seen: Set<string>): AsyncGenerator<string> {
-    for await (const provider of this.host.contentRouting.findProviders(await producerKey(producerId), { signal })) {
-      const peerId = provider.id.toString()
-      if (peerId === self || seen.has(peerId)) continue
-      seen.add(peerId)
-      if (provider.multiaddrs.length > 0) await this.host.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
-      yield peerId
+    for await (const event of this.host.services.dht.findProviders(await producerKey(producerId), { signal })) {
+      if (event.name !== 'PROVIDER') continue
+      for (const provider of event.providers) {
+        const peerId = provider.id.toString()
+        if (peerId === self || seen.has(peerId)) continue
+        seen.add(peerId)
+        if (provider.multiaddrs.length > 0) await this.host.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+        yield peerId
+      }
     }
   }
 }

@@ -37,6 +37,8 @@ interface OutgoingPipe {
   connected: PromiseWithResolvers<void>
   consumers: Map<string, ms.Consumer>
   connectTimer: NodeJS.Timeout
+  /** Settles when a connect to the puller's offer, under way, is done (or at once). */
+  ready: Promise<void>
   /** True once the puller knows (or cannot be told) that this pipe closes. */
   closing: boolean
 }
@@ -52,6 +54,8 @@ interface IncomingPipe {
   routes: Map<string, string[]>
   /** Producers whose close came from the origin (no release to send back). */
   closedByOrigin: Set<string>
+  /** Settles when this end is connected (it may still be connecting while copies are made). */
+  ready: Promise<void>
   closing: boolean
 }
 
@@ -90,8 +94,11 @@ export class PipeService {
   private readonly usedOffers = new Set<string>()
   /** Puller side: the unconnected transport offered on a link (`${routerId}/${peerId}`) until a pipe takes it. */
   private readonly offers = new Map<string, Promise<ms.PipeTransport>>()
-  /** Puller side: an unconnected transport per router, made ahead of the next offer. */
+  /** Either side: an unconnected transport per router, made ahead of the next new pipe end. */
   private readonly spares = new Map<string, Promise<ms.PipeTransport>>()
+  private closed = false
+  /** Notices sent and not answered yet (see notify()). */
+  private readonly notices = new Set<Promise<void>>()
   /** `${producerId}/${peerId}` of admitted pulls whose consumer is being created. */
   private readonly pending = new Set<string>()
 
@@ -121,8 +128,11 @@ export class PipeService {
       const pipe = await this.outgoingPipe(peerId, request.linkId, entry.router, request.offer)
       consumer = pipe.consumers.get(producerId)
       if (consumer === undefined) {
-        consumer = await pipe.transport.consume({ producerId })
+        // The consumer is made while the new pipe connects: both are worker round trips.
+        consumer = (await Promise.all([pipe.transport.consume({ producerId }), pipe.ready]))[0]
         this.watchConsumer(pipe, consumer)
+      } else {
+        await pipe.ready
       }
       endpoint = endpointOf(pipe.transport)
       peerPipeId = pipe.remotePipeId
@@ -130,6 +140,7 @@ export class PipeService {
       this.pending.delete(pendingKey)
       releaseLoad()
     }
+    this.prepare(entry.router)
     return {
       type: 'pull-ok',
       producerId,
@@ -166,12 +177,13 @@ export class PipeService {
     const creating = this.outgoingCreating.get(key)
     if (creating !== undefined) return await creating
     const promise = (async () => {
-      const transport = await createPipeTransport(router, this.init.listen)
+      const transport = await this.takeSpare(router)
       const pipe: OutgoingPipe = {
         transport,
         peerId,
         connected: Promise.withResolvers<void>(),
         consumers: new Map(),
+        ready: Promise.resolve(),
         closing: false,
         connectTimer: setTimeout(() => {
           this.init.onError(new InvalidStateError(`pipe ${transport.id} to ${peerId} was never connected; closed`))
@@ -193,13 +205,11 @@ export class PipeService {
       const offerKey = offer === undefined ? undefined : `${peerId}/${offer.pipeId}`
       if (offer !== undefined && offerKey !== undefined && !this.usedOffers.has(offerKey)) {
         this.usedOffers.add(offerKey)
-        try {
-          await this.connectOutgoing(pipe, offer)
-        } catch (err) {
-          this.usedOffers.delete(offerKey)
+        pipe.ready = this.connectOutgoing(pipe, offer).catch((err: Error) => {
           transport.close()
           throw err
-        }
+        })
+        pipe.ready.catch(() => {})
       }
       return pipe
     })()
@@ -209,8 +219,9 @@ export class PipeService {
   }
 
   private async connectOutgoing (pipe: OutgoingPipe, remote: PipeEndpoint): Promise<void> {
-    await pipe.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters })
+    // Set first: the pull-ok of an offered pipe names it while the connect is under way.
     pipe.remotePipeId = remote.pipeId
+    await pipe.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters })
     clearTimeout(pipe.connectTimer)
     pipe.connected.resolve()
   }
@@ -221,9 +232,9 @@ export class PipeService {
     this.init.onDistributionChange(producerId)
     const notify = (event: 'pause' | 'resume' | 'close'): void => {
       // A pause before the puller connected would otherwise be lost: wait for the connect.
-      pipe.connected.promise
-        .then(async () => await this.init.send(pipe.peerId, { type: 'producer-event', pipeId: pipe.remotePipeId ?? '', producerId, event }))
-        .catch((err) => { if (!pipe.transport.closed) this.init.onError(err) })
+      pipe.connected.promise.then(() => {
+        this.notify(pipe.peerId, { type: 'producer-event', pipeId: pipe.remotePipeId ?? '', producerId, event }, (err) => { if (!pipe.transport.closed) this.init.onError(err) })
+      }, () => {})
     }
     consumer.on('producerpause', () => notify('pause'))
     consumer.on('producerresume', () => notify('resume'))
@@ -285,13 +296,14 @@ export class PipeService {
     const done = this.init.registry.expectCopy(router, producerId)
     let producer: ms.Producer
     try {
-      producer = await pipe.transport.produce({
+      // The copy is made while a new pipe connects: both are worker round trips.
+      producer = (await Promise.all([pipe.transport.produce({
         id: producerId,
         kind: answer.kind,
         rtpParameters: answer.rtpParameters,
         paused: answer.paused,
         appData: answer.appData
-      })
+      }), pipe.ready]))[0]
     } catch (err) {
       done()
       this.release(peerId, answer.pipe.pipeId, producerId)
@@ -300,6 +312,7 @@ export class PipeService {
     }
     pipe.producers.set(producerId, producer)
     pipe.routes.set(producerId, answer.route)
+    this.prepare(router)
     this.init.onDistributionChange(producerId)
     producer.observer.once('close', () => {
       pipe.producers.delete(producerId)
@@ -320,18 +333,23 @@ export class PipeService {
     if (answer.peerPipeId !== undefined && !viaOffer) throw new RemoteError(peerId, 'bad-message', `pipe ${answer.pipe.pipeId} is connected to a transport this node did not offer`)
     if (viaOffer) this.offers.delete(linkKey)
     const promise = (async () => {
-      const transport = viaOffer ? offer! : await createPipeTransport(router, this.init.listen)
-      try {
-        await transport.connect({ ip: answer.pipe.ip, port: answer.pipe.port, srtpParameters: answer.pipe.srtpParameters })
-        // The origin made this pipe without an offer: tell it where to send.
-        if (!viaOffer) await this.init.send(peerId, { type: 'connect-pipe', pipeId: answer.pipe.pipeId, remote: endpointOf(transport) })
-      } catch (err) {
-        transport.close()
-        if (viaOffer) this.notify(peerId, { type: 'close-pipe', pipeId: answer.pipe.pipeId })
-        throw err
+      const transport = viaOffer ? offer! : await this.takeSpare(router)
+      const connect = async (): Promise<void> => {
+        try {
+          await transport.connect({ ip: answer.pipe.ip, port: answer.pipe.port, srtpParameters: answer.pipe.srtpParameters })
+          // The origin made this pipe without an offer: tell it where to send.
+          if (!viaOffer) await this.init.send(peerId, { type: 'connect-pipe', pipeId: answer.pipe.pipeId, remote: endpointOf(transport) })
+        } catch (err) {
+          transport.close()
+          if (viaOffer) this.notify(peerId, { type: 'close-pipe', pipeId: answer.pipe.pipeId })
+          throw err
+        }
       }
+      // An offered pipe is connected at the origin already: copies may be made meanwhile.
+      const ready = viaOffer ? connect() : Promise.resolve(await connect())
+      ready.catch(() => {})
       const pipe: IncomingPipe = {
-        transport, peerId, router, remotePipeId: answer.pipe.pipeId, producers: new Map(), routes: new Map(), closedByOrigin: new Set(), closing: false
+        transport, peerId, router, remotePipeId: answer.pipe.pipeId, producers: new Map(), routes: new Map(), closedByOrigin: new Set(), ready, closing: false
       }
       this.incoming.set(transport.id, pipe)
       // Closed by the router, the peer, or us: forget it, and make the next pull start a new pipe.
@@ -369,19 +387,28 @@ export class PipeService {
    * looks for the producer (one per router at most).
    */
   prepare (router: ms.Router): void {
-    if (this.spares.has(router.id) || router.closed) return
+    if (this.spares.has(router.id) || router.closed || this.closed) return
     this.spares.set(router.id, this.unconnected(router, this.spares, router.id))
   }
 
-  /** The transport offered on a link: the one offered before if unused, else the router's spare or a new one. */
+  /**
+   * An unconnected transport of `router` for a new pipe end, either side: the spare when
+   * there is one, else a new one. A pull, once answered or done, makes the next spare.
+   */
+  private async takeSpare (router: ms.Router): Promise<ms.PipeTransport> {
+    const spare = this.spares.get(router.id)
+    this.spares.delete(router.id)
+    return await (spare ?? createPipeTransport(router, this.init.listen))
+  }
+
+  /** The transport offered on a link: the one offered before if unused, else a spare. */
   private async offerFor (linkKey: string, router: ms.Router): Promise<ms.PipeTransport> {
     let offer = this.offers.get(linkKey)
     if (offer === undefined) {
-      const spare = this.spares.get(router.id)
-      this.spares.delete(router.id)
-      if (spare !== undefined) this.forgetOnClose(spare, this.offers, linkKey)
-      offer = spare ?? this.unconnected(router, this.offers, linkKey)
+      offer = this.takeSpare(router)
       this.offers.set(linkKey, offer)
+      offer.catch(() => { if (this.offers.get(linkKey) === offer) this.offers.delete(linkKey) })
+      this.forgetOnClose(offer, this.offers, linkKey)
     }
     return await offer
   }
@@ -442,6 +469,8 @@ export class PipeService {
 
   /** Closes every pipe, telling each peer (best effort, bounded by the request timeout). */
   async closeAll (): Promise<void> {
+    this.closed = true
+    const underWay = [...this.notices]
     for (const waiting of [...this.offers.values(), ...this.spares.values()]) void waiting.then((t) => t.close(), () => {})
     this.offers.clear()
     this.spares.clear()
@@ -456,7 +485,7 @@ export class PipeService {
       pipe.transport.close()
       if (pipe.remotePipeId !== undefined) notices.push(this.init.send(pipe.peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId }).catch(() => {}))
     }
-    await Promise.all(notices)
+    await Promise.all([...notices, ...underWay])
   }
 
   /** Counts for status and tests. */
@@ -472,10 +501,16 @@ export class PipeService {
     this.notify(peerId, { type: 'release', pipeId, producerId })
   }
 
-  private notify (peerId: string, request: Request): void {
-    this.init.send(peerId, request).catch((err) => {
-      // A peer that is gone already closed its side; nothing is left to tell.
-      if (!(err instanceof RemoteError && err.code === 'not-found')) this.init.onError(err)
-    })
+  /**
+   * Sends a notice without waiting for it. Notices under way are tracked so that
+   * closeAll() lets them finish before the node closes its connections under them.
+   */
+  private notify (peerId: string, request: Request, onError = (err: Error): void => {
+    // A peer that is gone already closed its side; nothing is left to tell.
+    if (!(err instanceof RemoteError && err.code === 'not-found')) this.init.onError(err)
+  }): void {
+    const notice = this.init.send(peerId, request).then(() => {}, onError)
+    this.notices.add(notice)
+    void notice.finally(() => this.notices.delete(notice))
   }
 }

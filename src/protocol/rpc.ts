@@ -51,7 +51,8 @@ export async function request (host: Libp2p, peerId: string, protocol: string, r
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     await lp.write(encode(req), { signal })
     const bytes = await lp.read({ signal })
-    await stream.close({ signal }).catch(() => {})
+    // The answer is in: closing (the remote's end closes too) need not hold the caller up.
+    stream.close({ signal }).catch(() => {})
     response = decodeResponse(bytes.subarray())
   } catch (err) {
     if (err instanceof SwarmError) throw err
