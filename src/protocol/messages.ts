@@ -1,17 +1,24 @@
-// Node-to-node wire messages (docs/protocol.md). JSON in varint length-prefixed frames, one
-// request and one response per stream. Everything received is validated here before any
-// other code sees it: a message that fails gets a `bad-message` answer, never a crash.
+// Node-to-node wire messages (docs/protocol.md). JSON in varint length-prefixed frames on a
+// long-lived stream per pair of nodes and direction; each frame carries an `id` that pairs
+// a response with its request. Everything received is validated here before any other
+// code sees it: a message that fails gets a `bad-message` answer, never a crash.
 // A `pipeId` always names the receiving node's own PipeTransport.
 import net from 'node:net'
 import { ProtocolError } from '../errors.js'
 import type { types as ms } from 'mediasoup'
 
-/** Bump the last part for compatible additions, the major for breaking changes. */
-export const PROTOCOL_VERSION = '1.0.0'
+/**
+ * In the protocol id, so nodes of different versions do not talk: changed (major) for
+ * breaking changes only; optional additions keep it (docs/protocol.md).
+ */
+export const PROTOCOL_VERSION = '2.0.0'
 export const pipeProtocolId = (prefix: string): string => `${prefix}/pipe/${PROTOCOL_VERSION}`
 
 /** Largest frame accepted (bytes); a video producer's rtpParameters take ~2 KiB. */
 export const MAX_MESSAGE_BYTES = 64 * 1024
+
+/** Request ids are integers 0…MAX_REQUEST_ID, unique among one requester's requests under way. */
+export const MAX_REQUEST_ID = 2 ** 31 - 1
 
 /** This node's end of a pipe: where its PipeTransport listens and its SRTP key. */
 export interface PipeEndpoint {
@@ -156,7 +163,10 @@ function decodeJson (bytes: Uint8Array): Json {
 }
 
 export function decodeRequest (bytes: Uint8Array): Request {
-  const m = decodeJson(bytes)
+  return requestOf(decodeJson(bytes))
+}
+
+function requestOf (m: Json): Request {
   switch (m.type) {
     case 'pull':
       if (m.recruited !== undefined && typeof m.recruited !== 'boolean') fail('recruited must be a boolean')
@@ -188,7 +198,10 @@ export function decodeRequest (bytes: Uint8Array): Request {
 }
 
 export function decodeResponse (bytes: Uint8Array): Response {
-  const m = decodeJson(bytes)
+  return responseOf(decodeJson(bytes))
+}
+
+function responseOf (m: Json): Response {
   switch (m.type) {
     case 'ok':
       return { type: 'ok' }
@@ -229,4 +242,49 @@ export function decodeResponse (bytes: Uint8Array): Response {
 
 export function encode (message: Request | Response): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(message))
+}
+
+function requestId (value: unknown): number | null {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_REQUEST_ID ? value as number : null
+}
+
+/**
+ * A request frame: the request with its id, or the error to answer with the id when it
+ * could be read (null otherwise).
+ */
+export function decodeRequestFrame (bytes: Uint8Array): { id: number, request: Request } | { id: number | null, error: ProtocolError } {
+  let m: Json
+  try {
+    m = decodeJson(bytes)
+  } catch (err) {
+    if (err instanceof ProtocolError) return { id: null, error: err }
+    throw err
+  }
+  const id = requestId(m.id)
+  try {
+    const request = requestOf(m)
+    if (id === null) return { id, error: new ProtocolError('bad-message', `id must be an integer 0-${MAX_REQUEST_ID}`) }
+    return { id, request }
+  } catch (err) {
+    if (err instanceof ProtocolError) return { id, error: err }
+    throw err
+  }
+}
+
+/** A response frame; throws ProtocolError when it has no valid id (a broken peer). */
+export function decodeResponseFrame (bytes: Uint8Array): { id: number, response: Response } | { id: number, error: ProtocolError } {
+  const m = decodeJson(bytes)
+  const id = requestId(m.id)
+  if (id === null) throw new ProtocolError('bad-message', `response id must be an integer 0-${MAX_REQUEST_ID}`)
+  try {
+    return { id, response: responseOf(m) }
+  } catch (err) {
+    if (err instanceof ProtocolError) return { id, error: err }
+    throw err
+  }
+}
+
+/** A frame: the message with its request id (null answers a request whose id was unreadable). */
+export function encodeFrame (id: number | null, message: Request | Response): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ id, ...message }))
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { ProtocolError } from '../../src/errors.js'
-import { decodeRequest, decodeResponse, encode, MAX_MESSAGE_BYTES } from '../../src/protocol/messages.js'
+import { decodeRequest, decodeRequestFrame, decodeResponse, decodeResponseFrame, encode, encodeFrame, MAX_MESSAGE_BYTES, MAX_REQUEST_ID } from '../../src/protocol/messages.js'
 
 const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value))
 const endpoint = { pipeId: 'p1', ip: '127.0.0.1', port: 4000, srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: 'YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0' } }
@@ -56,6 +56,22 @@ describe('protocol messages', () => {
     assert.throws(() => decodeResponse(bytes({ ...ok, rtpParameters: { codecs: [] } })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, paused: 'no' })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, route: Array(40).fill('Qm1') })), ProtocolError)
+  })
+
+  it('frames carry a request id: a bad request keeps its id in the answer, an unreadable one gets null', () => {
+    assert.deepEqual(decodeRequestFrame(encodeFrame(7, { type: 'status' })), { id: 7, request: { type: 'status' } })
+    const bad = decodeRequestFrame(bytes({ id: 8, type: 'pull', producerId: 1 }))
+    assert.ok('error' in bad && bad.id === 8 && bad.error.code === 'bad-message')
+    for (const id of [undefined, -1, 1.5, '3', MAX_REQUEST_ID + 1]) {
+      const frame = decodeRequestFrame(bytes({ id, type: 'status' }))
+      assert.ok('error' in frame && frame.id === null && frame.error.code === 'bad-message', `id ${String(id)}`)
+    }
+    const unknown = decodeRequestFrame(bytes({ id: 2, type: 'launch' }))
+    assert.ok('error' in unknown && unknown.id === 2 && unknown.error.code === 'unknown-type')
+    assert.deepEqual(decodeResponseFrame(encodeFrame(5, { type: 'ok' })), { id: 5, response: { type: 'ok' } })
+    const badAnswer = decodeResponseFrame(bytes({ id: 6, type: 'pull-ok' }))
+    assert.ok('error' in badAnswer && badAnswer.id === 6)
+    assert.throws(() => decodeResponseFrame(bytes({ type: 'ok' })), ProtocolError)
   })
 
   it('decodeResponse() checks redirect candidates', () => {

@@ -37,6 +37,11 @@ async function storedProviders (node: SwarmNode, producerId: string): Promise<st
   return found
 }
 
+/** Peers in the node's DHT routing table (libp2p internals: no public accessor). */
+function routingTableSize (node: SwarmNode): number {
+  return (node.libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
+}
+
 describe('joining through bootstrap addresses', function () {
   this.timeout(30_000)
   const nodes: SwarmNode[] = []
@@ -97,6 +102,9 @@ describe('joining through bootstrap addresses', function () {
     const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { announce: 500 } })
     nodes.push(b)
     await waitFor(() => b.peers.includes(a.peerId), { timeoutMs: 3000, what: 'B joining A' })
+    // Until A is in B's DHT routing table (libp2p pings it first), stopping A would leave that
+    // check pending, and the DHT would not take the restarted A until it fails (≥ 5 s).
+    await waitFor(() => routingTableSize(b) > 0, { timeoutMs: 3000, what: "A in B's DHT routing table" })
     await a.stop()
     await waitFor(() => b.peers.length === 0, { timeoutMs: 3000, what: 'B noticing A has gone' })
     // Announced while B is alone: the announcement ends (deadline 500 ms) with no node storing it.
@@ -108,7 +116,12 @@ describe('joining through bootstrap addresses', function () {
     nodes.push(a)
     await waitFor(() => b.peers.includes(a.peerId), { timeoutMs: 8000, what: 'B joining the restarted A' })
     // Well before the periodic re-announcement (every providerValidity / 4 = 30 s).
-    await waitFor(async () => (await storedProviders(a, source.producer.id)).includes(b.peerId), { timeoutMs: 3000, what: "B's record in the restarted A's store" })
+    await waitFor(async () => (await storedProviders(a, source.producer.id)).includes(b.peerId), {
+      // The first retries may come before A is in B's DHT routing table (it is checked with a ping first).
+      timeoutMs: 6000,
+      what: "B's record in the restarted A's store",
+      progress: () => `B: ${b.libp2p.getConnections().map((c) => `${c.direction}/${c.status}`).join(', ')}, DHT routing table ${routingTableSize(b)}`
+    })
   })
 
   it('bootstrap addresses that are not multiaddrs are refused with TypeError; its own address is skipped', async () => {

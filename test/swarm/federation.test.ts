@@ -204,14 +204,21 @@ describe('swarm federation: A ← B ← C (C bootstraps from B only)', function 
 
   it('a malformed protocol message gets an error answer, is counted, and the node keeps serving', async () => {
     const protocol = pipeProtocolId('/mediasoup-swarm')
-    for (const garbage of ['{not json', JSON.stringify({ type: 'pull', producerId: 42 }), JSON.stringify({ type: 'launch' })]) {
-      const stream = await b.libp2p.dialProtocol(peerIdFromString(a.peerId), protocol)
-      const lp = lpStream(stream)
+    // One session stream, as a node opens it; each bad frame is answered with its id (null when unreadable).
+    const stream = await b.libp2p.dialProtocol(peerIdFromString(a.peerId), protocol)
+    const lp = lpStream(stream)
+    for (const [garbage, id] of [
+      ['{not json', null], [JSON.stringify({ id: 1, type: 'pull', producerId: 42 }), 1], [JSON.stringify({ id: 2, type: 'launch' }), 2], [JSON.stringify({ type: 'status' }), null]
+    ] as const) {
       await lp.write(new TextEncoder().encode(garbage))
-      const answer = decodeResponse((await lp.read()).subarray())
-      assert.equal(answer.type, 'error')
+      const bytes = (await lp.read()).subarray()
+      assert.equal(decodeResponse(bytes).type, 'error')
+      assert.equal(JSON.parse(new TextDecoder().decode(bytes)).id, id)
     }
-    assert.deepEqual(a.protocolErrorCounts, { 'bad-message': 2, 'unknown-type': 1 })
+    // The same stream still answers a good request.
+    await lp.write(new TextEncoder().encode(JSON.stringify({ id: 3, type: 'status' })))
+    assert.equal(decodeResponse((await lp.read()).subarray()).type, 'status-ok')
+    assert.deepEqual(a.protocolErrorCounts, { 'bad-message': 3, 'unknown-type': 1 })
     const { sink } = await publishAndPull('audio')
     assert.ok(sink.packets > 0)
   })
