@@ -12,10 +12,11 @@ import { ProducerDirectory } from '../directory/producer-directory.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { ProducerRegistry } from '../media/producer-registry.js'
 import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
+import { PeerMonitor } from '../p2p/peer-monitor.js'
 import { createHost } from '../p2p/host.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { loadSwarmKey } from '../p2p/swarm-key.js'
-import { pipeProtocolId } from '../protocol/messages.js'
+import { MAX_RTTS, pipeProtocolId } from '../protocol/messages.js'
 import { request, serve } from '../protocol/rpc.js'
 import { resolveOptions } from './options.js'
 import { PipeService } from './pipe-service.js'
@@ -26,9 +27,9 @@ import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { types as ms } from 'mediasoup'
 
 /**
- * Deadlines per request type, in units of `timeouts.request`. Answering a pull may take a
- * status round (0.5) and recruiting a relay (1), or waiting for the answering relay's own
- * pull; so a pull waits longest.
+ * Deadlines per request type, in units of `timeouts.request`. Answering a pull may take two
+ * status rounds (relays below, then peers to recruit: 0.5 each) and recruit attempts (1 in
+ * all), or waiting for the answering relay's own pull; so a pull waits longest.
  */
 const DEADLINE_FACTOR: Record<Request['type'], number> = {
   pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
@@ -37,6 +38,9 @@ const DEADLINE_FACTOR: Record<Request['type'], number> = {
 /** A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s… at most 30 s. */
 const BOOTSTRAP_RETRY_FIRST_MS = 1000
 const BOOTSTRAP_RETRY_LAST_MS = 30_000
+
+/** A peer that misses this many pings in a row (one per `timeouts.ping`) is given up. */
+const PING_FAILURES_BEFORE_CLOSE = 2
 
 /** How long a node waits before announcing a copy it received (see the 'add' listener). */
 const COPY_ANNOUNCE_DELAY_MS = 500
@@ -119,6 +123,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private workerPool!: WorkerPool
   private directory!: ProducerDirectory
   private keeper?: BootstrapKeeper
+  private monitor?: PeerMonitor
   private pipes!: PipeService
   private readonly registry = new ProducerRegistry()
   private readonly routerById = new Map<string, ms.Router>()
@@ -159,7 +164,6 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
         addressPolicy: this.options.addressPolicy,
         providerValidityMs: timeouts.providerValidity,
         reprovideIntervalMs: timeouts.providerValidity / 4,
-        pingIntervalMs: timeouts.ping,
         dialTimeoutMs: timeouts.dial
       })
     } catch (err) {
@@ -185,7 +189,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       routeOf: (producerId) => this.routeOf(producerId),
       localLoad: () => ({ load: this.load.load, capacity: this.load.capacity }),
       holdLoad: (kind) => this.load.hold(this.admission.pipeCost(kind)),
-      rtts: () => this.rtts(),
+      rtts: () => this.monitor?.rtts(MAX_RTTS) ?? {},
       onDistributionChange: (producerId) => this.emit('distributionchange', producerId)
     })
     this.admission = new Admission({
@@ -204,7 +208,10 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
         this.peerLoads.set(peerId, { load: answer.load, capacity: answer.capacity })
         return answer
       },
-      recruit: async (peerId, producerId) => { await send(peerId, { type: 'recruit', producerId }) }
+      recruit: async (peerId, producerId, timeoutMs) => {
+        await request(this.host, peerId, this.protocol, { type: 'recruit', producerId }, timeoutMs)
+      },
+      recruitBudgetMs: timeouts.request * DEADLINE_FACTOR.recruit
     })
     // Copies are announced too: a node that receives a producer serves it as a relay. Their
     // announcement waits a moment, so it does not compete with the pull's own set-up.
@@ -235,6 +242,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
       onFailure: onError
     })
     this.keeper.start()
+    this.monitor = new PeerMonitor(this.host, { intervalMs: timeouts.ping, failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE })
+    this.monitor.start()
   }
 
   /** This node's libp2p peer id. */
@@ -353,13 +362,9 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return [...(this.pipes.upstreamOf(producerId)?.route ?? []), this.peerId]
   }
 
-  /** RTTs to connected peers as measured by libp2p's connection monitor (ping). */
-  private rtts (): Record<string, number> {
-    const rtts: Record<string, number> = {}
-    for (const connection of this.host.getConnections()) {
-      if (connection.rtt !== undefined && Object.keys(rtts).length < 64) rtts[connection.remotePeer.toString()] = connection.rtt
-    }
-    return rtts
+  /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, smoothed. */
+  rtts (): Record<string, number> {
+    return this.monitor?.rtts() ?? {}
   }
 
   /**
@@ -387,7 +392,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return { pipeProducer: await pending }
   }
 
-  private async locate (producerId: string, router: ms.Router): Promise<ms.Producer> {
+  private async locate (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
     const here = this.registry.inRouter(producerId, router)
     if (here !== undefined) return here.producer
     const local = this.registry.entries(producerId)[0]
@@ -396,10 +401,10 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     const underWay = this.remotePulls.get(producerId)
     if (underWay !== undefined) {
       await underWay.catch(() => {})
-      return await this.locate(producerId, router)
+      return await this.locate(producerId, router, recruitedBy)
     }
     const started = performance.now()
-    const pull = this.pullFromSwarm(producerId, router)
+    const pull = this.pullFromSwarm(producerId, router, recruitedBy)
       .catch((err: Error) => {
         this.emit('pullfailed', { producerId, error: err, totalMs: performance.now() - started })
         throw err
@@ -496,7 +501,6 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs.map((a) => multiaddr(a)) }).catch(() => {})
   }
 
-  /** The router a recruited relay keeps its copies in (created on first use). */
   /**
    * The router a recruited relay keeps its copy in: the node's first open router, so that
    * its own clients can consume the copy (mediasoup allows a producer id once per worker:
@@ -510,13 +514,22 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return await this.relayRouter
   }
 
+  /**
+   * Asked by a full node to become a relay: pulls the producer from it, through the same
+   * once-per-node gate as pipeToRouter(), so a recruit never makes a second copy beside a
+   * pull under way. Answers ok once this node has the copy.
+   */
   private async handleRecruit (peerId: string, producerId: string): Promise<Response> {
-    if (this.registry.entries(producerId).length > 0) return { type: 'error', code: 'capacity', message: `already have ${producerId}` }
-    if (!this.load.fits(Math.max(this.options.costs.videoPipe, this.options.costs.audioPipe), 0, false)) {
-      return { type: 'error', code: 'capacity', message: 'no spare capacity' }
+    const busy = (): boolean => this.registry.entries(producerId).length > 0 || this.remotePulls.has(producerId)
+    if (!busy()) {
+      if (!this.load.fits(Math.max(this.options.costs.videoPipe, this.options.costs.audioPipe), 0, false)) {
+        return { type: 'error', code: 'capacity', message: 'no spare capacity' }
+      }
+      const router = await this.routerForRelaying()
+      if (!busy()) await this.locate(producerId, router, peerId)
     }
-    const router = await this.routerForRelaying()
-    await this.pullFromSwarm(producerId, router, peerId)
+    await this.pullUnderWay(producerId)
+    if (this.registry.entries(producerId).length === 0) return { type: 'error', code: 'capacity', message: `could not get ${producerId}` }
     return { type: 'ok' }
   }
 
@@ -524,6 +537,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     return {
       type: 'status-ok',
       has: producerId !== undefined && this.registry.entries(producerId).length > 0,
+      pulling: producerId !== undefined && this.remotePulls.has(producerId),
       downstream: producerId === undefined ? 0 : this.pipes.downstreamOf(producerId).length,
       load: this.load.load,
       capacity: this.load.capacity
@@ -563,6 +577,7 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     if (this.stopped) return
     this.stopped = true
     this.keeper?.stop()
+    this.monitor?.stop()
     this.directory?.stop()
     await this.pipes?.closeAll()
     await this.host?.stop()

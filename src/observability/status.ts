@@ -43,12 +43,13 @@ export interface StatusOptions {
 
 export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeStatus {
   const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, { peerId, rttMs: null, addresses: [] }]))
+  const rtts = node.rtts()
   for (const connection of node.libp2p.getConnections()) {
     const peerId = connection.remotePeer.toString()
     const peer = peers.get(peerId) ?? { peerId, rttMs: null, addresses: [] }
     peers.set(peerId, peer)
     peer.addresses.push(connection.remoteAddr.toString())
-    if (connection.rtt !== undefined) peer.rttMs = Math.min(peer.rttMs ?? Infinity, connection.rtt)
+    peer.rttMs = rtts[peerId] ?? null
   }
   const producersById = new Map<string, { kind: 'audio' | 'video', paused: boolean }>()
   for (const router of node.routers()) for (const p of node.producersIn(router)) producersById.set(p.id, p)

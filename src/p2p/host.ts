@@ -26,7 +26,6 @@ export interface HostInit {
   addressPolicy: AddressPolicy
   providerValidityMs: number
   reprovideIntervalMs: number
-  pingIntervalMs: number
   dialTimeoutMs: number
 }
 
@@ -57,8 +56,8 @@ async function startLibp2p (init: HostInit): Promise<Host> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: init.swarmKey === undefined ? undefined : preSharedKey({ psk: init.swarmKey }),
-    // A dead peer is noticed by failed pings: this bounds how long its pipes look alive.
-    connectionMonitor: { pingInterval: init.pingIntervalMs, pingTimeout: { maxTimeout: init.pingIntervalMs } },
+    // Liveness and RTTs are the PeerMonitor's (peer-monitor.ts says why).
+    connectionMonitor: { enabled: false },
     // Redialling is the BootstrapKeeper's: libp2p's own reconnect queue (for peers the DHT
     // tags keep-alive) retries on the same schedule, and two simultaneous dials to one peer
     // end in a duplicate connection that libp2p aborts, sometimes under the DHT's
@@ -66,7 +65,8 @@ async function startLibp2p (init: HostInit): Promise<Host> {
     connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0 },
     services: {
       identify: identify(),
-      ping: ping(),
+      // Room for a ping of each side plus one that is still closing.
+      ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 2 }),
       dht: kadDHT({
         // A private protocol id keeps the swarm out of the public IPFS DHT.
         protocol: `${init.protocolPrefix}/kad/1.0.0`,

@@ -20,8 +20,13 @@ export interface AdmissionInit {
   peers: () => string[]
   multiaddrsOf: (peerId: string) => Promise<string[]>
   status: (peerId: string, producerId: string) => Promise<StatusOk>
-  /** Asks `peerId` to pull the producer from this node; resolves when it has it. */
-  recruit: (peerId: string, producerId: string) => Promise<void>
+  /** Asks `peerId` to pull the producer from this node; resolves when it has it, within `timeoutMs`. */
+  recruit: (peerId: string, producerId: string, timeoutMs: number) => Promise<void>
+  /**
+   * Time all recruit attempts of one redirect may take together: the requester waits for
+   * the answer, so a recruit that does not come through in time must not hold it up.
+   */
+  recruitBudgetMs: number
   /** How many peers to ask for their status when looking for a recruit. */
   recruitProbe?: number
 }
@@ -75,11 +80,15 @@ export class Admission {
     const exclude = new Set([requester, ...this.init.routeOf(producerId), ...this.init.downstreamOf(producerId)])
     const pool = this.init.peers().filter((p) => !exclude.has(p)).slice(0, this.init.recruitProbe ?? 8)
     const statuses = await Promise.all(pool.map(async (peerId) => await this.init.status(peerId, producerId).then((s) => ({ peerId, s }), () => undefined)))
-    const idle = statuses.filter((x) => x !== undefined && !x.s.has && x.s.capacity - x.s.load >= cost)
+    // A node getting the stream now is about to be a relay already, not an idle one.
+    const idle = statuses.filter((x) => x !== undefined && !x.s.has && !x.s.pulling && x.s.capacity - x.s.load >= cost)
       .map((x) => ({ peerId: x!.peerId, spare: x!.s.capacity - x!.s.load, capacity: x!.s.capacity, downstream: 0, rttMs: rtts[x!.peerId] }))
+    const deadline = performance.now() + this.init.recruitBudgetMs
     for (const candidate of rankCandidates(idle, { cost, fanout: this.init.fanout })) {
+      const remainingMs = deadline - performance.now()
+      if (remainingMs <= 0) break
       try {
-        await this.init.recruit(candidate.peerId, producerId)
+        await this.init.recruit(candidate.peerId, producerId, remainingMs)
         return candidate.peerId
       } catch {
         // It filled up or went away meanwhile: ask the next one.

@@ -70,7 +70,8 @@ export interface PullOk extends Load {
 /** Ask these nodes instead, best first: they already receive the producer (or were recruited to). */
 export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
 /** `has`: the node has the producer asked about; `downstream`: pipes it sends it on. */
-export interface StatusOk extends Load { type: 'status-ok', has: boolean, downstream: number }
+/** `pulling`: the node is getting the producer now (it has no copy yet, and will have). */
+export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number }
 export interface Ok { type: 'ok' }
 export type ErrorCode = 'not-found' | 'capacity' | 'loop' | 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version' | 'internal'
 export interface ErrorAnswer { type: 'error', code: ErrorCode, message: string }
@@ -231,7 +232,8 @@ function responseOf (m: Json): Response {
       }
     case 'status-ok':
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
-      return { type: 'status-ok', has: m.has, downstream: count(m.downstream, 'downstream'), ...load(m) }
+      if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')
+      return { type: 'status-ok', has: m.has, pulling: m.pulling, downstream: count(m.downstream, 'downstream'), ...load(m) }
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
       return { type: 'error', code: m.code as ErrorCode, message: m.message.slice(0, 500) }

@@ -135,7 +135,7 @@ describe('node metrics and status (src/observability)', function () {
     await b.pipeToRouter({ producerId: source.producer.id, router: routerB })
     const sink = await createRtpSink({ router: routerB, producerId: source.producer.id })
     closers.push(() => sink.close())
-    await waitFor(() => b.libp2p.getConnections().some((c) => c.rtt !== undefined), { what: 'an RTT measured' })
+    await waitFor(() => Object.keys(b.rtts()).length > 0, { what: 'an RTT measured' })
     const status = nodeStatus(b, { media, version: '9.9.9', startedAt: performance.now() })
     assert.equal(status.peerId, b.peerId)
     assert.deepEqual(status.peers.map((p) => p.peerId), [a.peerId])

@@ -16,7 +16,7 @@ const PROTOCOL = pipeProtocolId('/rpc-test')
 async function startHost (): Promise<Host> {
   const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], protocolPrefix: '/rpc-test',
-    addressPolicy: 'all', providerValidityMs: 60_000, reprovideIntervalMs: 15_000, pingIntervalMs: 2000, dialTimeoutMs: 2000
+    addressPolicy: 'all', providerValidityMs: 60_000, reprovideIntervalMs: 15_000, dialTimeoutMs: 2000
   })
   await host.start()
   return host
@@ -27,7 +27,7 @@ async function answerAfterDelay (req: Request): Promise<Response> {
   if (req.type !== 'status' || req.producerId === undefined) return { type: 'error', code: 'bad-message', message: 'status only' }
   if (req.producerId === 'hang') return await new Promise<never>(() => {})
   await new Promise((resolve) => setTimeout(resolve, Number(req.producerId!.slice('wait-'.length))))
-  return { type: 'status-ok', has: true, downstream: Number(req.producerId.slice('wait-'.length)), load: 0, capacity: 1 }
+  return { type: 'status-ok', has: true, pulling: false, downstream: Number(req.producerId.slice('wait-'.length)), load: 0, capacity: 1 }
 }
 
 describe('node-to-node request sessions (src/protocol/rpc.ts)', function () {

@@ -183,6 +183,27 @@ describe('delegation trees', function () {
     await sinkD.waitForPackets(20, { timeoutMs: 3000 })
   })
 
+  it('a node recruited while its own pull is under way makes no second copy: it answers ok once that pull is done', async () => {
+    nodes = await startChain(2)
+    await waitConnected(nodes)
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
+    closers.push(() => source.close())
+    const routerB = await b.createRouter({ mediaCodecs })
+    const errors: Error[] = []
+    b.on('error', (err) => errors.push(err))
+    const pull = b.pipeToRouter({ producerId: source.producer.id, router: routerB })
+    const recruit = request(a.libp2p, b.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'recruit', producerId: source.producer.id }, 5000)
+    const [{ pipeProducer }, answer] = await Promise.all([pull, recruit])
+    assert.equal(answer.type, 'ok')
+    assert.deepEqual(b.pipeStats, { outgoingPipes: 0, incomingPipes: 1, outgoingConsumers: 0, incomingProducers: 1 })
+    assert.deepEqual(a.getDistribution(source.producer.id)?.downstream, [b.peerId])
+    assert.deepEqual(errors, [])
+    const sink = await createRtpSink({ router: routerB, producerId: pipeProducer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(20, { timeoutMs: 3000 })
+  })
+
   describe('redirect hop limit', () => {
     const hosts: Host[] = []
     afterEach(async () => { await Promise.all(hosts.splice(0).map(async (h) => await h.stop())) })
@@ -196,7 +217,7 @@ describe('delegation trees', function () {
         const host = await createHost({
           privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [],
           protocolPrefix: '/mediasoup-swarm', addressPolicy: 'all',
-          providerValidityMs: 60_000, reprovideIntervalMs: 15_000, pingIntervalMs: 2000, dialTimeoutMs: 2000
+          providerValidityMs: 60_000, reprovideIntervalMs: 15_000, dialTimeoutMs: 2000
         })
         await host.start()
         await host.dial(multiaddr(requester.multiaddrs[0]!))

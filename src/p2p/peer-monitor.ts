@@ -1,0 +1,108 @@
+// Liveness and round-trip times of connected peers, measured with libp2p ping. It replaces
+// libp2p's connection monitor, which aborts a connection on any single failed ping,
+// including the stream-limit error its own earlier slow ping leaves behind (js-libp2p
+// #3464): under load that dropped healthy connections, and with them the pipes and
+// requests under way. Here a peer is given up only after consecutive failed pings.
+import type { Host } from './host.js'
+import type { PeerId } from '@libp2p/interface'
+
+export interface PeerMonitorInit {
+  /**
+   * A ping to every connected peer per period; a ping gets one period to answer, and one
+   * that does not is followed at once by the next.
+   */
+  intervalMs: number
+  /** Consecutive failed pings after which the peer's connections are closed. */
+  failuresBeforeClose: number
+}
+
+interface PeerState {
+  rttMs?: number
+  failures: number
+  pinging: boolean
+}
+
+/** Weight of a new sample in the smoothed RTT. */
+const RTT_SMOOTHING = 0.5
+
+export class PeerMonitor {
+  private readonly peers = new Map<string, PeerState>()
+  private timer: NodeJS.Timeout | undefined
+  private readonly aborter = new AbortController()
+
+  constructor (private readonly host: Host, private readonly init: PeerMonitorInit) {}
+
+  start (): void {
+    this.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.timer = setInterval(() => this.round(), this.init.intervalMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+    this.aborter.abort()
+    this.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.peers.clear()
+  }
+
+  /** Smoothed RTT to `peerId` in ms, once one ping has answered. */
+  rtt (peerId: string): number | undefined {
+    return this.peers.get(peerId)?.rttMs
+  }
+
+  /** Smoothed RTTs of connected peers that answered a ping (at most `limit`). */
+  rtts (limit = Infinity): Record<string, number> {
+    const rtts: Record<string, number> = {}
+    let count = 0
+    for (const [peerId, state] of this.peers) {
+      if (state.rttMs === undefined || count >= limit) continue
+      rtts[peerId] = state.rttMs
+      count++
+    }
+    return rtts
+  }
+
+  private readonly onDisconnect = (event: CustomEvent<{ toString: () => string }>): void => {
+    this.peers.delete(event.detail.toString())
+  }
+
+  private round (): void {
+    const connected = new Set(this.host.getConnections().filter((c) => c.status === 'open').map((c) => c.remotePeer))
+    for (const peer of connected) {
+      const peerId = peer.toString()
+      let state = this.peers.get(peerId)
+      if (state === undefined) this.peers.set(peerId, state = { failures: 0, pinging: false })
+      // One ping per peer at a time.
+      if (!state.pinging) void this.ping(peer, state)
+    }
+  }
+
+  /** Pings until one answers or `failuresBeforeClose` in a row did not (then closes). */
+  private async ping (peer: PeerId, state: PeerState): Promise<void> {
+    state.pinging = true
+    try {
+      // Not a dial: a peer whose connections ended meanwhile is not pinged.
+      while (!this.aborter.signal.aborted && this.host.getConnections(peer).some((c) => c.status === 'open')) {
+        const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.intervalMs)])
+        try {
+          const rtt = await this.host.services.ping.ping(peer, { signal })
+          state.rttMs = state.rttMs === undefined ? rtt : state.rttMs + RTT_SMOOTHING * (rtt - state.rttMs)
+          state.failures = 0
+          return
+        } catch (err) {
+          // A peer that does not speak ping is alive: it answered the protocol negotiation.
+          if ((err as Error).name === 'UnsupportedProtocolError') {
+            state.failures = 0
+            return
+          }
+          if (this.aborter.signal.aborted || ++state.failures < this.init.failuresBeforeClose) continue
+          this.peers.delete(peer.toString())
+          for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)
+          return
+        }
+      }
+    } finally {
+      state.pinging = false
+    }
+  }
+}

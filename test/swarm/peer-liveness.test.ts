@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict'
+import { createRtpSink, createRtpSource, sleep, waitFor } from '../harness/index.js'
+import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import type { SwarmNode } from '../../src/index.js'
+
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_MS = 300
+
+/**
+ * Makes `node` ignore pings: every ping stream after the first `answered` is left
+ * unanswered (open, never echoed), as a frozen process would.
+ */
+async function ignorePings (node: SwarmNode, answered: number): Promise<void> {
+  let seen = 0
+  await node.libp2p.unhandle(PING_PROTOCOL)
+  await node.libp2p.handle(PING_PROTOCOL, async (stream) => {
+    if (seen++ >= answered) return
+    for await (const chunk of stream) stream.send(chunk)
+    await stream.close()
+  }, { maxInboundStreams: 64 })
+}
+
+/** Makes `node` leave exactly one ping unanswered (the next one it gets), answering all others. */
+async function dropOnePing (node: SwarmNode): Promise<void> {
+  let dropped = false
+  await node.libp2p.unhandle(PING_PROTOCOL)
+  await node.libp2p.handle(PING_PROTOCOL, async (stream) => {
+    if (!dropped) {
+      dropped = true
+      return
+    }
+    for await (const chunk of stream) stream.send(chunk)
+    await stream.close()
+  }, { maxInboundStreams: 64 })
+}
+
+describe('peer liveness (ping every timeouts.ping)', function () {
+  this.timeout(30_000)
+  let nodes: SwarmNode[] = []
+  const closers: Array<() => unknown> = []
+
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close()
+    await stopAll(nodes)
+    nodes = []
+  })
+
+  it('measures round-trip times to connected peers (node.rtts())', async () => {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    await waitFor(() => a.rtts()[b.peerId] !== undefined && b.rtts()[a.peerId] !== undefined, { what: 'RTTs measured', timeoutMs: 5000 })
+    const rtt = a.rtts()[b.peerId]!
+    assert.ok(rtt >= 0 && rtt < 250, `rtt ${rtt} ms on loopback`)
+  })
+
+  it('one unanswered ping does not drop a peer: its connection and the media on it go on', async () => {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const router = await a.createRouter({ mediaCodecs })
+    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
+    const sink = await createRtpSink({ router, producerId: pipeProducer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(1, { timeoutMs: 5000 })
+    const connection = a.libp2p.getConnections(b.libp2p.peerId)[0]!
+
+    await dropOnePing(b)
+    await sleep(PING_MS * 6)
+    assert.equal(connection.status, 'open')
+    assert.equal(pipeProducer.closed, false)
+    const before = sink.packets
+    await sleep(500)
+    assert.ok(sink.packets > before, 'media still flows')
+  })
+
+  it('a peer that answers no ping is given up within 3 × timeouts.ping, and the copies pulled from it close', async () => {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router: await a.createRouter({ mediaCodecs }) })
+
+    await ignorePings(b, 0)
+    const frozenAt = performance.now()
+    await waitFor(() => pipeProducer.closed, { what: 'the copy closed', timeoutMs: PING_MS * 3 + 2000 })
+    const tookMs = performance.now() - frozenAt
+    assert.ok(tookMs <= PING_MS * 3 + 500, `given up after ${tookMs.toFixed(0)} ms`)
+    assert.equal(a.getDistribution(source.producer.id), undefined)
+  })
+})
