@@ -84,6 +84,9 @@ export interface PipeServiceInit {
 /** What a pull got: a copy, or a redirect to follow. */
 export type PullResult = { producer: ms.Producer, route: string[] } | { redirect: Redirect }
 
+/** How long after a pull a new spare transport is made (see prepareSoon()). */
+const SPARE_DELAY_MS = 100
+
 export class PipeService {
   private readonly outgoing = new Map<string, OutgoingPipe>()
   private readonly outgoingCreating = new Map<string, Promise<OutgoingPipe>>()
@@ -140,7 +143,7 @@ export class PipeService {
       this.pending.delete(pendingKey)
       releaseLoad()
     }
-    this.prepare(entry.router)
+    this.prepareSoon(entry.router)
     return {
       type: 'pull-ok',
       producerId,
@@ -312,7 +315,7 @@ export class PipeService {
     }
     pipe.producers.set(producerId, producer)
     pipe.routes.set(producerId, answer.route)
-    this.prepare(router)
+    this.prepareSoon(router)
     this.init.onDistributionChange(producerId)
     producer.observer.once('close', () => {
       pipe.producers.delete(producerId)
@@ -389,6 +392,15 @@ export class PipeService {
   prepare (router: ms.Router): void {
     if (this.spares.has(router.id) || router.closed || this.closed) return
     this.spares.set(router.id, this.unconnected(router, this.spares, router.id))
+  }
+
+  /**
+   * prepare() a little later: the worker is busy with what follows a pull (the caller's
+   * consumer of the copy, the first packets), and a transport made now would delay it.
+   */
+  private prepareSoon (router: ms.Router): void {
+    if (this.spares.has(router.id)) return
+    setTimeout(() => this.prepare(router), SPARE_DELAY_MS).unref()
   }
 
   /**

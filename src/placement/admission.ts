@@ -85,7 +85,7 @@ export class Admission {
       .map((x) => ({ peerId: x!.peerId, spare: x!.s.capacity - x!.s.load, capacity: x!.s.capacity, downstream: 0, rttMs: rtts[x!.peerId] }))
     const deadline = performance.now() + this.init.recruitBudgetMs
     for (const candidate of rankCandidates(idle, { cost, fanout: this.init.fanout })) {
-      const remainingMs = deadline - performance.now()
+      const remainingMs = Math.ceil(deadline - performance.now())
       if (remainingMs <= 0) break
       try {
         await this.init.recruit(candidate.peerId, producerId, remainingMs)

@@ -150,7 +150,7 @@ async function sessionWith (host: Libp2p, peerId: string, protocol: string, sign
 
 /** Sends one request and returns the answer; error answers become RemoteError. */
 export async function request (host: Libp2p, peerId: string, protocol: string, req: Request, timeoutMs: number): Promise<Exclude<Response, { type: 'error' }>> {
-  const signal = AbortSignal.timeout(timeoutMs)
+  const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
   let response: Response
   try {
     const session = await sessionWith(host, peerId, protocol, signal)
