@@ -84,9 +84,6 @@ export interface PipeServiceInit {
 /** What a pull got: a copy, or a redirect to follow. */
 export type PullResult = { producer: ms.Producer, route: string[] } | { redirect: Redirect }
 
-/** How long after a pull a new spare transport is made (see prepareSoon()). */
-const SPARE_DELAY_MS = 100
-
 export class PipeService {
   private readonly outgoing = new Map<string, OutgoingPipe>()
   private readonly outgoingCreating = new Map<string, Promise<OutgoingPipe>>()
@@ -143,7 +140,7 @@ export class PipeService {
       this.pending.delete(pendingKey)
       releaseLoad()
     }
-    this.prepareSoon(entry.router)
+    this.prepare(entry.router)
     return {
       type: 'pull-ok',
       producerId,
@@ -315,7 +312,7 @@ export class PipeService {
     }
     pipe.producers.set(producerId, producer)
     pipe.routes.set(producerId, answer.route)
-    this.prepareSoon(router)
+    this.prepare(router)
     this.init.onDistributionChange(producerId)
     producer.observer.once('close', () => {
       pipe.producers.delete(producerId)
@@ -392,15 +389,6 @@ export class PipeService {
   prepare (router: ms.Router): void {
     if (this.spares.has(router.id) || router.closed || this.closed) return
     this.spares.set(router.id, this.unconnected(router, this.spares, router.id))
-  }
-
-  /**
-   * prepare() a little later: the worker is busy with what follows a pull (the caller's
-   * consumer of the copy, the first packets), and a transport made now would delay it.
-   */
-  private prepareSoon (router: ms.Router): void {
-    if (this.spares.has(router.id)) return
-    setTimeout(() => this.prepare(router), SPARE_DELAY_MS).unref()
   }
 
   /**
