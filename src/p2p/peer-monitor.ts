@@ -4,7 +4,7 @@
 // #3464): under load that dropped healthy connections, and with them the pipes and
 // requests under way. Here a peer is given up only after consecutive failed pings.
 import type { Host } from './host.js'
-import type { PeerId } from '@libp2p/interface'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
 export interface PeerMonitorInit {
   /**
@@ -34,6 +34,7 @@ export class PeerMonitor {
 
   start (): void {
     this.host.addEventListener('peer:disconnect', this.onDisconnect)
+    this.host.addEventListener('peer:identify', this.onIdentify)
     this.timer = setInterval(() => this.round(), this.init.intervalMs)
     this.timer.unref()
   }
@@ -42,6 +43,7 @@ export class PeerMonitor {
     clearInterval(this.timer)
     this.aborter.abort()
     this.host.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.host.removeEventListener('peer:identify', this.onIdentify)
     this.peers.clear()
   }
 
@@ -66,15 +68,23 @@ export class PeerMonitor {
     this.peers.delete(event.detail.toString())
   }
 
+  /** A new peer is measured at once, not a period later: relays are ranked by RTT. */
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    this.check(event.detail.peerId)
+  }
+
   private round (): void {
     const connected = new Set(this.host.getConnections().filter((c) => c.status === 'open').map((c) => c.remotePeer))
-    for (const peer of connected) {
-      const peerId = peer.toString()
-      let state = this.peers.get(peerId)
-      if (state === undefined) this.peers.set(peerId, state = { failures: 0, pinging: false })
-      // One ping per peer at a time.
-      if (!state.pinging) void this.ping(peer, state)
-    }
+    for (const peer of connected) this.check(peer)
+  }
+
+  private check (peer: PeerId): void {
+    if (!this.host.getConnections(peer).some((c) => c.status === 'open')) return
+    const peerId = peer.toString()
+    let state = this.peers.get(peerId)
+    if (state === undefined) this.peers.set(peerId, state = { failures: 0, pinging: false })
+    // One ping per peer at a time.
+    if (!state.pinging) void this.ping(peer, state)
   }
 
   /** Pings until one answers or `failuresBeforeClose` in a row did not (then closes). */
