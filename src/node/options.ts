@@ -69,7 +69,7 @@ export interface SwarmTimeouts {
   request: number
   /** A pipe whose other side never connects is closed after this. Default 10000. */
   pipeConnect: number
-  /** libp2p ping period; a vanished peer is noticed within about two periods. Default 2000. */
+  /** Ping period: a peer that misses two pings in a row (one period each) is given up, within three periods. Default 2000. */
   ping: number
   /** Lifetime of a DHT provider record (re-announced every validity/4). Default 120000. */
   providerValidity: number

@@ -23,10 +23,11 @@ import type { PipeListen } from '../media/pipe-transport.js'
 import type { ProducerRegistry } from '../media/producer-registry.js'
 import type { Load, PipeEndpoint, PullOk, PullRequest, Redirect, Request, Response } from '../protocol/messages.js'
 import type { ProducerEntry } from '../media/producer-registry.js'
+import type { RequestOptions } from '../protocol/rpc.js'
 import type { types as ms } from 'mediasoup'
 
 /** Sends a request to a peer; rejects with RemoteError / RequestTimeoutError. */
-export type Send = (peerId: string, request: Request) => Promise<Response>
+export type Send = (peerId: string, request: Request, options?: RequestOptions) => Promise<Response>
 
 /** Origin side of a pipe: consumers of local producers, sent to one puller's router. */
 interface OutgoingPipe {
@@ -101,6 +102,8 @@ export class PipeService {
   private readonly notices = new Set<Promise<void>>()
   /** `${producerId}/${peerId}` of admitted pulls whose consumer is being created. */
   private readonly pending = new Set<string>()
+  /** Puller side: `${peerId}/${producerId}` of pulls under way, by how many. */
+  private readonly pulling = new Map<string, number>()
 
   constructor (private readonly init: PipeServiceInit) {}
 
@@ -275,15 +278,24 @@ export class PipeService {
     let linkId = this.linkIds.get(linkKey)
     if (linkId === undefined) this.linkIds.set(linkKey, linkId = randomUUID())
     const offer = this.hasIncoming(router, peerId) ? undefined : await this.offerFor(linkKey, router)
-    const answer = await this.init.send(peerId, {
-      type: 'pull', producerId, linkId, rtts: this.init.rtts(), recruited, ...this.init.localLoad(), ...(offer === undefined ? {} : { offer: endpointOf(offer) })
-    })
+    const pullKey = `${peerId}/${producerId}`
+    this.pulling.set(pullKey, (this.pulling.get(pullKey) ?? 0) + 1)
+    let answer: Response
+    try {
+      answer = await this.init.send(peerId, {
+        type: 'pull', producerId, linkId, rtts: this.init.rtts(), recruited, ...this.init.localLoad(), ...(offer === undefined ? {} : { offer: endpointOf(offer) })
+      }, { onLateAnswer: (late) => this.undoLatePull(peerId, producerId, router, offer, late) })
+    } finally {
+      const left = (this.pulling.get(pullKey) ?? 1) - 1
+      if (left === 0) this.pulling.delete(pullKey)
+      else this.pulling.set(pullKey, left)
+    }
     if (answer.type === 'redirect' && answer.producerId === producerId) return { redirect: answer }
     if (answer.type !== 'pull-ok' || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', 'pull answered with something else than pull-ok or redirect')
     const self = this.init.localPeerId
     if (answer.route.includes(self) || answer.route.at(-1) !== peerId) {
       this.release(peerId, answer.pipe.pipeId, producerId)
-      this.abandonOffer(peerId, router, answer, linkKey, offer)
+      this.abandonOffer(peerId, router, answer, offer)
       throw new RemoteError(peerId, 'loop', `its copy of ${producerId} comes through this node (route ${answer.route.join(' > ')})`)
     }
     let pipe: IncomingPipe
@@ -369,10 +381,26 @@ export class PipeService {
     return await promise
   }
 
+  /**
+   * A pull-ok that came after the pull ran out of time: the peer made a consumer (and
+   * maybe connected a pipe to our offer) for a copy nobody will make, which would hold one
+   * of its fan-out slots for as long as the pipe lives. Released, unless a pull of the same
+   * producer from that peer is under way or done meanwhile (it gets the same consumer).
+   */
+  private undoLatePull (peerId: string, producerId: string, router: ms.Router, offer: ms.PipeTransport | undefined, late: Response): void {
+    if (late.type !== 'pull-ok' || late.producerId !== producerId || this.closed) return
+    if (this.pulling.has(`${peerId}/${producerId}`)) return
+    for (const pipe of this.incoming.values()) {
+      if (pipe.peerId === peerId && pipe.remotePipeId === late.pipe.pipeId && pipe.producers.has(producerId)) return
+    }
+    this.release(peerId, late.pipe.pipeId, producerId)
+    this.abandonOffer(peerId, router, late, offer)
+  }
+
   /** A pipe the origin connected to our offer, which this node will not use after all: close both ends. */
-  private abandonOffer (peerId: string, router: ms.Router, answer: PullOk, linkKey: string, offer: ms.PipeTransport | undefined): void {
+  private abandonOffer (peerId: string, router: ms.Router, answer: PullOk, offer: ms.PipeTransport | undefined): void {
     if (offer === undefined || answer.peerPipeId !== offer.id || this.incomingCreating.has(`${router.id}/${peerId}/${answer.pipe.pipeId}`)) return
-    this.offers.delete(linkKey)
+    // Closing it also takes it out of `offers` (forgetOnClose), if it is still the link's offer.
     offer.close()
     this.notify(peerId, { type: 'close-pipe', pipeId: answer.pipe.pipeId })
   }

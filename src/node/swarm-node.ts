@@ -24,6 +24,7 @@ import type { Host } from '../p2p/host.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { ErrorCode, Load, Request, Response, StatusOk } from '../protocol/messages.js'
 import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
+import type { RequestOptions } from '../protocol/rpc.js'
 import type { types as ms } from 'mediasoup'
 
 /**
@@ -172,8 +173,8 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
     }
     const onError = (err: Error): void => { this.emit('error', err) }
     this.directory = new ProducerDirectory(this.host, timeouts.announce, onError)
-    const send = async (peerId: string, req: Request): Promise<Exclude<Response, { type: 'error' }>> =>
-      await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type])
+    const send = async (peerId: string, req: Request, options?: RequestOptions): Promise<Exclude<Response, { type: 'error' }>> =>
+      await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type], options)
     this.pipes = new PipeService({
       localPeerId: this.host.peerId.toString(),
       registry: this.registry,
@@ -510,7 +511,13 @@ export class SwarmNode extends EventEmitter<SwarmNodeEvents> {
   private async routerForRelaying (): Promise<ms.Router> {
     const first = this.routers()[0]
     if (first !== undefined) return first
-    this.relayRouter ??= this.createRouter({ mediaCodecs: this.options.relayMediaCodecs })
+    if (this.relayRouter === undefined) {
+      const creating = this.createRouter({ mediaCodecs: this.options.relayMediaCodecs })
+      this.relayRouter = creating
+      // A failed or closed relay router is made again on the next recruit.
+      creating.then((router) => router.observer.once('close', () => { if (this.relayRouter === creating) this.relayRouter = undefined }),
+        () => { if (this.relayRouter === creating) this.relayRouter = undefined })
+    }
     return await this.relayRouter
   }
 

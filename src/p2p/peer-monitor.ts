@@ -89,10 +89,14 @@ export class PeerMonitor {
 
   /** Pings until one answers or `failuresBeforeClose` in a row did not (then closes). */
   private async ping (peer: PeerId, state: PeerState): Promise<void> {
+    const peerId = peer.toString()
+    // Ends when the peer is gone, or disconnected and back (a new loop then owns it).
+    const current = (): boolean => !this.aborter.signal.aborted && this.peers.get(peerId) === state &&
+      this.host.getConnections(peer).some((c) => c.status === 'open')
     state.pinging = true
     try {
-      // Not a dial: a peer whose connections ended meanwhile is not pinged.
-      while (!this.aborter.signal.aborted && this.host.getConnections(peer).some((c) => c.status === 'open')) {
+      while (current()) {
+        const started = performance.now()
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.intervalMs)])
         try {
           const rtt = await this.host.services.ping.ping(peer, { signal })
@@ -105,14 +109,32 @@ export class PeerMonitor {
             state.failures = 0
             return
           }
-          if (this.aborter.signal.aborted || ++state.failures < this.init.failuresBeforeClose) continue
-          this.peers.delete(peer.toString())
-          for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)
-          return
+          if (!current()) return
+          if (++state.failures >= this.init.failuresBeforeClose) {
+            this.peers.delete(peerId)
+            for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)
+            return
+          }
+          // A ping that failed at once (a stream error, not silence) gets its period before
+          // the next one, so two quick errors do not drop a peer within milliseconds.
+          await sleep(this.init.intervalMs - (performance.now() - started), this.aborter.signal)
         }
       }
     } finally {
       state.pinging = false
     }
   }
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done (): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
 }

@@ -85,8 +85,9 @@ export class Admission {
       .map((x) => ({ peerId: x!.peerId, spare: x!.s.capacity - x!.s.load, capacity: x!.s.capacity, downstream: 0, rttMs: rtts[x!.peerId] }))
     const deadline = performance.now() + this.init.recruitBudgetMs
     for (const candidate of rankCandidates(idle, { cost, fanout: this.init.fanout })) {
+      // Too little time left to pull: the recruit would make a copy nobody waits for.
       const remainingMs = Math.ceil(deadline - performance.now())
-      if (remainingMs <= 0) break
+      if (remainingMs < this.init.recruitBudgetMs / 4) break
       try {
         await this.init.recruit(candidate.peerId, producerId, remainingMs)
         return candidate.peerId

@@ -18,6 +18,14 @@ export type BadRequestListener = (code: ErrorCode, peerId: string) => void
 const MAX_IN_FLIGHT = 256
 /** A frame that cannot be written within this (the other side reads nothing) ends the session. */
 const WRITE_TIMEOUT_MS = 10_000
+/**
+ * Opening a session (dial + protocol negotiation) is shared by the requests that wait for
+ * it, so it runs on a deadline of its own rather than the first request's; each request
+ * still gives up at its own deadline.
+ */
+const OPEN_TIMEOUT_MS = 10_000
+/** How long the answer to a request that ran out of time is still handed to its `onLateAnswer`. */
+const LATE_ANSWER_WINDOW_MS = 60_000
 
 type LpStream = ReturnType<typeof lpStream<Stream>>
 
@@ -77,6 +85,8 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
 class Session {
   private nextId = 0
   private readonly pending = new Map<number, { resolve: (r: Response) => void, reject: (e: Error) => void }>()
+  /** Requests that ran out of time whose answer still matters to the requester (see RequestOptions). */
+  private readonly late = new Map<number, { onLateAnswer: (r: Response) => void, timer: NodeJS.Timeout }>()
   private readonly writer: FrameWriter
   closed = false
 
@@ -86,16 +96,26 @@ class Session {
     void this.readAnswers(lp)
   }
 
-  async request (req: Request, signal: AbortSignal): Promise<Response> {
+  async request (req: Request, signal: AbortSignal, onLateAnswer?: (r: Response) => void): Promise<Response> {
+    if (this.closed) throw new Error('the session with the peer ended')
     const id = this.nextId
     this.nextId = this.nextId === MAX_REQUEST_ID ? 0 : this.nextId + 1
     const answer = new Promise<Response>((resolve, reject) => this.pending.set(id, { resolve, reject }))
-    const onAbort = (): void => this.pending.get(id)?.reject(signal.reason as Error)
+    const onAbort = (): void => {
+      this.pending.get(id)?.reject(signal.reason as Error)
+      if (onLateAnswer !== undefined && !this.closed) {
+        const timer = setTimeout(() => this.late.delete(id), LATE_ANSWER_WINDOW_MS).unref()
+        this.late.set(id, { onLateAnswer, timer })
+      }
+    }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       // Not awaited: the deadline counts from here even if the stream is slow to take the
-      // frame; a failed write ends the session, which rejects `answer`.
-      this.writer.write(encodeFrame(id, req)).catch((err: Error) => this.fail(err))
+      // frame. A failed write fails this request and ends the session.
+      this.writer.write(encodeFrame(id, req)).catch((err: Error) => {
+        this.pending.get(id)?.reject(err)
+        this.fail(err)
+      })
       return await answer
     } finally {
       signal.removeEventListener('abort', onAbort)
@@ -108,9 +128,19 @@ class Session {
       for (;;) {
         const frame = decodeResponseFrame((await lp.read()).subarray())
         const waiting = this.pending.get(frame.id)
-        // No one waiting: the request ran out of time; the late answer is dropped.
-        if ('error' in frame) waiting?.reject(frame.error)
-        else waiting?.resolve(frame.response)
+        if (waiting !== undefined) {
+          if ('error' in frame) waiting.reject(frame.error)
+          else waiting.resolve(frame.response)
+          continue
+        }
+        // No one waiting: the request ran out of time. Its answer is dropped, unless the
+        // requester asked to see it (an answer may have built something to undo).
+        const late = frame.id === null ? undefined : this.late.get(frame.id)
+        if (late !== undefined && !('error' in frame)) {
+          clearTimeout(late.timer)
+          this.late.delete(frame.id!)
+          late.onLateAnswer(frame.response)
+        }
       }
     } catch (err) {
       this.fail(err as Error)
@@ -124,6 +154,8 @@ class Session {
     this.onClose()
     for (const { reject } of this.pending.values()) reject(err)
     this.pending.clear()
+    for (const { timer } of this.late.values()) clearTimeout(timer)
+    this.late.clear()
     this.stream.abort(err)
   }
 }
@@ -134,27 +166,52 @@ const sessions = new WeakMap<Libp2p, Map<string, Promise<Session>>>()
 async function sessionWith (host: Libp2p, peerId: string, protocol: string, signal: AbortSignal): Promise<Session> {
   let byKey = sessions.get(host)
   if (byKey === undefined) sessions.set(host, byKey = new Map())
-  const key = `${protocol} ${peerId}`
-  const existing = byKey.get(key)
-  if (existing !== undefined) {
-    const session = await existing
-    if (!session.closed) return session
-  }
   const map = byKey
-  const opening = host.dialProtocol(peerIdFromString(peerId), protocol, { signal })
+  const key = `${protocol} ${peerId}`
+  for (;;) {
+    const existing = map.get(key)
+    if (existing === undefined) break
+    const session = await raceSignal(existing, signal)
+    if (!session.closed) return session
+    // Ended meanwhile: open a new one, unless another request already did.
+    if (map.get(key) === existing) map.delete(key)
+  }
+  const opening = host.dialProtocol(peerIdFromString(peerId), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
     .then((stream) => new Session(peerId, stream, () => { if (map.get(key) === opening) map.delete(key) }))
   map.set(key, opening)
   opening.catch(() => { if (map.get(key) === opening) map.delete(key) })
-  return await opening
+  return await raceSignal(opening, signal)
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the promise itself goes on). */
+async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((resolve, reject) => {
+      onAbort = () => reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+export interface RequestOptions {
+  /**
+   * Called with the answer if it comes after the request ran out of time (within a
+   * minute): for answers that built something on the other node to undo.
+   */
+  onLateAnswer?: (response: Response) => void
 }
 
 /** Sends one request and returns the answer; error answers become RemoteError. */
-export async function request (host: Libp2p, peerId: string, protocol: string, req: Request, timeoutMs: number): Promise<Exclude<Response, { type: 'error' }>> {
+export async function request (host: Libp2p, peerId: string, protocol: string, req: Request, timeoutMs: number, options: RequestOptions = {}): Promise<Exclude<Response, { type: 'error' }>> {
   const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))
   let response: Response
   try {
     const session = await sessionWith(host, peerId, protocol, signal)
-    response = await session.request(req, signal)
+    response = await session.request(req, signal, options.onLateAnswer)
   } catch (err) {
     if (err instanceof SwarmError) throw err
     if (signal.aborted) throw new RequestTimeoutError(`${req.type} to ${peerId} got no answer within ${timeoutMs} ms`)

@@ -61,6 +61,15 @@ describe('node-to-node request sessions (src/protocol/rpc.ts)', function () {
     assert.equal((await request(client, peer, PROTOCOL, { type: 'status', producerId: 'wait-1' }, 2000)).type, 'status-ok')
   })
 
+  it('requests waiting for a session to open keep their own deadlines: a short one does not end the others', async () => {
+    // No session yet: both wait for the same opening (dial + negotiation), which outlives 1 ms.
+    const short = request(client, server.peerId.toString(), PROTOCOL, { type: 'status', producerId: 'wait-0' }, 1)
+    const long = request(client, server.peerId.toString(), PROTOCOL, { type: 'status', producerId: 'wait-0' }, 3000)
+    await assert.rejects(short, RequestTimeoutError)
+    assert.equal((await long).type, 'status-ok')
+    assert.equal(streamsOf(client), 1)
+  })
+
   it('error answers become RemoteError with their code', async () => {
     await assert.rejects(request(client, server.peerId.toString(), PROTOCOL, { type: 'recruit', producerId: 'x' }, 2000),
       (err: Error) => err instanceof RemoteError && err.code === 'bad-message')

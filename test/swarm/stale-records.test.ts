@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { createSwarmNode } from '../../src/index.js'
+import { pipeProtocolId } from '../../src/protocol/messages.js'
+import { request } from '../../src/protocol/rpc.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import { createRtpSink, createRtpSource, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
@@ -78,5 +81,43 @@ describe('stale provider records and dead peers', function () {
       assert.ok(Date.now() - stopped < 10_000, 'record still there 10 s after a 3 s validity')
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
+  })
+})
+
+describe('pull answers that come after the deadline', function () {
+  this.timeout(30_000)
+  let nodes: SwarmNode[] = []
+  const closers: Array<() => unknown> = []
+
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close()
+    await stopAll(nodes)
+  })
+
+  it('are released: the origin keeps no consumer, pipe or downstream slot for a copy nobody made', async () => {
+    const a = await createSwarmNode()
+    // Every request of B runs out of time (1 ms, a pull 3 ms) before the origin can answer;
+    // the lookup ends before a second attempt (200 ms later), so exactly one pull is sent.
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { request: 1, lookup: 150 } })
+    nodes = [a, b]
+    await waitConnected(nodes)
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const routerB = await b.createRouter({ mediaCodecs })
+    // B's store has A's record, and its request session to A is open: the pull is sent at once.
+    await waitFor(async () => {
+      for await (const provider of b.libp2p.services.dht.findProviders(await producerKey(source.producer.id), { signal: AbortSignal.timeout(500) })) {
+        if (provider.name === 'PROVIDER' && provider.providers.some((p) => p.id.equals(a.libp2p.peerId))) return true
+      }
+      return false
+    }, { what: "A's record at B" })
+    await request(b.libp2p, a.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'status' }, 2000)
+
+    await assert.rejects(b.pipeToRouter({ producerId: source.producer.id, router: routerB }), /tried .*: timeout/)
+    assert.equal(a.requestCounts.pull, 1)
+    await waitFor(() => a.requestCounts.release === 1, { what: 'the release', timeoutMs: 3000 })
+    await waitFor(() => a.pipeStats.outgoingConsumers === 0 && a.pipeStats.outgoingPipes === 0, { what: 'the origin released everything', timeoutMs: 3000 })
+    assert.deepEqual(a.getDistribution(source.producer.id)?.downstream, [])
+    assert.deepEqual(b.pipeStats, { outgoingPipes: 0, incomingPipes: 0, outgoingConsumers: 0, incomingProducers: 0 })
   })
 })
