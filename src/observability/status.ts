@@ -42,14 +42,14 @@ export interface StatusOptions {
 }
 
 export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeStatus {
-  const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, { peerId, rttMs: null, addresses: [] }]))
   const rtts = node.rtts()
+  const peerStatus = (peerId: string): PeerStatus => ({ peerId, rttMs: rtts[peerId] ?? null, addresses: [] })
+  const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, peerStatus(peerId)]))
   for (const connection of node.libp2p.getConnections()) {
     const peerId = connection.remotePeer.toString()
-    const peer = peers.get(peerId) ?? { peerId, rttMs: null, addresses: [] }
+    const peer = peers.get(peerId) ?? peerStatus(peerId)
     peers.set(peerId, peer)
     peer.addresses.push(connection.remoteAddr.toString())
-    peer.rttMs = rtts[peerId] ?? null
   }
   const producersById = new Map<string, { kind: 'audio' | 'video', paused: boolean }>()
   for (const router of node.routers()) for (const p of node.producersIn(router)) producersById.set(p.id, p)

@@ -3,13 +3,14 @@
 // including the stream-limit error its own earlier slow ping leaves behind (js-libp2p
 // #3464): under load that dropped healthy connections, and with them the pipes and
 // requests under way. Here a peer is given up only after consecutive failed pings.
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Host } from './host.js'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
 export interface PeerMonitorInit {
   /**
    * A ping to every connected peer per period; a ping gets one period to answer, and one
-   * that does not is followed at once by the next.
+   * that does not is followed by the next as soon as that period is over.
    */
   intervalMs: number
   /** Consecutive failed pings after which the peer's connections are closed. */
@@ -45,11 +46,6 @@ export class PeerMonitor {
     this.host.removeEventListener('peer:disconnect', this.onDisconnect)
     this.host.removeEventListener('peer:identify', this.onIdentify)
     this.peers.clear()
-  }
-
-  /** Smoothed RTT to `peerId` in ms, once one ping has answered. */
-  rtt (peerId: string): number | undefined {
-    return this.peers.get(peerId)?.rttMs
   }
 
   /** Smoothed RTTs of connected peers that answered a ping (at most `limit`). */
@@ -117,24 +113,12 @@ export class PeerMonitor {
           }
           // A ping that failed at once (a stream error, not silence) gets its period before
           // the next one, so two quick errors do not drop a peer within milliseconds.
-          await sleep(this.init.intervalMs - (performance.now() - started), this.aborter.signal)
+          const restMs = this.init.intervalMs - (performance.now() - started)
+          if (restMs > 0) await delay(restMs, undefined, { signal: this.aborter.signal }).catch(() => {})
         }
       }
     } finally {
       state.pinging = false
     }
   }
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }

@@ -2,33 +2,20 @@ import assert from 'node:assert/strict'
 import { createRtpSink, createRtpSource, sleep, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
+import type { types as ms } from 'mediasoup'
 
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_MS = 300
 
 /**
- * Makes `node` ignore pings: every ping stream after the first `answered` is left
- * unanswered (open, never echoed), as a frozen process would.
+ * Replaces `node`'s ping handler with one that leaves the pings `unanswered(n)` picks (n
+ * counts from 0) open and never echoed, as a frozen process would, and answers the others.
  */
-async function ignorePings (node: SwarmNode, answered: number): Promise<void> {
-  let seen = 0
+async function answerPingsExcept (node: SwarmNode, unanswered: (n: number) => boolean): Promise<void> {
+  let n = 0
   await node.libp2p.unhandle(PING_PROTOCOL)
   await node.libp2p.handle(PING_PROTOCOL, async (stream) => {
-    if (seen++ >= answered) return
-    for await (const chunk of stream) stream.send(chunk)
-    await stream.close()
-  }, { maxInboundStreams: 64 })
-}
-
-/** Makes `node` leave exactly one ping unanswered (the next one it gets), answering all others. */
-async function dropOnePing (node: SwarmNode): Promise<void> {
-  let dropped = false
-  await node.libp2p.unhandle(PING_PROTOCOL)
-  await node.libp2p.handle(PING_PROTOCOL, async (stream) => {
-    if (!dropped) {
-      dropped = true
-      return
-    }
+    if (unanswered(n++)) return
     for await (const chunk of stream) stream.send(chunk)
     await stream.close()
   }, { maxInboundStreams: 64 })
@@ -45,6 +32,18 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     nodes = []
   })
 
+  /** Nodes A and B pinging every PING_MS; A pulls an audio producer of B into a router. */
+  async function aPullsFromB (): Promise<{ a: SwarmNode, b: SwarmNode, router: ms.Router, pipeProducer: ms.Producer }> {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const router = await a.createRouter({ mediaCodecs })
+    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
+    return { a, b, router, pipeProducer }
+  }
+
   it('measures round-trip times to connected peers (node.rtts()), a new peer at once rather than a period later', async () => {
     nodes = await startChain(2, { timeouts: { ping: 60_000 } })
     const [a, b] = nodes as [SwarmNode, SwarmNode]
@@ -55,19 +54,13 @@ describe('peer liveness (ping every timeouts.ping)', function () {
   })
 
   it('one unanswered ping does not drop a peer: its connection and the media on it go on', async () => {
-    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
-    const [a, b] = nodes as [SwarmNode, SwarmNode]
-    await waitConnected(nodes)
-    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
-    closers.push(() => source.close())
-    const router = await a.createRouter({ mediaCodecs })
-    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
+    const { a, b, router, pipeProducer } = await aPullsFromB()
     const sink = await createRtpSink({ router, producerId: pipeProducer.id })
     closers.push(() => sink.close())
     await sink.waitForPackets(1, { timeoutMs: 5000 })
     const connection = a.libp2p.getConnections(b.libp2p.peerId)[0]!
 
-    await dropOnePing(b)
+    await answerPingsExcept(b, (n) => n === 0)
     await sleep(PING_MS * 6)
     assert.equal(connection.status, 'open')
     assert.equal(pipeProducer.closed, false)
@@ -77,18 +70,13 @@ describe('peer liveness (ping every timeouts.ping)', function () {
   })
 
   it('a peer that answers no ping is given up within 3 × timeouts.ping, and the copies pulled from it close', async () => {
-    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
-    const [a, b] = nodes as [SwarmNode, SwarmNode]
-    await waitConnected(nodes)
-    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
-    closers.push(() => source.close())
-    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router: await a.createRouter({ mediaCodecs }) })
+    const { a, b, pipeProducer } = await aPullsFromB()
 
-    await ignorePings(b, 0)
+    await answerPingsExcept(b, () => true)
     const frozenAt = performance.now()
     await waitFor(() => pipeProducer.closed, { what: 'the copy closed', timeoutMs: PING_MS * 3 + 2000 })
     const tookMs = performance.now() - frozenAt
     assert.ok(tookMs <= PING_MS * 3 + 500, `given up after ${tookMs.toFixed(0)} ms`)
-    assert.equal(a.getDistribution(source.producer.id), undefined)
+    assert.equal(a.getDistribution(pipeProducer.id), undefined)
   })
 })

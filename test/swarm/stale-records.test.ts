@@ -8,8 +8,9 @@ import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swar
 import type { SwarmNode } from '../../src/index.js'
 
 // Provider records outlive their producer (the DHT has no "unprovide"): a requester must
-// skip stale records and dead peers quickly and reach a node that really has it.
-describe('stale provider records and dead peers', function () {
+// skip stale records and dead peers quickly and reach a node that really has it, and undo
+// what an answer that came too late built.
+describe('stale provider records, dead peers and late answers', function () {
   this.timeout(30_000)
   let nodes: SwarmNode[] = []
   const closers: Array<() => unknown> = []
@@ -82,19 +83,8 @@ describe('stale provider records and dead peers', function () {
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   })
-})
 
-describe('pull answers that come after the deadline', function () {
-  this.timeout(30_000)
-  let nodes: SwarmNode[] = []
-  const closers: Array<() => unknown> = []
-
-  afterEach(async () => {
-    for (const close of closers.splice(0)) await close()
-    await stopAll(nodes)
-  })
-
-  it('are released: the origin keeps no consumer, pipe or downstream slot for a copy nobody made', async () => {
+  it('a pull answered after its deadline is released: the origin keeps no consumer, pipe or downstream slot for a copy nobody made', async () => {
     const a = await createSwarmNode()
     // Every request of B runs out of time (1 ms, a pull 3 ms) before the origin can answer;
     // the lookup ends before a second attempt (200 ms later), so exactly one pull is sent.
