@@ -1,4 +1,25 @@
-// Named errors of the public API. Callers test the class (or `name`), never message text.
+// The one error vocabulary of the library: the named errors it throws, and the codes of
+// error answers on the wire between nodes (docs/protocol.md). Callers test the class (or
+// `name`, or `code`), never message text. Bad arguments are TypeError, as in mediasoup.
+
+/**
+ * Codes of error answers between nodes: what went wrong on the answering node.
+ * - `not-found`: no such producer or pipe here (or the node is stopping)
+ * - `capacity`: no room here, below, or on any node asked to relay
+ * - `busy`: the requester is over a per-peer limit (pipes, copies of one producer)
+ * - `forbidden`: the request names a media address that is not the requester's
+ * - `loop`: the requester is upstream of the answering node's copy
+ * - `bad-message`, `too-large`, `unknown-type`: the request failed validation
+ * - `internal`: the answering node failed (mediasoup refused, a bug)
+ */
+export const WIRE_ERROR_CODES = ['not-found', 'capacity', 'busy', 'forbidden', 'loop', 'bad-message', 'too-large', 'unknown-type', 'internal'] as const
+export type WireErrorCode = typeof WIRE_ERROR_CODES[number]
+
+/** The codes a message that fails validation is answered with. */
+export type ProtocolErrorCode = Extract<WireErrorCode, 'bad-message' | 'too-large' | 'unknown-type'>
+
+/** A RemoteError's code: the peer's error answer, or `unreachable` (no answer channel at all). */
+export type RemoteErrorCode = WireErrorCode | 'unreachable'
 
 /** Base class: every error this library throws on purpose extends it. */
 export class SwarmError extends Error {
@@ -32,10 +53,20 @@ export class RedirectLimitError extends SwarmError {
 /** The operation needs a state the object is not in (stopped node, closed router…). */
 export class InvalidStateError extends SwarmError {}
 
-/** A remote node answered a request with an error, or broke the protocol. */
+/** A remote node answered a request with an error, or could not be reached. */
 export class RemoteError extends SwarmError {
-  constructor (readonly peerId: string, readonly code: string, message: string) {
+  constructor (readonly peerId: string, readonly code: RemoteErrorCode, message: string) {
     super(`peer ${peerId} answered ${code}: ${message}`)
+  }
+}
+
+/**
+ * This node refuses a request of another node; answered on the wire with `code` (the
+ * handlers throw it, toErrorAnswer() turns it into the answer).
+ */
+export class RequestRefusedError extends SwarmError {
+  constructor (readonly code: WireErrorCode, message: string) {
+    super(message)
   }
 }
 
@@ -45,8 +76,6 @@ export class ProtocolError extends SwarmError {
     super(message)
   }
 }
-
-export type ProtocolErrorCode = 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version'
 
 /** A request to another node got no answer in time. */
 export class RequestTimeoutError extends SwarmError {}

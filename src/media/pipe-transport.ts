@@ -1,4 +1,5 @@
 // A node's end of a cross-node pipe: a PipeTransport with SRTP and RTX, always.
+import { InvalidStateError } from '../errors.js'
 import type { types as ms } from 'mediasoup'
 import type { PipeEndpoint } from '../protocol/messages.js'
 
@@ -20,7 +21,7 @@ export async function createPipeTransport (router: ms.Router, listen: PipeListen
 /** What the other node needs to connect to this transport. */
 export function endpointOf (transport: ms.PipeTransport): PipeEndpoint {
   const srtpParameters = transport.srtpParameters
-  if (srtpParameters === undefined) throw new Error('pipe transport without SRTP')
+  if (srtpParameters === undefined) throw new InvalidStateError(`pipe transport ${transport.id} has no SRTP parameters`)
   return {
     pipeId: transport.id,
     // mediasoup puts the announced IP, when set, in tuple.localIp.

@@ -1,5 +1,6 @@
 // The node's mediasoup workers; routers go to the worker with the fewest routers.
 import * as mediasoup from 'mediasoup'
+import { InvalidStateError } from '../errors.js'
 import type { types as ms } from 'mediasoup'
 
 export class WorkerPool {
@@ -25,7 +26,7 @@ export class WorkerPool {
 
   async createRouter (options: ms.RouterOptions): Promise<ms.Router> {
     const worker = [...this.routerCount.entries()].sort((a, b) => a[1] - b[1])[0]?.[0]
-    if (worker === undefined) throw new Error('no worker')
+    if (worker === undefined) throw new InvalidStateError('no mediasoup worker is running')
     const router = await worker.createRouter(options)
     this.routerWorker.set(router, worker)
     this.routerCount.set(worker, (this.routerCount.get(worker) ?? 0) + 1)

@@ -52,7 +52,38 @@ export interface SwarmNodeOptions {
    * the codecs producers use. Default Opus, VP8, VP9, H264 (baseline and main).
    */
   relayMediaCodecs?: ms.RtpCodecCapability[]
+  /** What one peer may hold of this node: see `PeerLimits`. */
+  peerLimits?: Partial<PeerLimits>
 }
+
+/**
+ * Bounds on what one peer can make this node do; past them its pulls are answered `busy`
+ * (docs/protocol.md).
+ */
+export interface PeerLimits {
+  /**
+   * Pipes (PipeTransport pairs) toward one peer at once. A peer needs one per pair of
+   * routers (its router, ours) it pulls between. Default 64.
+   */
+  pipes: number
+  /**
+   * Consumers of one producer toward one peer at once. A peer pulls a producer once and
+   * pipes it between its own routers; the second is for a pipe being replaced. Default 2.
+   */
+  copiesPerProducer: number
+}
+
+/** Defaults of the scalar options, in one place (the binary's defaults are these too). */
+export const DEFAULTS = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  protocolPrefix: '/mediasoup-swarm',
+  addressPolicy: 'all' as AddressPolicy,
+  numWorkers: 1,
+  pipeListenIp: '127.0.0.1',
+  fanout: 4,
+  maxRedirects: 6,
+  peerLimits: { pipes: 64, copiesPerProducer: 2 } satisfies PeerLimits
+} as const
 
 export const DEFAULT_RELAY_CODECS: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -92,8 +123,8 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   announce: 10_000
 }
 
-export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts' | 'costs'>> &
-  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile'> & { pipeAnnouncedIp: string, timeouts: SwarmTimeouts, costs: ScalingCosts }
+export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts' | 'costs' | 'peerLimits'>> &
+  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile'> & { pipeAnnouncedIp: string, timeouts: SwarmTimeouts, costs: ScalingCosts, peerLimits: PeerLimits }
 
 function positive (value: number, name: string, integer = false): number {
   if (typeof value !== 'number' || !(value > 0) || (integer && !Number.isInteger(value))) {
@@ -125,17 +156,19 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   for (const [k, v] of Object.entries(timeouts)) positive(v, `timeouts.${k}`)
   const costs = { ...DEFAULT_COSTS, ...options.costs }
   for (const [k, v] of Object.entries(costs)) positive(v, `costs.${k}`)
-  const numWorkers = positive(options.numWorkers ?? 1, 'numWorkers', true)
-  const addressPolicy = options.addressPolicy ?? 'all'
+  const peerLimits = { ...DEFAULTS.peerLimits, ...options.peerLimits }
+  for (const [k, v] of Object.entries(peerLimits)) positive(v, `peerLimits.${k}`, true)
+  const numWorkers = positive(options.numWorkers ?? DEFAULTS.numWorkers, 'numWorkers', true)
+  const addressPolicy = options.addressPolicy ?? DEFAULTS.addressPolicy
   if (!['all', 'private', 'public'].includes(addressPolicy)) throw new TypeError("addressPolicy must be 'all', 'private' or 'public'")
-  const pipeListenIp = options.pipeListenIp ?? '127.0.0.1'
+  const pipeListenIp = options.pipeListenIp ?? DEFAULTS.pipeListenIp
   return {
-    listen: stringArray(options.listen ?? ['/ip4/127.0.0.1/tcp/0'], 'listen'),
+    listen: stringArray(options.listen ?? [...DEFAULTS.listen], 'listen'),
     announce: stringArray(options.announce ?? [], 'announce'),
     bootstrap: multiaddrArray(options.bootstrap ?? [], 'bootstrap'),
     identityFile: options.identityFile,
     swarmKeyFile: options.swarmKeyFile,
-    protocolPrefix: options.protocolPrefix ?? '/mediasoup-swarm',
+    protocolPrefix: options.protocolPrefix ?? DEFAULTS.protocolPrefix,
     addressPolicy,
     numWorkers,
     workerSettings: options.workerSettings ?? {},
@@ -144,9 +177,10 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
     timeouts,
     costs,
     capacity: positive(options.capacity ?? defaultCapacity(numWorkers), 'capacity'),
-    fanout: positive(options.fanout ?? 4, 'fanout', true),
+    fanout: positive(options.fanout ?? DEFAULTS.fanout, 'fanout', true),
     recruitReserve: options.recruitReserve ?? costs.videoPipe,
-    maxRedirects: positive(options.maxRedirects ?? 6, 'maxRedirects', true),
-    relayMediaCodecs: options.relayMediaCodecs ?? DEFAULT_RELAY_CODECS
+    maxRedirects: positive(options.maxRedirects ?? DEFAULTS.maxRedirects, 'maxRedirects', true),
+    relayMediaCodecs: options.relayMediaCodecs ?? DEFAULT_RELAY_CODECS,
+    peerLimits
   }
 }

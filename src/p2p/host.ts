@@ -37,19 +37,25 @@ const PEER_INFO_MAPPERS = {
   public: removePrivateAddressesMapper
 }
 
-export async function createHost (init: HostInit): Promise<Host> {
+/**
+ * Starts `host` (listening); a listen failure becomes a ListenError naming the addresses.
+ * Register protocol handlers before: a peer may open a stream at once.
+ */
+export async function startHost (host: Host, listen: string[]): Promise<void> {
   try {
-    return await startLibp2p(init)
+    await host.start()
   } catch (err) {
     if ((err as Error).name !== 'UnsupportedListenAddressesError') throw err
     const message = (err as Error).message
     const reason = /EADDRINUSE/.test(message) ? 'address in use' : /EADDRNOTAVAIL/.test(message) ? 'address not available on this host' : 'not supported'
-    throw new ListenError(init.listen, reason)
+    throw new ListenError(listen, reason)
   }
 }
 
-async function startLibp2p (init: HostInit): Promise<Host> {
+/** A libp2p host, not started (see startHost()). */
+export async function createHost (init: HostInit): Promise<Host> {
   return await createLibp2p({
+    start: false,
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce },
     transports: [tcp()],

@@ -4,7 +4,8 @@
 // code sees it: a message that fails gets a `bad-message` answer, never a crash.
 // A `pipeId` always names the receiving node's own PipeTransport.
 import net from 'node:net'
-import { ProtocolError } from '../errors.js'
+import { ProtocolError, WIRE_ERROR_CODES } from '../errors.js'
+import type { WireErrorCode } from '../errors.js'
 import type { types as ms } from 'mediasoup'
 
 /**
@@ -73,8 +74,8 @@ export interface Redirect { type: 'redirect', producerId: string, candidates: Ar
 /** `pulling`: the node is getting the producer now (it has no copy yet, and will have). */
 export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number }
 export interface Ok { type: 'ok' }
-export type ErrorCode = 'not-found' | 'capacity' | 'loop' | 'bad-message' | 'too-large' | 'unknown-type' | 'unsupported-version' | 'internal'
-export interface ErrorAnswer { type: 'error', code: ErrorCode, message: string }
+/** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
+export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
 
 export type Response = PullOk | Redirect | StatusOk | Ok | ErrorAnswer
 
@@ -236,7 +237,7 @@ function responseOf (m: Json): Response {
       return { type: 'status-ok', has: m.has, pulling: m.pulling, downstream: count(m.downstream, 'downstream'), ...load(m) }
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
-      return { type: 'error', code: m.code as ErrorCode, message: m.message.slice(0, 500) }
+      return { type: 'error', code: (WIRE_ERROR_CODES as readonly string[]).includes(m.code) ? m.code as WireErrorCode : 'internal', message: m.message.slice(0, 500) }
     default:
       throw new ProtocolError('unknown-type', `unknown response type ${JSON.stringify(m.type)?.slice(0, 40)}`)
   }

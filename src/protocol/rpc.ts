@@ -5,14 +5,20 @@
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RemoteError, RequestTimeoutError, SwarmError } from '../errors.js'
+import { createLogger, describeError } from '../logger.js'
+import { toErrorAnswer } from './error-answer.js'
 import { decodeRequestFrame, decodeResponseFrame, encodeFrame, MAX_MESSAGE_BYTES, MAX_REQUEST_ID } from './messages.js'
-import type { ErrorCode, Request, Response } from './messages.js'
+import type { ProtocolErrorCode } from '../errors.js'
+import type { Request, Response } from './messages.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
+const log = createLogger('rpc')
+
+/** Answers one request; a thrown error is answered with toErrorAnswer(). */
 export type RequestHandler = (request: Request, peerId: string) => Promise<Response>
 
 /** Called for every request that failed validation, with the error code (for counting). */
-export type BadRequestListener = (code: ErrorCode, peerId: string) => void
+export type BadRequestListener = (code: ProtocolErrorCode, peerId: string) => void
 
 /** Requests of one session being handled at once; the next frame is read when one ends. */
 const MAX_IN_FLIGHT = 256
@@ -37,6 +43,7 @@ class FrameWriter {
 
   async write (frame: Uint8Array): Promise<void> {
     const next = this.chain.then(async () => { await this.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }) })
+    // The caller gets the failure from `next`; the chain only keeps writes in order.
     this.chain = next.catch(() => {})
     await next
   }
@@ -49,7 +56,10 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
     const writer = new FrameWriter(lp)
     const inFlight = new Set<Promise<void>>()
     const answer = async (id: number | null, response: Response): Promise<void> => {
-      await writer.write(encodeFrame(id, response)).catch((err: Error) => stream.abort(err))
+      await writer.write(encodeFrame(id, response)).catch((err: Error) => {
+        log.debug('answer to %s not written, session ended: %s', peerId, describeError(err))
+        stream.abort(err)
+      })
     }
     try {
       for (;;) {
@@ -57,12 +67,13 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
         const bytes = await lp.read()
         const frame = decodeRequestFrame(bytes.subarray())
         if ('error' in frame) {
+          log.debug('bad request from %s: %s', peerId, frame.error.message)
           onBad(frame.error.code, peerId)
-          await answer(frame.id, { type: 'error', code: frame.error.code, message: frame.error.message })
+          await answer(frame.id, toErrorAnswer(frame.error))
           continue
         }
         const handling = handler(frame.request, peerId)
-          .catch((err: Error): Response => ({ type: 'error', code: 'internal', message: err.message }))
+          .catch((err: Error): Response => toErrorAnswer(err))
           .then(async (response) => { await answer(frame.id, response) })
         inFlight.add(handling)
         void handling.finally(() => inFlight.delete(handling))
@@ -71,11 +82,12 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
       // The requester closed its end (it stopped): answer what is under way, then close.
       if ((err as Error).name === 'UnexpectedEOFError') {
         await Promise.all(inFlight)
-        await stream.close().catch(() => {})
+        await stream.close().catch((closeErr: Error) => log.trace('closing the session of %s: %s', peerId, describeError(closeErr)))
         return
       }
       // A frame over the size limit fails inside lpStream before it reaches the decoder.
       if ((err as Error).name === 'InvalidDataLengthError') onBad('too-large', peerId)
+      log.debug('session of %s ended: %s', peerId, describeError(err))
       stream.abort(err as Error)
     }
   }, { maxInboundStreams: 32, maxOutboundStreams: 32 })
@@ -97,7 +109,7 @@ class Session {
   }
 
   async request (req: Request, signal: AbortSignal, onLateAnswer?: (r: Response) => void): Promise<Response> {
-    if (this.closed) throw new Error('the session with the peer ended')
+    if (this.closed) throw new RemoteError(this.peerId, 'unreachable', 'the session with the peer ended')
     const id = this.nextId
     this.nextId = this.nextId === MAX_REQUEST_ID ? 0 : this.nextId + 1
     const answer = new Promise<Response>((resolve, reject) => this.pending.set(id, { resolve, reject }))
@@ -143,6 +155,7 @@ class Session {
         }
       }
     } catch (err) {
+      log.trace('answers from %s end: %s', this.peerId, describeError(err))
       this.fail(err as Error)
     }
   }
@@ -179,6 +192,7 @@ async function sessionWith (host: Libp2p, peerId: string, protocol: string, sign
   const opening = host.dialProtocol(peerIdFromString(peerId), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
     .then((stream) => new Session(peerId, stream, () => { if (map.get(key) === opening) map.delete(key) }))
   map.set(key, opening)
+  // The requests waiting on it get the failure; the map must not keep it.
   opening.catch(() => { if (map.get(key) === opening) map.delete(key) })
   return await raceSignal(opening, signal)
 }

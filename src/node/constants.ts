@@ -1,0 +1,21 @@
+// Fixed timings and factors of a node (the configurable ones are in options.ts).
+import type { Request } from '../protocol/messages.js'
+
+/**
+ * Deadlines per request type, in units of `timeouts.request`. Answering a pull may take two
+ * status rounds (relays below, then peers to recruit: 0.5 each) and recruit attempts (1 in
+ * all), or waiting for the answering relay's own pull; so a pull waits longest.
+ */
+export const DEADLINE_FACTOR: Record<Request['type'], number> = {
+  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1
+}
+
+/** A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s… at most 30 s. */
+export const BOOTSTRAP_RETRY_FIRST_MS = 1000
+export const BOOTSTRAP_RETRY_LAST_MS = 30_000
+
+/** A peer that misses this many pings in a row (one per `timeouts.ping`) is given up. */
+export const PING_FAILURES_BEFORE_CLOSE = 2
+
+/** How long a node waits before announcing a copy it received. */
+export const COPY_ANNOUNCE_DELAY_MS = 500

@@ -1,0 +1,10 @@
+// producer-event: the upstream's producer was paused, resumed or closed; so is our copy.
+import type { Handler } from './index.js'
+import type { IncomingPipes } from '../pipes/incoming-pipes.js'
+
+export function producerEventHandler (incoming: IncomingPipes): Handler<'producer-event'> {
+  return ({ pipeId, producerId, event }, peerId) => {
+    incoming.producerEvent(peerId, pipeId, producerId, event)
+    return { type: 'ok' }
+  }
+}

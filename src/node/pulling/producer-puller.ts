@@ -1,0 +1,183 @@
+// How a producer is found and pulled: the producer itself when it is in the router; a
+// local mediasoup pipe from another router of this node; otherwise a pull from the swarm:
+// the cached location first, then the providers in the DHT, each asked in turn, following
+// their redirects depth first, until one serves it or the lookup deadline passes.
+// A node pulls a producer once: other routers wait for that pull, then pipe locally.
+import { setTimeout as delay } from 'node:timers/promises'
+import { CapacityError, InvalidStateError, ProducerNotFoundError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../../errors.js'
+import { createLogger, describeError } from '../../logger.js'
+import type { IncomingPipes } from '../pipes/incoming-pipes.js'
+import type { SpareTransports } from '../pipes/spare-transports.js'
+import type { ProducerDirectory } from '../../directory/producer-directory.js'
+import type { ProducerRegistry } from '../../media/producer-registry.js'
+import type { types as ms } from 'mediasoup'
+
+const log = createLogger('node:pull')
+
+/** Pause between two rounds of asking the DHT for a producer nobody had yet. */
+const LOOKUP_ROUND_PAUSE_MS = 200
+/** Failures named in a ProducerNotFoundError / CapacityError message. */
+const FAILURES_IN_MESSAGE = 5
+
+/** Timing of one pull of a remote producer (for metrics). */
+export interface PullTiming {
+  producerId: string
+  /** The node it was pulled from. */
+  peerId: string
+  /** Time spent finding a node that has it (cache or DHT), in ms. */
+  lookupMs: number
+  /** Total time from the start of the pull to the copy existing here, in ms. */
+  totalMs: number
+  /** Redirects followed. */
+  redirects: number
+}
+
+export interface ProducerPullerInit {
+  localPeerId: string
+  registry: ProducerRegistry
+  directory: ProducerDirectory
+  incoming: IncomingPipes
+  spares: SpareTransports
+  /** The worker a router of this node lives on. */
+  workerOf: (router: ms.Router) => ms.Worker | undefined
+  /** Adds addresses a redirect gave for a peer, so it can be dialled. */
+  learnAddresses: (peerId: string, multiaddrs: string[]) => Promise<void>
+  lookupTimeoutMs: number
+  maxRedirects: number
+  /** Throws InvalidStateError once the node stopped. */
+  assertRunning: () => void
+  onPulled: (timing: PullTiming) => void
+  onPullFailed: (failure: { producerId: string, error: Error, totalMs: number }) => void
+  /** Unexpected failures of a DHT query (the pull goes on). */
+  report: (err: Error) => void
+}
+
+export class ProducerPuller {
+  /** Pulls from other nodes under way (at most one per producer), by producer id. */
+  private readonly underWay = new Map<string, Promise<ms.Producer>>()
+
+  constructor (private readonly init: ProducerPullerInit) {}
+
+  /** True while this node pulls `producerId` from the swarm. */
+  isPulling (producerId: string): boolean {
+    return this.underWay.has(producerId)
+  }
+
+  /** Resolves when the pull of `producerId` under way, if any, is over (either way). */
+  async settled (producerId: string): Promise<void> {
+    await this.underWay.get(producerId)?.catch(() => {})
+  }
+
+  /**
+   * The producer in `router`, made there when missing. `recruitedBy`: the node that asked
+   * this one to relay, pulled from directly (its own copy is the one to relay).
+   */
+  async locate (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
+    const { registry } = this.init
+    const here = registry.inRouter(producerId, router)
+    if (here !== undefined) return here.producer
+    const local = registry.entries(producerId)[0]
+    if (local !== undefined) return await this.pipeBetweenLocalRouters(local.router, router, producerId)
+    const underWay = this.underWay.get(producerId)
+    if (underWay !== undefined) {
+      await this.settled(producerId)
+      return await this.locate(producerId, router, recruitedBy)
+    }
+    const started = performance.now()
+    const pull = this.pullFromSwarm(producerId, router, recruitedBy)
+      .catch((err: Error) => {
+        log.debug('pull of %s failed: %s', producerId, describeError(err))
+        this.init.onPullFailed({ producerId, error: err, totalMs: performance.now() - started })
+        throw err
+      })
+      .finally(() => this.underWay.delete(producerId))
+    this.underWay.set(producerId, pull)
+    return await pull
+  }
+
+  private async pipeBetweenLocalRouters (from: ms.Router, to: ms.Router, producerId: string): Promise<ms.Producer> {
+    // mediasoup allows one producer id per worker.
+    const toWorker = this.init.workerOf(to)
+    if (this.init.registry.entries(producerId).some((e) => this.init.workerOf(e.router) === toWorker)) {
+      throw new InvalidStateError(`producer ${producerId} is already in another router of the same worker; consume it there`)
+    }
+    const done = this.init.registry.expectCopy(to, producerId)
+    try {
+      const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, enableRtx: true })
+      if (pipeProducer === undefined) throw new InvalidStateError(`mediasoup piped no producer ${producerId} to router ${to.id}`)
+      return pipeProducer
+    } finally {
+      done()
+    }
+  }
+
+  private async pullFromSwarm (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
+    const { directory, incoming, localPeerId, maxRedirects } = this.init
+    const deadline = AbortSignal.timeout(this.init.lookupTimeoutMs)
+    const started = performance.now()
+    // The transport a new pipe would start from is made while the lookup runs.
+    this.init.spares.prepare(router)
+    let lookupMs: number | undefined
+    const failures: string[] = []
+    const refusals = { capacity: 0, hopLimit: 0 }
+    let tried = new Set<string>()
+    // Asks `peerId`, then follows its redirects depth first, up to maxRedirects hops.
+    const tryPeer = async (peerId: string, hops: number): Promise<ms.Producer | undefined> => {
+      if (tried.has(peerId) || peerId === localPeerId) return undefined
+      tried.add(peerId)
+      lookupMs ??= performance.now() - started
+      try {
+        const result = await incoming.pull(peerId, producerId, router, recruitedBy === peerId)
+        if ('producer' in result) {
+          directory.remember(producerId, peerId)
+          this.init.onPulled({ producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
+          return result.producer
+        }
+        if (hops >= maxRedirects) {
+          refusals.hopLimit++
+          return undefined
+        }
+        for (const candidate of result.redirect.candidates) {
+          await this.init.learnAddresses(candidate.peerId, candidate.multiaddrs)
+          const producer = await tryPeer(candidate.peerId, hops + 1)
+          if (producer !== undefined) return producer
+        }
+        return undefined
+      } catch (err) {
+        // A stale record, a dead peer, a full node, a peer that broke the protocol: skip it.
+        if (!(err instanceof RemoteError || err instanceof RequestTimeoutError)) throw err
+        if (err instanceof RemoteError && err.code === 'capacity') refusals.capacity++
+        directory.forget(producerId, peerId)
+        const reason = err instanceof RemoteError ? err.code : 'timeout'
+        log.debug('pull of %s from %s: %s', producerId, peerId, err.message)
+        failures.push(`${peerId}: ${reason}`)
+        return undefined
+      }
+    }
+    const first = recruitedBy ?? directory.cachedLocation(producerId)
+    if (first !== undefined) {
+      const producer = await tryPeer(first, 0)
+      if (producer !== undefined) return producer
+    }
+    while (!deadline.aborted && recruitedBy === undefined) {
+      this.init.assertRunning()
+      try {
+        for await (const peerId of directory.findProviders(producerId, deadline)) {
+          const producer = await tryPeer(peerId, 0)
+          if (producer !== undefined) return producer
+        }
+      } catch (err) {
+        if (deadline.aborted || err instanceof SwarmError) log.trace('lookup round of %s ended: %s', producerId, describeError(err))
+        else this.init.report(err as Error)
+      }
+      // Nodes that have it said no: that answer stands. Otherwise it may not be announced yet.
+      if (refusals.capacity > 0 || refusals.hopLimit > 0) break
+      tried = new Set()
+      await delay(LOOKUP_ROUND_PAUSE_MS)
+    }
+    const detail = failures.length > 0 ? `tried ${failures.slice(-FAILURES_IN_MESSAGE).join(', ')}` : 'no provider record'
+    if (refusals.capacity > 0) throw new CapacityError(producerId, detail)
+    if (refusals.hopLimit > 0) throw new RedirectLimitError(producerId, maxRedirects)
+    throw new ProducerNotFoundError(producerId, detail)
+  }
+}

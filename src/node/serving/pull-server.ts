@@ -1,0 +1,98 @@
+// Answers another node's pull of a producer this node has (its own or a copy it relays):
+// serve it on a pipe, send the requester to other nodes, or refuse. The placement policy
+// decides; this module checks what the request may ask for and sets the pipe up.
+import { RequestRefusedError } from '../../errors.js'
+import { normalizeIp } from '../../p2p/peer-addresses.js'
+import type { OutgoingPipes } from '../pipes/outgoing-pipes.js'
+import type { SpareTransports } from '../pipes/spare-transports.js'
+import type { PeerLimits } from '../options.js'
+import type { ProducerRegistry } from '../../media/producer-registry.js'
+import type { PlacementPolicy, PullContext } from '../../placement/placement-policy.js'
+import type { Load, PullOk, PullRequest, Redirect } from '../../protocol/messages.js'
+
+export interface PullServerInit {
+  registry: ProducerRegistry
+  outgoing: OutgoingPipes
+  spares: SpareTransports
+  policy: PlacementPolicy
+  limits: PeerLimits
+  /** Peer ids from the origin to this node for a producer this node has. */
+  routeOf: (producerId: string) => string[]
+  /** This node's load, sent with every answer. */
+  localLoad: () => Load
+  /** Counts `cost` points of load until the returned function is called (a pipe being set up). */
+  holdLoad: (cost: number) => () => void
+  /** Remote IPs of the open connections with a peer: the only places media may go to. */
+  remoteIpsOf: (peerId: string) => string[]
+  multiaddrsOf: (peerId: string) => Promise<string[]>
+}
+
+/** Most addresses per candidate in a redirect (the protocol's limit). */
+const MAX_CANDIDATE_ADDRESSES = 8
+
+export class PullServer {
+  constructor (private readonly init: PullServerInit) {}
+
+  async answer (peerId: string, request: PullRequest): Promise<PullOk | Redirect> {
+    const { producerId, linkId, offer } = request
+    const entry = this.init.registry.entries(producerId)[0]
+    if (entry === undefined) throw new RequestRefusedError('not-found', `no producer ${producerId} here`)
+    const route = this.init.routeOf(producerId)
+    if (route.includes(peerId)) throw new RequestRefusedError('loop', `you are upstream of my copy of ${producerId}`)
+    if (offer !== undefined) this.checkAddress(peerId, offer.ip)
+    const { outgoing, limits } = this.init
+    const onThisPipe = outgoing.carries(peerId, linkId, entry.router, producerId)
+    if (!onThisPipe && outgoing.copiesFor(peerId, producerId) >= limits.copiesPerProducer) {
+      throw new RequestRefusedError('busy', `you already receive ${producerId} from this node ${limits.copiesPerProducer} times`)
+    }
+    if (outgoing.isNewPipe(peerId, linkId, entry.router) && outgoing.pipeCount(peerId) >= limits.pipes) {
+      throw new RequestRefusedError('busy', `you already have ${limits.pipes} pipes from this node`)
+    }
+    const pull: PullContext = { producerId, kind: entry.producer.kind, requester: peerId, recruited: request.recruited, rtts: request.rtts }
+    const alreadyServed = outgoing.downstreamOf(producerId).includes(peerId)
+    if (!alreadyServed && !this.init.policy.admits(pull)) return await this.elsewhere(pull)
+    // Reserved in the same tick as the check: concurrent pulls cannot all pass it.
+    const unreserve = outgoing.reserve(producerId, peerId)
+    const releaseLoad = this.init.holdLoad(this.init.policy.pipeCost(entry.producer.kind))
+    let served
+    try {
+      served = await outgoing.serve(peerId, linkId, entry.router, producerId, offer)
+    } finally {
+      unreserve()
+      releaseLoad()
+    }
+    this.init.spares.prepare(entry.router)
+    const { consumer, endpoint, peerPipeId } = served
+    return {
+      type: 'pull-ok',
+      producerId,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters,
+      paused: consumer.producerPaused,
+      appData: entry.producer.appData,
+      pipe: endpoint,
+      ...(peerPipeId === undefined ? {} : { peerPipeId }),
+      route,
+      ...this.init.localLoad()
+    }
+  }
+
+  /** A pipe may only send to an address the requester talks to us from. */
+  checkAddress (peerId: string, ip: string): void {
+    const own = this.init.remoteIpsOf(peerId)
+    if (!own.includes(normalizeIp(ip))) {
+      throw new RequestRefusedError('forbidden', `media address ${ip} is not one of yours (you connect from ${own.join(', ') || 'nowhere'})`)
+    }
+  }
+
+  private async elsewhere (pull: PullContext): Promise<Redirect> {
+    const placement = await this.init.policy.elsewhere(pull)
+    if (placement.action === 'refuse') throw new RequestRefusedError('capacity', placement.reason)
+    return {
+      type: 'redirect',
+      producerId: pull.producerId,
+      candidates: await Promise.all(placement.candidates.map(async (peerId) =>
+        ({ peerId, multiaddrs: (await this.init.multiaddrsOf(peerId)).slice(0, MAX_CANDIDATE_ADDRESSES) })))
+    }
+  }
+}
