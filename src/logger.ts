@@ -12,7 +12,8 @@ export const LOG_NAMESPACE = 'mediasoup-swarm'
 export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'trace'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
 
-type Write = (formatter: string, ...args: unknown[]) => void
+/** Writes one line when its namespace is enabled; `enabled` lets costly messages be skipped. */
+type Write = ((formatter: string, ...args: unknown[]) => void) & { readonly enabled: boolean }
 
 /** printf-style (`%s`, `%d`, `%o`), as `debug`. */
 export interface Logger {

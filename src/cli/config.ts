@@ -7,13 +7,20 @@ import net from 'node:net'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
+import { LOG_LEVELS } from '../logger.js'
+import { DEFAULTS } from '../node/options.js'
+import { DEFAULT_COSTS, POINTS_PER_WORKER } from '../placement/capacity.js'
 import { UsageError } from './errors.js'
+import type { LogLevel } from '../logger.js'
 import type { AddressPolicy } from '../p2p/host.js'
 
 export const ENV_PREFIX = 'MEDIASOUP_SWARM_'
 
-export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+export { LOG_LEVELS }
+export type { LogLevel }
+
+/** mediasoup's own default RTC port range (the workers' rtcMinPort / rtcMaxPort). */
+const RTC_PORTS = { min: 10000, max: 59999 }
 
 export interface StartSettings {
   listen: string[]
@@ -47,12 +54,12 @@ function defaults (): StartSettings {
     listen: [DEFAULT_LISTEN],
     announce: [],
     bootstrap: [],
-    workers: 1,
-    rtcMinPort: 10000,
-    rtcMaxPort: 59999,
-    mediaIp: '127.0.0.1',
-    fanout: 4,
-    addressPolicy: 'all',
+    workers: DEFAULTS.numWorkers,
+    rtcMinPort: RTC_PORTS.min,
+    rtcMaxPort: RTC_PORTS.max,
+    mediaIp: DEFAULTS.pipeListenIp,
+    fanout: DEFAULTS.fanout,
+    addressPolicy: DEFAULTS.addressPolicy,
     http: { host: '127.0.0.1', port: 7070 },
     signalling: false,
     webrtcPort: 0,
@@ -157,21 +164,21 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.identity = v }, true),
   text('swarm-key', '<file>', 'none: open swarm', 'pre-shared swarm key file (make one with `psk`): only nodes with the same key connect',
     (s, v) => { s.swarmKey = v }, true),
-  text('workers', '<n>', '1', 'mediasoup workers (one CPU core each)',
+  text('workers', '<n>', String(DEFAULTS.numWorkers), 'mediasoup workers (one CPU core each)',
     (s, v) => { s.workers = positiveInteger(v) }),
-  text('rtc-min-port', '<port>', '10000', 'lowest UDP port of pipes (and of the WebRTC server with --webrtc-port 0)',
+  text('rtc-min-port', '<port>', String(RTC_PORTS.min), 'lowest UDP port of pipes (and of the WebRTC server with --webrtc-port 0)',
     (s, v) => { s.rtcMinPort = port(v) }),
-  text('rtc-max-port', '<port>', '59999', 'highest such port',
+  text('rtc-max-port', '<port>', String(RTC_PORTS.max), 'highest such port',
     (s, v) => { s.rtcMaxPort = port(v) }),
-  text('media-ip', '<ip>', '127.0.0.1', 'IP pipes and the WebRTC server listen on; a LAN or public IP when nodes are on different hosts',
+  text('media-ip', '<ip>', DEFAULTS.pipeListenIp, 'IP pipes and the WebRTC server listen on; a LAN or public IP when nodes are on different hosts',
     (s, v) => { s.mediaIp = ip(v) }),
   text('media-announced-ip', '<ip>', 'the media IP', 'IP other nodes and browsers send media to (NAT, containers); required with --media-ip 0.0.0.0 or ::',
     (s, v) => { s.mediaAnnouncedIp = ip(v) }),
-  text('capacity', '<points>', 'workers × 2000', 'capacity in scaling points (video consumer or pipe 4, audio 1)',
+  text('capacity', '<points>', `workers × ${POINTS_PER_WORKER}`, `capacity in scaling points (video consumer or pipe ${DEFAULT_COSTS.videoPipe}, audio ${DEFAULT_COSTS.audioPipe})`,
     (s, v) => { s.capacity = positiveNumber(v) }),
-  text('fanout', '<n>', '4', 'most downstream pipes served per producer; more requesters are redirected to relays',
+  text('fanout', '<n>', String(DEFAULTS.fanout), 'most downstream pipes served per producer; more requesters are redirected to relays',
     (s, v) => { s.fanout = positiveInteger(v) }),
-  text('address-policy', '<policy>', 'all', 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
+  text('address-policy', '<policy>', DEFAULTS.addressPolicy, 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
     (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),
   text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics and /ws; port 0 picks a free one (the URL is printed)',
     (s, v) => { s.http = hostPort(v) }),
@@ -181,7 +188,7 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.tokenSecret = secret(v) }),
   text('webrtc-port', '<port>', '0', 'UDP and TCP port of the WebRTC server for browsers (worker i: port + i); 0 picks free ports from the RTC range',
     (s, v) => { s.webrtcPort = portOrZero(v) }),
-  text('log-level', '<level>', 'info', 'none, error, warn, info or debug (also the mediasoup workers\' level)',
+  text('log-level', '<level>', 'info', `${LOG_LEVELS.join(', ')}: what the node logs on stderr (DEBUG=mediasoup-swarm:* namespaces, see docs/operations.md); also the mediasoup workers' level`,
     (s, v) => { s.logLevel = oneOf(v, LOG_LEVELS) })
 ]
 

@@ -11,9 +11,9 @@ import { parseArgs } from 'node:util'
 import { KeyFileError } from '../errors.js'
 import { describeParseError, resolveStartSettings, startUsage } from './config.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
-import { createLogger } from './logger.js'
-import type { LogLevel, StartSettings } from './config.js'
-import type { Logger } from './logger.js'
+import { createLogger, describeError, enableLogLevel } from '../logger.js'
+import type { LogLevel } from '../logger.js'
+import type { StartSettings } from './config.js'
 import type { NodeService, NodeServiceConfig } from './node-service.js'
 import type { types as ms } from 'mediasoup'
 
@@ -45,9 +45,11 @@ Creates a pre-shared swarm key file (mode 0600) for start --swarm-key: only node
 the same key connect. Refuses to overwrite an existing file.
 `
 
-const WORKER_LOG_LEVEL: Record<LogLevel, ms.WorkerLogLevel> = { none: 'none', error: 'error', warn: 'warn', info: 'warn', debug: 'debug' }
+const WORKER_LOG_LEVEL: Record<LogLevel, ms.WorkerLogLevel> = { none: 'none', error: 'error', warn: 'warn', info: 'warn', debug: 'debug', trace: 'debug' }
 
-function serviceConfig (s: StartSettings, logger: Logger): NodeServiceConfig {
+const log = createLogger('cli')
+
+function serviceConfig (s: StartSettings): NodeServiceConfig {
   return {
     node: {
       listen: s.listen,
@@ -65,8 +67,7 @@ function serviceConfig (s: StartSettings, logger: Logger): NodeServiceConfig {
     },
     http: s.http,
     signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret } : undefined,
-    version: VERSION,
-    logger
+    version: VERSION
   }
 }
 
@@ -89,11 +90,11 @@ async function start (args: string[]): Promise<number> {
   }
   const settings = parsed.settings
   checkMediaIp(settings.mediaIp)
-  const logger = createLogger(settings.logLevel)
+  enableLogLevel(settings.logLevel)
   const { startNodeService, StartError } = await import('./node-service.js')
   let service: NodeService
   try {
-    service = await startNodeService(serviceConfig(settings, logger))
+    service = await startNodeService(serviceConfig(settings))
   } catch (err) {
     if (err instanceof StartError) throw new UsageError(err.message)
     if (err instanceof KeyFileError) throw new UsageError(`${err.path === settings.identity ? '--identity' : '--swarm-key'}: ${err.message}`)
@@ -104,30 +105,30 @@ async function start (args: string[]): Promise<number> {
   const { collectDefaultMetrics } = await import('prom-client')
   collectDefaultMetrics({ register: service.metrics.registry })
   if (isLoopback(settings.mediaAnnouncedIp ?? settings.mediaIp) && !settings.listen.every((a) => /^\/ip[46]\/(127\.|::1\/)/.test(a))) {
-    logger.warn(`media IP ${settings.mediaIp} is loopback: nodes on other hosts can connect but cannot receive pipes (set --media-ip)`)
+    log.warn('media IP %s is loopback: nodes on other hosts can connect but cannot receive pipes (set --media-ip)', settings.mediaIp)
   }
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
   process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
-  return await runUntilStopped(service, logger)
+  return await runUntilStopped(service)
 }
 
 /** Resolves with the exit code once the node stopped (signal, or a worker died). */
-async function runUntilStopped (service: NodeService, logger: Logger): Promise<number> {
+async function runUntilStopped (service: NodeService): Promise<number> {
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (reason: string, code: number): void => {
       if (stopping) {
-        logger.warn(`${reason} while stopping: exiting now`)
+        log.warn('%s while stopping: exiting now', reason)
         resolve(code)
         return
       }
       stopping = true
-      logger.info(`${reason}: stopping`)
+      log.info('%s: stopping', reason)
       const force = setTimeout(() => {
-        logger.warn(`stopping took over ${STOP_TIMEOUT_MS} ms: exiting anyway`)
+        log.warn('stopping took over %d ms: exiting anyway', STOP_TIMEOUT_MS)
         resolve(code)
       }, STOP_TIMEOUT_MS)
-      service.stop().then(() => logger.info('stopped'), (err: Error) => logger.error(`while stopping: ${err.message}`)).finally(() => {
+      service.stop().then(() => log.info('stopped'), (err: Error) => log.error('while stopping: %s', describeError(err))).finally(() => {
         clearTimeout(force)
         resolve(code)
       })

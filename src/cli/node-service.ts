@@ -13,7 +13,6 @@ import { STATUS_PAGE } from './status-page.js'
 import type { SwarmNode, SwarmNodeOptions } from '../index.js'
 import type { NodeMetrics } from '../observability/metrics.js'
 import type { ClientSignalling } from '../signalling/index.js'
-import type { Logger } from './logger.js'
 import type { types as ms } from 'mediasoup'
 
 /**
@@ -39,8 +38,6 @@ export interface NodeServiceConfig {
   }
   /** Shown in /status and the metrics. */
   version?: string
-  /** Where peers coming and going, pulls and background errors are logged. Default nowhere. */
-  logger?: Logger
 }
 
 export interface NodeService {
@@ -70,7 +67,6 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
   const startedAt = performance.now()
   const media = new MediaTracker(node)
   const metrics = createNodeMetrics(node, { media, version: config.version })
-  const detachLogs = config.logger === undefined ? () => {} : logEvents(node, config.logger)
   const server = createHttpServer({
     page: STATUS_PAGE,
     status: () => nodeStatus(node, { media, version: config.version, startedAt }),
@@ -99,7 +95,6 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     closeSignalling()
     metrics.close()
     media.close()
-    detachLogs()
     await node.stop()
     throw err
   }
@@ -116,7 +111,6 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
         server.closeAllConnections()
         metrics.close()
         media.close()
-        detachLogs()
         await node.stop()
       })()
       await stopping
@@ -167,31 +161,4 @@ async function startSignalling (
       }
     }
   })
-}
-
-/** Logs what an operator wants to see in the journal; returns a function that stops it. */
-function logEvents (node: SwarmNode, logger: Logger): () => void {
-  const onConnect = (event: CustomEvent<{ toString: () => string }>): void => logger.info(`peer connected ${event.detail.toString()}`)
-  const onDisconnect = (event: CustomEvent<{ toString: () => string }>): void => logger.info(`peer disconnected ${event.detail.toString()}`)
-  const onPulled = ({ producerId, peerId, totalMs, redirects }: { producerId: string, peerId: string, totalMs: number, redirects: number }): void =>
-    logger.debug(`pulled producer ${producerId} from ${peerId} in ${Math.round(totalMs)} ms (${redirects} redirects)`)
-  const onDistribution = (producerId: string): void => {
-    const d = node.getDistribution(producerId)
-    logger.debug(d === undefined
-      ? `producer ${producerId} gone`
-      : `producer ${producerId}: upstream ${d.upstream ?? 'none (local)'}, downstream [${d.downstream.join(', ')}]`)
-  }
-  const onError = (err: Error): void => logger.warn(`${err.name}: ${err.message}`)
-  node.libp2p.addEventListener('peer:connect', onConnect)
-  node.libp2p.addEventListener('peer:disconnect', onDisconnect)
-  node.on('pulled', onPulled)
-  node.on('distributionchange', onDistribution)
-  node.on('error', onError)
-  return () => {
-    node.libp2p.removeEventListener('peer:connect', onConnect)
-    node.libp2p.removeEventListener('peer:disconnect', onDisconnect)
-    node.off('pulled', onPulled)
-    node.off('distributionchange', onDistribution)
-    node.off('error', onError)
-  }
 }

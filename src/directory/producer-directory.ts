@@ -7,7 +7,10 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { fromString } from 'uint8arrays/from-string'
+import { createLogger, describeError } from '../logger.js'
 import type { Host } from '../p2p/host.js'
+
+const log = createLogger('directory')
 
 export async function producerKey (producerId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(fromString(`mediasoup-swarm/producer/${producerId}`)))
@@ -147,7 +150,10 @@ export class ProducerDirectory {
         const peerId = provider.id.toString()
         if (peerId === self || seen.has(peerId)) continue
         seen.add(peerId)
-        if (provider.multiaddrs.length > 0) await this.host.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+        if (provider.multiaddrs.length > 0) {
+          await this.host.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs })
+            .catch((err: Error) => log.trace('addresses of provider %s not kept: %s', peerId, describeError(err)))
+        }
         yield peerId
       }
     }

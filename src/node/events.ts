@@ -27,7 +27,8 @@ export interface SwarmNodeEvents {
 export class SafeEmitter extends EventEmitter<SwarmNodeEvents> {
   override emit<K extends keyof SwarmNodeEvents>(event: K, ...args: SwarmNodeEvents[K]): boolean {
     if (event === 'error' && this.listenerCount('error') === 0) {
-      log.warn('background error (no error listener): %s', describeError(args[0]))
+      // Logged where it was reported (at warn): nothing more to do.
+      log.trace('background error, no error listener: %s', describeError(args[0]))
       return false
     }
     try {

@@ -162,11 +162,17 @@ export class SwarmNode extends SafeEmitter {
       reprovideIntervalMs: timeouts.providerValidity / 4,
       dialTimeoutMs: timeouts.dial
     })
-    const report = (err: Error): void => { this.emit('error', err) }
+    const report = (err: Error): void => {
+      log.warn('%s', describeError(err))
+      this.emit('error', err)
+    }
     const send: Send = async (peerId, req, requestOptions) =>
       await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type], requestOptions)
     const localLoad = (): Load => ({ load: this.load.load, capacity: this.load.capacity })
-    const onDistributionChange = (producerId: string): void => { this.emit('distributionchange', producerId) }
+    const onDistributionChange = (producerId: string): void => {
+      if (log.debug.enabled) log.debug('producer %s: %s', producerId, this.describeDistribution(producerId))
+      this.emit('distributionchange', producerId)
+    }
     const registry = this.registry
     const directory = this.directory = new ProducerDirectory(this.host, timeouts.announce, report)
     const spares = this.spares = new SpareTransports({ ip: options.pipeListenIp, announcedIp: options.pipeAnnouncedIp })
@@ -243,8 +249,10 @@ export class SwarmNode extends SafeEmitter {
       'close-pipe': closePipeHandler(outgoing, incoming)
     }
     this.announceProducers()
+    this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
     this.host.addEventListener('peer:disconnect', (event) => {
       const peerId = event.detail.toString()
+      log.info('peer disconnected %s', peerId)
       directory.forgetPeer(peerId)
       incoming.closePeer(peerId)
       outgoing.closePeer(peerId)
@@ -272,7 +280,7 @@ export class SwarmNode extends SafeEmitter {
     this.keeper.start()
     this.monitor = new PeerMonitor(this.host, { intervalMs: timeouts.ping, failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE })
     this.monitor.start()
-    log.info('started %s on %s', this.peerId, this.multiaddrs.join(', '))
+    log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
   }
 
   /**
@@ -408,6 +416,11 @@ export class SwarmNode extends SafeEmitter {
     }
   }
 
+  private describeDistribution (producerId: string): string {
+    const d = this.getDistribution(producerId)
+    return d === undefined ? 'gone' : `upstream ${d.upstream ?? 'none (local)'}, downstream [${d.downstream.join(', ')}]`
+  }
+
   private routeOf (producerId: string): string[] {
     return [...(this.incoming.upstreamOf(producerId)?.route ?? []), this.peerId]
   }
@@ -467,7 +480,7 @@ export class SwarmNode extends SafeEmitter {
     await this.notices?.settled()
     await this.host?.stop()
     this.workerPool?.close()
-    log.info('stopped')
+    log.debug('stopped')
   }
 
   private assertRunning (): void {

@@ -1,7 +1,10 @@
 // Follows a node's mediasoup objects (its routers' transports, producers and consumers)
 // and reads their traffic counters on demand, for metrics and status. Create it right
 // after the node: transports of routers that existed before are not seen.
+import { createLogger, describeError } from '../logger.js'
 import type { SwarmNode } from '../node/swarm-node.js'
+
+const log = createLogger('observability')
 import type { types as ms } from 'mediasoup'
 
 export type TransportKind = 'pipe' | 'webrtc' | 'plain' | 'direct'
@@ -80,7 +83,7 @@ class Meter<T extends object> {
         const entry = this.live.get(object)
         // A producer's sum dips when one of its streams (simulcast) goes away: totals must not.
         if (entry !== undefined) entry.values = values.map((v, i) => Math.max(v, entry.values[i] ?? 0))
-      }, () => {}).finally(() => this.pending.delete(object)))
+      }, (err: Error) => log.trace('stats of a closing object not read: %s', describeError(err))).finally(() => this.pending.delete(object)))
     }
     const answered = await Promise.race([Promise.all(reads).then(() => true), deadline.then(() => false)])
     return answered && !skipped

@@ -114,6 +114,7 @@ export class PeerMonitor {
           // A ping that failed at once (a stream error, not silence) gets its period before
           // the next one, so two quick errors do not drop a peer within milliseconds.
           const restMs = this.init.intervalMs - (performance.now() - started)
+          // Aborted only by stop(): the loop then ends at the next check.
           if (restMs > 0) await delay(restMs, undefined, { signal: this.aborter.signal }).catch(() => {})
         }
       }

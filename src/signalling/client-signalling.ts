@@ -17,6 +17,9 @@ import type {
 } from './messages.js'
 import { checkSecret, verifyClientToken } from './token.js'
 import type { ClientAction, ClientTokenClaims } from './token.js'
+import { createLogger, describeError } from '../logger.js'
+
+const log = createLogger('signalling')
 
 /** Close code sent when a connection's token is missing, invalid or expired (like HTTP 401). */
 export const CLOSE_UNAUTHORIZED = 4401
@@ -201,7 +204,7 @@ export class ClientSignalling {
   private accept (ws: WebSocket, request: http.IncomingMessage): void {
     // Protocol errors (oversized or invalid frames, even from a refused client) are
     // followed by a close, which does the cleanup; unhandled, they would throw.
-    ws.on('error', () => {})
+    ws.on('error', (err) => log.debug('client socket error: %s', describeError(err)))
     if (this.closed) {
       ws.close(CLOSE_GOING_AWAY, 'signalling closed')
       return

@@ -89,7 +89,7 @@ describe('mediasoup-swarm binary', function () {
       ['media IP not of this host', () => ['start', '--media-ip', '192.0.2.1'], () => /--media-ip 192.0.2.1 is not an address of this host/],
       ['wildcard media IP without announced IP', () => ['start', '--media-ip', '0.0.0.0'], () => /--media-ip 0.0.0.0 listens on every interface: --media-announced-ip must say/],
       ['bad HTTP address', () => ['start', '--http', 'everywhere'], () => /--http must be <ip>:<port>.*\(got "everywhere"\)/],
-      ['unknown log level', () => ['start', '--log-level', 'loud'], () => /--log-level must be one of none, error, warn, info, debug \(got "loud"\)/],
+      ['unknown log level', () => ['start', '--log-level', 'loud'], () => /--log-level must be one of none, error, warn, info, debug, trace \(got "loud"\)/],
       ['short token secret', () => ['start', '--token-secret', 'short'], () => /--token-secret must be at least 16 characters/],
       ['missing config file', () => ['start', '--config', path.join(dir, 'none.json')], () => /--config .*none\.json: no such file/],
       ['config file not JSON', () => ['start', '--config', file('bad.json', '{ fanout: 2')], () => /--config .*bad\.json: not JSON/],
@@ -161,7 +161,7 @@ describe('mediasoup-swarm binary', function () {
       const { code, ms } = await node.stop(signal)
       assert.equal(code, 0, node.stderr())
       assert.ok(ms < 5000, `stop took ${ms} ms`)
-      assert.match(node.stderr(), new RegExp(`info ${signal}: stopping\\n.* info stopped\\n`))
+      assert.match(node.stderr(), new RegExp(`mediasoup-swarm:cli:info ${signal}: stopping\\n(.*\\n)*.* mediasoup-swarm:cli:info stopped\\n`))
       await assert.rejects(fetch(`${node.httpUrl}status`))
     })
   }

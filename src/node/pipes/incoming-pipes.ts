@@ -334,6 +334,7 @@ export class IncomingPipes {
   closeAll (): void {
     this.closed = true
     for (const peers of this.links.values()) {
+      // An offer that failed to open was logged then; there is nothing to close.
       for (const link of peers.values()) void link.offer?.then((t) => t.close(), () => {})
     }
     this.links.clear()

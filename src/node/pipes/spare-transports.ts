@@ -36,6 +36,7 @@ export class SpareTransports {
   /** Closes every spare; no new ones are made. */
   close (): void {
     this.closed = true
+    // A spare that failed to open was logged then; there is nothing to close.
     for (const spare of this.spares.values()) void spare.then((t) => t.close(), () => {})
     this.spares.clear()
   }

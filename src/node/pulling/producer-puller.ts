@@ -65,6 +65,7 @@ export class ProducerPuller {
 
   /** Resolves when the pull of `producerId` under way, if any, is over (either way). */
   async settled (producerId: string): Promise<void> {
+    // Its failure is the pull's caller's (and logged there); a waiter only needs it over.
     await this.underWay.get(producerId)?.catch(() => {})
   }
 
@@ -130,6 +131,7 @@ export class ProducerPuller {
         const result = await incoming.pull(peerId, producerId, router, recruitedBy === peerId)
         if ('producer' in result) {
           directory.remember(producerId, peerId)
+          log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)
           this.init.onPulled({ producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
           return result.producer
         }
