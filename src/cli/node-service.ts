@@ -2,7 +2,7 @@
 // /metrics) and, optionally, browser signalling on one WebRtcServer per worker. Also used
 // by the demo and the browser tests to run several nodes in one process.
 import type http from 'node:http'
-import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError } from '../index.js'
+import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError, SwarmError } from '../index.js'
 import { MediaTracker } from '../observability/media-tracker.js'
 import { createNodeMetrics } from '../observability/metrics.js'
 import { nodeStatus } from '../observability/status.js'
@@ -52,9 +52,7 @@ export interface NodeService {
 }
 
 /** A failure to start that names the problem (port in use, address not on this host…). */
-export class StartError extends Error {
-  override name = 'StartError'
-}
+export class StartError extends SwarmError {}
 
 export async function startNodeService (config: NodeServiceConfig): Promise<NodeService> {
   let node: SwarmNode
