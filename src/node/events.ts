@@ -2,6 +2,8 @@
 // listener that throws is logged and reported as 'listenererror' (mediasoup's safeEmit).
 import { EventEmitter } from 'node:events'
 import { createLogger, describeError } from '../logger.js'
+import type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
+import type { CopyCloseReason } from './pipes/incoming-pipes.js'
 import type { PullTiming } from './pulling/producer-puller.js'
 import type { types as ms } from 'mediasoup'
 
@@ -18,8 +20,20 @@ export interface SwarmNodeEvents {
   distributionchange: [string]
   /** Something went wrong in the background (a notification that could not be sent…). Logged when nobody listens. */
   error: [Error]
-  /** A mediasoup worker died; the node stops. */
+  /**
+   * A copy of a producer from another node closed, and why (consumers of it got
+   * mediasoup's `producerclose` too). With `upstreamlost` or `moving` it is being restored:
+   * `producerrestored` or `restorefailed` follows.
+   */
+  copyclosed: [{ producerId: string, router: ms.Router, reason: CopyCloseReason }]
+  /** A copy whose path broke (or that moved off a draining node) is back, same id, same router: consume it again. */
+  producerrestored: [ProducerRestored]
+  /** A copy whose path broke could not be restored (the producer is gone everywhere, or no node that has it answers). */
+  restorefailed: [RestoreFailed]
+  /** A mediasoup worker died (its routers closed). Another replaces it while others run; with none left, the node stops. */
   workerdied: [Error]
+  /** A worker replacing a dead one is running (routers can be made on it). */
+  newworker: [ms.Worker]
   /** A listener of `event` threw `error` (it was logged; the node went on). */
   listenererror: [event: string, error: Error]
 }

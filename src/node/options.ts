@@ -102,6 +102,14 @@ export interface SwarmTimeouts {
   pipeConnect: number
   /** Ping period: a peer that misses two pings in a row (one period each) is given up, within three periods. Default 2000. */
   ping: number
+  /**
+   * An incoming pipe that receives nothing for this long while a copy on it is not paused
+   * makes the node ping its upstream (deadline `livenessPing`); no answer either, and the
+   * upstream is given up and the copies restored through other nodes. Default 1000.
+   */
+  mediaSilence: number
+  /** Deadline of a liveness ping: a silent upstream's, and a repair candidate's before it is asked. Default 500. */
+  livenessPing: number
   /** Lifetime of a DHT provider record (re-announced every validity/4). Default 120000. */
   providerValidity: number
   /** Dial timeout for a peer. Default 3000. */
@@ -118,6 +126,8 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   request: 3000,
   pipeConnect: 10_000,
   ping: 2000,
+  mediaSilence: 1000,
+  livenessPing: 500,
   providerValidity: 120_000,
   dial: 3000,
   announce: 10_000

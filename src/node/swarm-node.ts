@@ -3,7 +3,8 @@
 //   p2p/ (host, bootstrap keeper, peer monitor)   directory/ (producer id → providers)
 //   media/ (workers, producer registry)            placement/ (delegation policy)
 //   pipes/ (both ends of cross-node pipes)         pulling/ (find and pull a producer)
-//   serving/ (answer pulls, be recruited)          handlers/ (one per wire request type)
+//   serving/ (answer pulls, be recruited, drain)   handlers/ (one per wire request type)
+//   healing/ (restore copies whose path broke, detect frozen upstreams)
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -32,15 +33,20 @@ import { pullHandler } from './handlers/pull.js'
 import { recruitHandler } from './handlers/recruit.js'
 import { releaseHandler } from './handlers/release.js'
 import { statusHandler } from './handlers/status.js'
+import { moveHandler } from './handlers/move.js'
+import { CopyRepair } from './healing/copy-repair.js'
+import { UpstreamWatch } from './healing/upstream-watch.js'
 import { resolveOptions } from './options.js'
 import { IncomingPipes } from './pipes/incoming-pipes.js'
 import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
 import { SpareTransports } from './pipes/spare-transports.js'
 import { ProducerPuller } from './pulling/producer-puller.js'
+import { Drain } from './serving/drain.js'
 import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
 import type { HandlerTable } from './handlers/index.js'
+import type { DrainOptions, DrainResult } from './serving/drain.js'
 import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { ProtocolErrorCode } from '../errors.js'
@@ -119,6 +125,8 @@ export class SwarmNode extends SafeEmitter {
   private directory?: ProducerDirectory
   private keeper?: BootstrapKeeper
   private monitor?: PeerMonitor
+  private watch?: UpstreamWatch
+  private drainer?: Drain
   private spares?: SpareTransports
   private notices?: Notices
   private outgoing!: OutgoingPipes
@@ -146,10 +154,13 @@ export class SwarmNode extends SafeEmitter {
   async start (privateKey: PrivateKey, swarmKey: Uint8Array | undefined): Promise<void> {
     const { options } = this
     const { timeouts } = options
-    this.workerPool = await WorkerPool.create(options.numWorkers, options.workerSettings, (_worker, error) => {
-      log.error('a mediasoup worker died: %s', describeError(error))
-      this.emit('workerdied', error)
-      void this.stop()
+    this.workerPool = await WorkerPool.create(options.numWorkers, options.workerSettings, {
+      onDied: (_worker, error) => { this.emit('workerdied', error) },
+      onReplaced: (worker) => { this.emit('newworker', worker) },
+      onAllDied: () => {
+        log.error('no mediasoup worker left: stopping')
+        void this.stop()
+      }
     })
     this.host = await createHost({
       privateKey,
@@ -177,10 +188,17 @@ export class SwarmNode extends SafeEmitter {
     const directory = this.directory = new ProducerDirectory(this.host, timeouts.announce, report)
     const spares = this.spares = new SpareTransports({ ip: options.pipeListenIp, announcedIp: options.pipeAnnouncedIp })
     const notices = this.notices = new Notices(send, report)
-    const outgoing = this.outgoing = new OutgoingPipes({ spares, notices, pipeConnectTimeoutMs: timeouts.pipeConnect, report, onDistributionChange })
+    const outgoing = this.outgoing = new OutgoingPipes({
+      spares, notices, pipeConnectTimeoutMs: timeouts.pipeConnect, report, onDistributionChange,
+      lostUpstream: (producerId) => repair.lostUpstream(producerId)
+    })
     const incoming = this.incoming = new IncomingPipes({
       localPeerId: this.peerId, registry, spares, notices, send, localLoad, onDistributionChange,
-      rtts: () => this.monitor?.rtts(MAX_RTTS) ?? {}
+      rtts: () => this.monitor?.rtts(MAX_RTTS) ?? {},
+      onCopyClosed: (event) => {
+        repair.onCopyClosed(event)
+        this.emit('copyclosed', { producerId: event.producerId, router: event.router, reason: event.reason })
+      }
     })
     const workerPool = this.workerPool
     const puller = this.puller = new ProducerPuller({
@@ -198,6 +216,17 @@ export class SwarmNode extends SafeEmitter {
       onPullFailed: (failure) => this.emit('pullfailed', failure),
       report
     })
+    const repair = new CopyRepair({
+      registry,
+      puller,
+      incoming,
+      probe: async (peerId) => await this.ping(peerId, timeouts.livenessPing),
+      isStopping: () => this.stopped,
+      onRestored: (event) => this.emit('producerrestored', event),
+      onRestoreFailed: (event) => this.emit('restorefailed', event)
+    })
+    const drainer = this.drainer = new Drain({ registry, directory, outgoing, notices, isStopping: () => this.stopped })
+    const draining = (): boolean => drainer.draining
     const policy = new DelegationPolicy({
       fits: (cost, reserve, useReserve) => this.load.fits(cost, reserve, useReserve),
       downstreamOf: (producerId) => outgoing.downstreamOf(producerId),
@@ -229,24 +258,27 @@ export class SwarmNode extends SafeEmitter {
       holdLoad: (cost) => this.load.hold(cost),
       remoteIpsOf: (peerId) => remoteIpsOf(this.host, peerId),
       multiaddrsOf: async (peerId) => await this.host.peerStore.get(peerIdFromString(peerId))
-        .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => [])
+        .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => []),
+      draining
     })
     const recruits = new RelayRecruits({
       registry,
       puller,
       hasRoomForPipe: () => this.load.fits(Math.max(options.costs.videoPipe, options.costs.audioPipe), 0, false),
+      draining,
       routers: () => this.routers(),
       createRouter: async (routerOptions) => await this.createRouter(routerOptions),
       relayMediaCodecs: options.relayMediaCodecs
     })
     const handlers: HandlerTable = {
       pull: pullHandler({ server, registry, puller, notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load) }),
-      status: statusHandler({ registry, puller, outgoing, localLoad }),
+      status: statusHandler({ registry, puller, outgoing, localLoad, draining }),
       recruit: recruitHandler(recruits),
       'connect-pipe': connectPipeHandler(outgoing, server),
       release: releaseHandler(outgoing),
       'producer-event': producerEventHandler(incoming),
-      'close-pipe': closePipeHandler(outgoing, incoming)
+      'close-pipe': closePipeHandler(outgoing, incoming),
+      move: moveHandler(repair)
     }
     this.announceProducers()
     this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
@@ -278,7 +310,19 @@ export class SwarmNode extends SafeEmitter {
       onFailure: report
     })
     this.keeper.start()
-    this.monitor = new PeerMonitor(this.host, { intervalMs: timeouts.ping, failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE })
+    this.watch = new UpstreamWatch({
+      pipes: () => incoming.pipes(),
+      ping: async (peerId, timeoutMs) => await this.ping(peerId, timeoutMs),
+      giveUp: (peerId, reason) => this.giveUp(peerId, reason),
+      silenceMs: timeouts.mediaSilence,
+      pingTimeoutMs: timeouts.livenessPing
+    })
+    this.watch.start()
+    this.monitor = new PeerMonitor(this.host, {
+      intervalMs: timeouts.ping,
+      failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE,
+      isAlive: (peerId) => this.watch?.carriesMedia(peerId) === true
+    })
     this.monitor.start()
     log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
   }
@@ -295,7 +339,9 @@ export class SwarmNode extends SafeEmitter {
         void directory.announce(producer.id)
         return
       }
-      setTimeout(() => { if (!producer.closed && !this.stopped) void directory.announce(producer.id) }, COPY_ANNOUNCE_DELAY_MS).unref()
+      // A draining node offers no copy to the swarm.
+      const offer = (): boolean => !producer.closed && !this.stopped && this.drainer?.draining !== true
+      setTimeout(() => { if (offer()) void directory.announce(producer.id) }, COPY_ANNOUNCE_DELAY_MS).unref()
     })
     this.registry.on('remove', ({ producer }) => {
       if (this.registry.entries(producer.id).length === 0) void directory.withdraw(producer.id)
@@ -425,6 +471,40 @@ export class SwarmNode extends SafeEmitter {
     return [...(this.incoming.upstreamOf(producerId)?.route ?? []), this.peerId]
   }
 
+  /** One ping of `peerId` (dialled if needed): true when answered within `timeoutMs`. */
+  private async ping (peerId: string, timeoutMs: number): Promise<boolean> {
+    try {
+      await this.host.services.ping.ping(peerIdFromString(peerId), { signal: AbortSignal.timeout(timeoutMs) })
+      return true
+    } catch (err) {
+      log.debug('ping of %s failed: %s', peerId, describeError(err))
+      return false
+    }
+  }
+
+  /** Closes the connections with a peer found dead: its pipes close and their copies are restored. */
+  private giveUp (peerId: string, reason: string): void {
+    log.warn('peer %s given up: %s', peerId, reason)
+    for (const connection of this.host.getConnections(peerIdFromString(peerId))) connection.abort(new InvalidStateError(`given up: ${reason}`))
+  }
+
+  /**
+   * Takes the node out of service without cutting anyone off: it takes no new pulls or
+   * recruits, withdraws its copies' provider records and asks the nodes it relays to to
+   * move to other providers (new path first). Resolves when no downstream pipe is left or
+   * after `timeoutMs` (default 30 s); the node keeps running either way (stop() it).
+   * Streams it originates cannot move: their downstream goes when they close.
+   */
+  async drain (options: DrainOptions = {}): Promise<DrainResult> {
+    this.assertRunning()
+    return await this.drainer!.drain(options)
+  }
+
+  /** True once drain() was called. */
+  get draining (): boolean {
+    return this.drainer?.draining === true
+  }
+
   /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, smoothed. */
   rtts (): Record<string, number> {
     return this.monitor?.rtts() ?? {}
@@ -473,6 +553,7 @@ export class SwarmNode extends SafeEmitter {
     this.stopped = true
     this.keeper?.stop()
     this.monitor?.stop()
+    this.watch?.stop()
     this.directory?.stop()
     this.spares?.close()
     this.incoming?.closeAll()
@@ -489,4 +570,7 @@ export class SwarmNode extends SafeEmitter {
 }
 
 export type { PullTiming } from './pulling/producer-puller.js'
+export type { DrainOptions, DrainResult } from './serving/drain.js'
+export type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
+export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'

@@ -15,6 +15,12 @@ export interface PeerMonitorInit {
   intervalMs: number
   /** Consecutive failed pings after which the peer's connections are closed. */
   failuresBeforeClose: number
+  /**
+   * Evidence of life other than pings (media flowing from the peer): a peer for which it
+   * is true is not given up, whatever its pings do (its Node.js process may be busy or
+   * frozen while its mediasoup worker forwards).
+   */
+  isAlive?: (peerId: string) => boolean
 }
 
 interface PeerState {
@@ -106,6 +112,10 @@ export class PeerMonitor {
             return
           }
           if (!current()) return
+          if (this.init.isAlive?.(peerId) === true) {
+            state.failures = 0
+            return
+          }
           if (++state.failures >= this.init.failuresBeforeClose) {
             this.peers.delete(peerId)
             for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)

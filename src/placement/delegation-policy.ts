@@ -22,6 +22,8 @@ export interface PeerStatus {
   pulling: boolean
   /** Pipes it sends the producer on. */
   downstream: number
+  /** It is draining: it takes no new pulls or recruits. */
+  draining?: boolean
 }
 
 /** What the policy asks of the node and the swarm (fakes in unit tests). */
@@ -58,11 +60,12 @@ export interface DelegationPolicyInit {
 export class DelegationPolicy implements PlacementPolicy {
   constructor (private readonly view: SwarmView, private readonly init: DelegationPolicyInit) {}
 
-  admits ({ producerId, kind, recruited }: PullContext): boolean {
+  admits ({ producerId, kind, recruited, leavingDownstream }: PullContext): boolean {
     const { fanout, reserve } = this.init
     const downstream = this.view.downstreamOf(producerId).length
-    // A recruited relay may take one slot beyond the fan-out, and the reserved points.
-    const slots = fanout + (recruited ? 1 : 0)
+    // A recruited relay may take one slot beyond the fan-out, and the reserved points; so
+    // may a node moving off a draining relay of ours (that relay's slot is about to free).
+    const slots = fanout + (recruited || leavingDownstream ? 1 : 0)
     return downstream < slots && this.view.fits(this.pipeCost(kind), reserve, recruited)
   }
 
@@ -70,12 +73,12 @@ export class DelegationPolicy implements PlacementPolicy {
     return consumerCost(this.init.costs, kind, true)
   }
 
-  async elsewhere ({ producerId, kind, requester, rtts }: PullContext): Promise<Placement> {
+  async elsewhere ({ producerId, kind, requester, rtts }: PullContext, { recruit = true } = {}): Promise<Placement> {
     const cost = this.pipeCost(kind)
     const relays = this.view.downstreamOf(producerId).filter((p) => p !== requester)
     const ranked = rankCandidates(await this.relayCandidates(relays, producerId, rtts), { cost, fanout: this.init.fanout })
     let best = ranked.map((c) => c.peerId)
-    if (!ranked.some((c) => c.spare >= cost && c.downstream < this.init.fanout)) {
+    if (recruit && !ranked.some((c) => c.spare >= cost && c.downstream < this.init.fanout)) {
       // Nobody below has room: bring a new node in, if one has spare capacity.
       const recruit = await this.findRecruit(producerId, requester, rtts, cost)
       if (recruit !== undefined) best = [recruit, ...best]
@@ -86,7 +89,10 @@ export class DelegationPolicy implements PlacementPolicy {
 
   private async relayCandidates (peers: string[], producerId: string, rtts: Record<string, number>): Promise<RelayCandidate[]> {
     return await Promise.all(peers.map(async (peerId) => await this.view.status(peerId, producerId).then(
-      (s) => ({ peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId] }),
+      // A draining relay still has the stream but takes nobody new: last, like a full one.
+      (s) => s.draining === true
+        ? { peerId, spare: 0, capacity: 1, downstream: this.init.fanout, rttMs: rtts[peerId] }
+        : { peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId] },
       // A relay that did not answer in time (busy) still receives the stream: rank it last
       // rather than drop it, so a slow round does not turn into a capacity error.
       (err: Error) => {
@@ -103,7 +109,7 @@ export class DelegationPolicy implements PlacementPolicy {
       return undefined
     })))
     // A node getting the stream now is about to be a relay already, not an idle one.
-    const idle = statuses.flatMap((x) => x !== undefined && !x.s.has && !x.s.pulling && x.s.capacity - x.s.load >= cost
+    const idle = statuses.flatMap((x) => x !== undefined && !x.s.has && !x.s.pulling && x.s.draining !== true && x.s.capacity - x.s.load >= cost
       ? [{ peerId: x.peerId, spare: x.s.capacity - x.s.load, capacity: x.s.capacity, downstream: 0, rttMs: rtts[x.peerId] }]
       : [])
     const deadline = performance.now() + this.init.recruitBudgetMs

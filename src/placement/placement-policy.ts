@@ -13,6 +13,8 @@ export interface PullContext {
   recruited: boolean
   /** The requester's RTTs to its peers, in ms (rank candidates near it first). */
   rtts: Record<string, number>
+  /** The requester moves off this downstream node of ours, which drains: its slot is about to free. */
+  leavingDownstream: boolean
 }
 
 /** A pull this node does not serve: the nodes to ask instead (best first), or no room anywhere asked. */
@@ -26,8 +28,11 @@ export interface PlacementPolicy {
    * the slot in the same tick and concurrent pulls cannot all pass.
    */
   admits: (pull: PullContext) => boolean
-  /** Where a pull this node does not serve should go. */
-  elsewhere: (pull: PullContext) => Promise<Placement>
+  /**
+   * Where a pull this node does not serve should go. `recruit: false` (a draining node):
+   * no new relay is brought in (it would pull from this node).
+   */
+  elsewhere: (pull: PullContext, options?: { recruit?: boolean }) => Promise<Placement>
   /** Scaling points one more outgoing pipe of this kind costs. */
   pipeCost: (kind: ms.MediaKind) => number
 }

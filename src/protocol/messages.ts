@@ -39,21 +39,46 @@ export interface Load { load: number, capacity: number }
  * `offer`, when the requester has no pipe from the responder yet, is an unconnected
  * PipeTransport of the requester that a new pipe connects to at once (no connect-pipe).
  */
-export interface PullRequest extends Load { type: 'pull', producerId: string, linkId: string, rtts: Record<string, number>, recruited: boolean, offer?: PipeEndpoint }
+export interface PullRequest extends Load {
+  type: 'pull'
+  producerId: string
+  linkId: string
+  rtts: Record<string, number>
+  recruited: boolean
+  offer?: PipeEndpoint
+  /**
+   * The requester is moving off this node (peer id), which is draining: when that node is
+   * downstream of the answering one, its slot is about to free, so the pull may take one
+   * slot beyond the fan-out.
+   */
+  leaving?: string
+}
 /** Ask a node for its load, and its downstream count for one producer. */
 export interface StatusRequest { type: 'status', producerId?: string }
 /** Ask a node with spare capacity to pull `producerId` from the sender and relay it. */
 export interface RecruitRequest { type: 'recruit', producerId: string }
 /** Connect the receiver's pipe `pipeId` to the sender's end `remote`. */
 export interface ConnectPipeRequest { type: 'connect-pipe', pipeId: string, remote: PipeEndpoint }
-/** Origin → puller: the origin's producer was paused, resumed or closed. */
-export interface ProducerEventRequest { type: 'producer-event', pipeId: string, producerId: string, event: 'pause' | 'resume' | 'close' }
+/**
+ * Upstream → puller: the producer was paused, resumed or closed there. A close with
+ * `reason: 'upstream-lost'` means the sender lost its own upstream and is getting the
+ * producer again: the puller restores its copy (from the sender first) instead of
+ * dropping it.
+ */
+export interface ProducerEventRequest { type: 'producer-event', pipeId: string, producerId: string, event: 'pause' | 'resume' | 'close', reason?: CloseReason }
+/** Why an upstream closed a producer: gone at its origin (the default), or only lost on the way. */
+export type CloseReason = 'closed' | 'upstream-lost'
+/**
+ * Upstream → puller: the sender is draining; get `producerId` from another node (the new
+ * path is made before the old one closes). Answered `ok` at once.
+ */
+export interface MoveRequest { type: 'move', producerId: string }
 /** Puller → origin: the puller closed its copy; stop sending it. */
 export interface ReleaseRequest { type: 'release', pipeId: string, producerId: string }
 /** Either side: this pipe (named by the receiver's pipeId) is closed. */
 export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
 
-export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest
+export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest
 
 export interface PullOk extends Load {
   type: 'pull-ok'
@@ -72,7 +97,8 @@ export interface PullOk extends Load {
 export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
 /** `has`: the node has the producer asked about; `downstream`: pipes it sends it on. */
 /** `pulling`: the node is getting the producer now (it has no copy yet, and will have). */
-export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number }
+/** `draining`: the node takes no new pulls or recruits (node.drain()); absent means false. */
+export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number, draining?: boolean }
 export interface Ok { type: 'ok' }
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
@@ -179,6 +205,7 @@ function requestOf (m: Json): Request {
         rtts: rtts(m.rtts),
         recruited: m.recruited ?? false,
         ...(m.offer === undefined ? {} : { offer: endpoint(m.offer, 'offer') }),
+        ...(m.leaving === undefined ? {} : { leaving: id(m.leaving, 'leaving') }),
         ...load(m)
       }
     case 'status':
@@ -189,7 +216,16 @@ function requestOf (m: Json): Request {
       return { type: 'connect-pipe', pipeId: id(m.pipeId, 'pipeId'), remote: endpoint(m.remote, 'remote') }
     case 'producer-event':
       if (m.event !== 'pause' && m.event !== 'resume' && m.event !== 'close') fail('event must be pause, resume or close')
-      return { type: 'producer-event', pipeId: id(m.pipeId, 'pipeId'), producerId: id(m.producerId, 'producerId'), event: m.event }
+      if (m.reason !== undefined && m.reason !== 'closed' && m.reason !== 'upstream-lost') fail('reason must be closed or upstream-lost')
+      return {
+        type: 'producer-event',
+        pipeId: id(m.pipeId, 'pipeId'),
+        producerId: id(m.producerId, 'producerId'),
+        event: m.event,
+        ...(m.reason === undefined ? {} : { reason: m.reason })
+      }
+    case 'move':
+      return { type: 'move', producerId: id(m.producerId, 'producerId') }
     case 'release':
       return { type: 'release', pipeId: id(m.pipeId, 'pipeId'), producerId: id(m.producerId, 'producerId') }
     case 'close-pipe':
@@ -234,7 +270,8 @@ function responseOf (m: Json): Response {
     case 'status-ok':
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
       if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')
-      return { type: 'status-ok', has: m.has, pulling: m.pulling, downstream: count(m.downstream, 'downstream'), ...load(m) }
+      if (m.draining !== undefined && typeof m.draining !== 'boolean') fail('draining must be a boolean')
+      return { type: 'status-ok', has: m.has, pulling: m.pulling, downstream: count(m.downstream, 'downstream'), ...(m.draining === true ? { draining: true } : {}), ...load(m) }
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
       return { type: 'error', code: (WIRE_ERROR_CODES as readonly string[]).includes(m.code) ? m.code as WireErrorCode : 'internal', message: m.message.slice(0, 500) }

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict'
 import { createRtpSink, createRtpSource, sleep, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
+import type { RtpSource } from '../harness/index.js'
 import type { types as ms } from 'mediasoup'
 
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_MS = 300
+const MEDIA_SILENCE_MS = 400
 
 /**
  * Replaces `node`'s ping handler with one that leaves the pings `unanswered(n)` picks (n
@@ -33,15 +35,15 @@ describe('peer liveness (ping every timeouts.ping)', function () {
   })
 
   /** Nodes A and B pinging every PING_MS; A pulls an audio producer of B into a router. */
-  async function aPullsFromB (): Promise<{ a: SwarmNode, b: SwarmNode, router: ms.Router, pipeProducer: ms.Producer }> {
-    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+  async function aPullsFromB (): Promise<{ a: SwarmNode, b: SwarmNode, router: ms.Router, pipeProducer: ms.Producer, source: RtpSource }> {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS, mediaSilence: MEDIA_SILENCE_MS } })
     const [a, b] = nodes as [SwarmNode, SwarmNode]
     await waitConnected(nodes)
     const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
     closers.push(() => source.close())
     const router = await a.createRouter({ mediaCodecs })
     const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
-    return { a, b, router, pipeProducer }
+    return { a, b, router, pipeProducer, source }
   }
 
   it('measures round-trip times to connected peers (node.rtts()), a new peer at once rather than a period later', async () => {
@@ -69,14 +71,43 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     assert.ok(sink.packets > before, 'media still flows')
   })
 
-  it('a peer that answers no ping is given up within 3 × timeouts.ping, and the copies pulled from it close', async () => {
-    const { a, b, pipeProducer } = await aPullsFromB()
+  it('a peer that answers no ping but whose media flows is kept (a frozen Node.js process, its worker forwarding)', async () => {
+    const { a, b, router, pipeProducer } = await aPullsFromB()
+    const sink = await createRtpSink({ router, producerId: pipeProducer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(1, { timeoutMs: 5000 })
 
     await answerPingsExcept(b, () => true)
+    await sleep(PING_MS * 6)
+    assert.equal(a.peers.includes(b.peerId), true)
+    assert.equal(pipeProducer.closed, false)
+    const before = sink.packets
+    await sleep(300)
+    assert.ok(sink.packets > before, 'media still flows')
+  })
+
+  it('a peer that answers no ping and sends no media is given up within mediaSilence + livenessPing, and the copies pulled from it close', async () => {
+    const { a, b, pipeProducer, source } = await aPullsFromB()
+
+    await answerPingsExcept(b, () => true)
+    source.stop()
     const frozenAt = performance.now()
-    await waitFor(() => pipeProducer.closed, { what: 'the copy closed', timeoutMs: PING_MS * 3 + 2000 })
+    await waitFor(() => pipeProducer.closed, { what: 'the copy closed', timeoutMs: MEDIA_SILENCE_MS + 500 + 3000 })
+    const tookMs = performance.now() - frozenAt
+    // One check period (a quarter of the silence) of slack, and the ping's deadline.
+    assert.ok(tookMs <= MEDIA_SILENCE_MS * 1.25 + 500 + 300, `given up after ${tookMs.toFixed(0)} ms`)
+    assert.equal(a.getDistribution(pipeProducer.id), undefined)
+    assert.equal(a.peers.includes(b.peerId), false)
+  })
+
+  it('an idle peer (no media from it) that answers no ping is given up within 3 × timeouts.ping', async () => {
+    nodes = await startChain(2, { timeouts: { ping: PING_MS } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    await answerPingsExcept(b, () => true)
+    const frozenAt = performance.now()
+    await waitFor(() => !a.peers.includes(b.peerId), { what: 'B given up', timeoutMs: PING_MS * 3 + 2000 })
     const tookMs = performance.now() - frozenAt
     assert.ok(tookMs <= PING_MS * 3 + 500, `given up after ${tookMs.toFixed(0)} ms`)
-    assert.equal(a.getDistribution(pipeProducer.id), undefined)
   })
 })

@@ -86,9 +86,10 @@ describe('stale provider records, dead peers and late answers', function () {
 
   it('a pull answered after its deadline is released: the origin keeps no consumer, pipe or downstream slot for a copy nobody made', async () => {
     const a = await createSwarmNode()
-    // Every request of B runs out of time (1 ms, a pull 3 ms) before the origin can answer;
-    // the lookup ends before a second attempt (200 ms later), so exactly one pull is sent.
-    const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { request: 1, lookup: 150 } })
+    // Every request of B runs out of time (a pull gets 2.5 × 0.2 ms, rounded up to 1 ms)
+    // before the origin can answer (a worker round trip or two): the lookup ends before a
+    // second attempt (200 ms later), so exactly one pull is sent.
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { request: 0.2, lookup: 150 } })
     nodes = [a, b]
     await waitConnected(nodes)
     const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio' })

@@ -10,14 +10,16 @@ export interface StatusHandlerInit {
   puller: ProducerPuller
   outgoing: OutgoingPipes
   localLoad: () => Load
+  draining: () => boolean
 }
 
-export function statusHandler ({ registry, puller, outgoing, localLoad }: StatusHandlerInit): Handler<'status'> {
+export function statusHandler ({ registry, puller, outgoing, localLoad, draining }: StatusHandlerInit): Handler<'status'> {
   return ({ producerId }) => ({
     type: 'status-ok',
     has: producerId !== undefined && registry.entries(producerId).length > 0,
     pulling: producerId !== undefined && puller.isPulling(producerId),
     downstream: producerId === undefined ? 0 : outgoing.downstreamOf(producerId).length,
+    ...(draining() ? { draining: true } : {}),
     ...localLoad()
   })
 }

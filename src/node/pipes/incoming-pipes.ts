@@ -24,7 +24,7 @@ import { logStopNotice } from './outgoing-pipes.js'
 import type { Notices, Send } from './notices.js'
 import type { SpareTransports } from './spare-transports.js'
 import type { ProducerRegistry } from '../../media/producer-registry.js'
-import type { Load, PullOk, Redirect, Response } from '../../protocol/messages.js'
+import type { CloseReason, Load, PullOk, Redirect, Response } from '../../protocol/messages.js'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node:pipes')
@@ -36,6 +36,31 @@ export interface Copy {
   route: string[]
 }
 
+/**
+ * Why a copy closed:
+ * - `released`: this node closed it (the app, its router); the upstream is told
+ * - `producerclosed`: the producer closed at its origin
+ * - `upstreamlost`: the path broke (the upstream node is gone, frozen, stopping, or lost
+ *   its own upstream): the producer may still exist and the copy can be restored
+ * - `moving`: closed to be replaced at once by a copy from another node (a drain)
+ * - `stopping`: this node stops
+ */
+export type CopyCloseReason = 'released' | 'producerclosed' | 'upstreamlost' | 'moving' | 'stopping'
+
+export interface CopyClosed {
+  producerId: string
+  router: ms.Router
+  /** The node the copy came from. */
+  upstream: string
+  /** Peer ids from the origin to the upstream. */
+  route: string[]
+  reason: CopyCloseReason
+  /** With `upstreamlost`: the upstream is alive and getting the producer again itself. */
+  upstreamRestoring: boolean
+  /** performance.now() of the close. */
+  at: number
+}
+
 export interface IncomingPipe {
   readonly transport: ms.PipeTransport
   readonly peerId: string
@@ -44,8 +69,10 @@ export interface IncomingPipe {
   readonly remotePipeId: string
   /** By producer id. */
   readonly copies: Map<string, Copy>
-  /** Copies whose close came from the origin (no release to send back). */
-  readonly closedByOrigin: Set<string>
+  /** Why single copies are being closed (set before their close). */
+  readonly closeReasons: Map<string, { reason: CopyCloseReason, upstreamRestoring: boolean }>
+  /** Why the whole pipe is being closed; its copies close for this reason. */
+  closeReason?: CopyCloseReason
   /** Settles when this end is connected (copies may be made while it connects). */
   readonly ready: Promise<void>
   closing: boolean
@@ -73,6 +100,20 @@ export interface IncomingPipesInit {
   rtts: () => Record<string, number>
   /** The upstream of a producer changed. */
   onDistributionChange: (producerId: string) => void
+  /** A copy closed, with the reason (restoring it is the caller's business). */
+  onCopyClosed: (event: CopyClosed) => void
+}
+
+export interface PullOptions {
+  /** This node was recruited by the peer to relay (its pull may use the reserve). */
+  recruited?: boolean
+  /**
+   * A copy of the same producer in the same router that the new one replaces: it is
+   * closed (reason `moving`) right before the new copy is made, once the new pipe is ready.
+   */
+  replacing?: ms.Producer
+  /** The node this pull moves off (sent as `leaving`). */
+  leaving?: string
 }
 
 export class IncomingPipes {
@@ -91,7 +132,7 @@ export class IncomingPipes {
    * Pulls `producerId` from `peerId` into `router`. Rejects with RemoteError (code
    * 'not-found' when the peer does not have it) and leaves nothing behind on failure.
    */
-  async pull (peerId: string, producerId: string, router: ms.Router, recruited = false): Promise<PullResult> {
+  async pull (peerId: string, producerId: string, router: ms.Router, { recruited = false, replacing, leaving }: PullOptions = {}): Promise<PullResult> {
     const link = this.linkOf(router, peerId)
     const offer = this.hasPipe(router, peerId) ? undefined : await this.offerOn(link, router)
     this.countPull(peerId, producerId, 1)
@@ -104,7 +145,8 @@ export class IncomingPipes {
         rtts: this.init.rtts(),
         recruited,
         ...this.init.localLoad(),
-        ...(offer === undefined ? {} : { offer: endpointOf(offer) })
+        ...(offer === undefined ? {} : { offer: endpointOf(offer) }),
+        ...(leaving === undefined ? {} : { leaving })
       }, { onLateAnswer: (late) => this.undoLatePull(peerId, producerId, offer, late) })
     } finally {
       this.countPull(peerId, producerId, -1)
@@ -122,6 +164,16 @@ export class IncomingPipes {
     } catch (err) {
       this.release(peerId, answer.pipe.pipeId, producerId)
       throw err
+    }
+    if (replacing !== undefined && !replacing.closed) {
+      // The new path is ready up to the copy itself: only now does the old one go.
+      try {
+        await pipe.ready
+      } catch (err) {
+        this.release(peerId, answer.pipe.pipeId, producerId)
+        throw err
+      }
+      this.closeCopy(replacing, 'moving')
     }
     const done = this.init.registry.expectCopy(router, producerId)
     let producer: ms.Producer
@@ -145,12 +197,49 @@ export class IncomingPipes {
     this.init.onDistributionChange(producerId)
     producer.observer.once('close', () => {
       pipe.copies.delete(producerId)
+      const single = pipe.closeReasons.get(producerId)
+      pipe.closeReasons.delete(producerId)
+      const reason = single?.reason ?? pipe.closeReason ?? 'released'
       this.init.onDistributionChange(producerId)
+      this.init.onCopyClosed({
+        producerId, router, upstream: peerId, route: answer.route, reason, upstreamRestoring: single?.upstreamRestoring ?? false, at: performance.now()
+      })
       if (pipe.closing) return
-      if (!pipe.closedByOrigin.delete(producerId)) this.release(peerId, pipe.remotePipeId, producerId)
+      // The upstream's consumer is gone already when the close came from there.
+      if (reason === 'released' || reason === 'moving') this.release(peerId, pipe.remotePipeId, producerId)
       this.closeIfEmpty(pipe)
     })
     return { producer, route: answer.route }
+  }
+
+  /** Closes a copy of this node for `reason` (no effect on one that is not a copy from a pipe). */
+  closeCopy (producer: ms.Producer, reason: CopyCloseReason): void {
+    for (const pipe of this.byId.values()) {
+      if (pipe.copies.get(producer.id)?.producer !== producer) continue
+      pipe.closeReasons.set(producer.id, { reason, upstreamRestoring: false })
+      producer.close()
+      return
+    }
+  }
+
+  /** This node's copy of `producerId` that comes from `peerId`, if any. */
+  copyFrom (peerId: string, producerId: string): (Copy & { router: ms.Router }) | undefined {
+    for (const pipe of this.byId.values()) {
+      const copy = pipe.peerId === peerId && !pipe.closing ? pipe.copies.get(producerId) : undefined
+      if (copy !== undefined) return { ...copy, router: pipe.router }
+    }
+    return undefined
+  }
+
+  /** The pipe a copy comes on, if it is a copy from a pipe. */
+  pipeOf (producer: ms.Producer): IncomingPipe | undefined {
+    for (const pipe of this.byId.values()) if (pipe.copies.get(producer.id)?.producer === producer) return pipe
+    return undefined
+  }
+
+  /** Open pipes from other nodes. */
+  pipes (): IncomingPipe[] {
+    return [...this.byId.values()]
   }
 
   /** The peer this node receives `producerId` from, with the route of its copy. */
@@ -246,7 +335,7 @@ export class IncomingPipes {
     const ready = offer !== undefined ? connect() : Promise.resolve(await connect())
     // The pull that made the pipe awaits `ready` and gets the failure.
     ready.catch(() => {})
-    const pipe: IncomingPipe = { transport, peerId, router, remotePipeId, copies: new Map(), closedByOrigin: new Set(), ready, closing: false }
+    const pipe: IncomingPipe = { transport, peerId, router, remotePipeId, copies: new Map(), closeReasons: new Map(), ready, closing: false }
     this.byId.set(transport.id, pipe)
     // Closed by the router, the peer, or us: forget it, and make the next pull start a new pipe.
     transport.observer.once('close', () => {
@@ -299,7 +388,7 @@ export class IncomingPipes {
   }
 
   /** producer-event from the origin side of `pipeId`. */
-  producerEvent (peerId: string, pipeId: string, producerId: string, event: 'pause' | 'resume' | 'close'): void {
+  producerEvent (peerId: string, pipeId: string, producerId: string, event: 'pause' | 'resume' | 'close', reason: CloseReason = 'closed'): void {
     const pipe = this.byId.get(pipeId)
     const copy = pipe?.peerId === peerId ? pipe.copies.get(producerId) : undefined
     if (pipe === undefined || copy === undefined) throw new RequestRefusedError('not-found', `no producer ${producerId} on pipe ${pipeId}`)
@@ -307,25 +396,31 @@ export class IncomingPipes {
     if (event === 'pause') void copy.producer.pause().catch(failed)
     else if (event === 'resume') void copy.producer.resume().catch(failed)
     else {
-      pipe.closedByOrigin.add(producerId)
+      const lost = reason === 'upstream-lost'
+      pipe.closeReasons.set(producerId, { reason: lost ? 'upstreamlost' : 'producerclosed', upstreamRestoring: lost })
       copy.producer.close()
     }
   }
 
-  /** close-pipe from the origin; false when `pipeId` is not one of ours from it. */
+  /**
+   * close-pipe from the upstream (its router closed, or it stops): the path is lost, the
+   * producer may live on elsewhere. False when `pipeId` is not one of ours from it.
+   */
   closeByPeer (peerId: string, pipeId: string): boolean {
     const pipe = this.byId.get(pipeId)
     if (pipe?.peerId !== peerId) return false
     pipe.closing = true
+    pipe.closeReason = 'upstreamlost'
     pipe.transport.close()
     return true
   }
 
-  /** The peer is gone: close every pipe from it, without telling it. */
+  /** The peer is gone: close every pipe from it, without telling it; the paths are lost. */
   closePeer (peerId: string): void {
     for (const pipe of [...this.byId.values()]) {
       if (pipe.peerId !== peerId) continue
       pipe.closing = true
+      pipe.closeReason = 'upstreamlost'
       pipe.transport.close()
     }
   }
@@ -340,6 +435,7 @@ export class IncomingPipes {
     this.links.clear()
     for (const pipe of [...this.byId.values()]) {
       pipe.closing = true
+      pipe.closeReason = 'stopping'
       pipe.transport.close()
       this.init.notices.notify(pipe.peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId }, logStopNotice)
     }

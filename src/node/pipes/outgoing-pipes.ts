@@ -63,6 +63,11 @@ export interface OutgoingPipesInit {
   report: (err: Error) => void
   /** The downstream of a producer changed. */
   onDistributionChange: (producerId: string) => void
+  /**
+   * True when this node's copy of the producer closed because its own path broke (it is
+   * getting it again): the nodes below are told `upstream-lost`, not that it closed.
+   */
+  lostUpstream: (producerId: string) => boolean
 }
 
 export class OutgoingPipes {
@@ -233,9 +238,10 @@ export class OutgoingPipes {
     pipe.consumers.set(producerId, consumer)
     this.init.onDistributionChange(producerId)
     const notify = (event: 'pause' | 'resume' | 'close'): void => {
+      const reason = event === 'close' && this.init.lostUpstream(producerId) ? { reason: 'upstream-lost' as const } : {}
       // A pause before the puller connected would otherwise be lost: wait for the connect.
       pipe.connected.promise.then(() => {
-        this.init.notices.notify(pipe.peerId, { type: 'producer-event', pipeId: pipe.remotePipeId ?? '', producerId, event },
+        this.init.notices.notify(pipe.peerId, { type: 'producer-event', pipeId: pipe.remotePipeId ?? '', producerId, event, ...reason },
           reportUnless(() => !pipe.transport.closed, this.init.report, `producer-event ${event}`))
       }, () => log.trace('producer %s %s not sent: pipe %s closed first', producerId, event, pipe.transport.id))
     }
@@ -302,6 +308,11 @@ export class OutgoingPipes {
       pipe.transport.close()
       if (pipe.remotePipeId !== undefined) this.init.notices.notify(pipe.peerId, { type: 'close-pipe', pipeId: pipe.remotePipeId }, logStopNotice)
     }
+  }
+
+  /** Every (peer, producer) this node sends. */
+  streams (): Array<{ peerId: string, producerId: string }> {
+    return [...this.byId.values()].flatMap((pipe) => [...pipe.consumers.keys()].map((producerId) => ({ peerId: pipe.peerId, producerId })))
   }
 
   stats (): { pipes: number, consumers: number } {

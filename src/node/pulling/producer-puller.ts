@@ -1,8 +1,10 @@
 // How a producer is found and pulled: the producer itself when it is in the router; a
-// local mediasoup pipe from another router of this node; otherwise a pull from the swarm:
-// the cached location first, then the providers in the DHT, each asked in turn, following
-// their redirects depth first, until one serves it or the lookup deadline passes.
-// A node pulls a producer once: other routers wait for that pull, then pipe locally.
+// local mediasoup pipe from another router of this node; otherwise a pull from the swarm
+// by a plan: named candidates first (the cached location; for a restore, the nodes on the
+// copy's route), then, for a lookup, the providers in the DHT, each asked in turn,
+// following their redirects depth first, until one serves it or the lookup deadline passes.
+// A node pulls a producer once: other routers, and pulls of other nodes that this one
+// would relay, wait for that pull.
 import { setTimeout as delay } from 'node:timers/promises'
 import { CapacityError, InvalidStateError, ProducerNotFoundError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
@@ -30,6 +32,26 @@ export interface PullTiming {
   totalMs: number
   /** Redirects followed. */
   redirects: number
+}
+
+/** Whom a pull from the swarm asks, and how. */
+export interface PullPlan {
+  /** Peers asked first, in order, each followed through its redirects. */
+  candidates: string[]
+  /** Then the providers the DHT knows, until the lookup deadline. */
+  useDirectory: boolean
+  /** Never asked (a node being left, a dead upstream). */
+  avoid?: string[]
+  /** Asked before each candidate (not the first when `trustFirst`); false skips it: a quick liveness check. */
+  probe?: (peerId: string) => Promise<boolean>
+  /** The first candidate is known alive (it just told us): no probe. */
+  trustFirst?: boolean
+  /** This node was recruited by the first candidate to relay (its pull may use the reserve). */
+  recruitedBy?: string
+  /** A copy in the same router this pull replaces: closed only once the new pipe is ready. */
+  replacing?: ms.Producer
+  /** The node this pull moves off (draining): sent along, so a full upstream of it makes room. */
+  leaving?: string
 }
 
 export interface ProducerPullerInit {
@@ -84,8 +106,28 @@ export class ProducerPuller {
       await this.settled(producerId)
       return await this.locate(producerId, router, recruitedBy)
     }
+    const first = recruitedBy ?? this.init.directory.cachedLocation(producerId)
+    return await this.pullOnce(producerId, router, {
+      candidates: first === undefined ? [] : [first],
+      useDirectory: recruitedBy === undefined,
+      recruitedBy
+    })
+  }
+
+  /**
+   * Pulls `producerId` into `router` by `plan`, even if a copy of it is still here
+   * (`plan.replacing`: a move) or closing; waits for a pull under way first.
+   */
+  async pullBy (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
+    await this.settled(producerId)
+    const here = this.init.registry.inRouter(producerId, router)
+    if (here !== undefined && here.producer !== plan.replacing) return here.producer
+    return await this.pullOnce(producerId, router, plan)
+  }
+
+  private async pullOnce (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
     const started = performance.now()
-    const pull = this.pullFromSwarm(producerId, router, recruitedBy)
+    const pull = this.pullFromSwarm(producerId, router, plan)
       .catch((err: Error) => {
         log.debug('pull of %s failed: %s', producerId, describeError(err))
         this.init.onPullFailed({ producerId, error: err, totalMs: performance.now() - started })
@@ -112,8 +154,10 @@ export class ProducerPuller {
     }
   }
 
-  private async pullFromSwarm (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
+  private async pullFromSwarm (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
     const { directory, incoming, localPeerId, maxRedirects } = this.init
+    const { recruitedBy, replacing, leaving } = plan
+    const avoid = new Set(plan.avoid)
     const deadline = AbortSignal.timeout(this.init.lookupTimeoutMs)
     const started = performance.now()
     // The transport a new pipe would start from is made while the lookup runs.
@@ -124,11 +168,11 @@ export class ProducerPuller {
     let tried = new Set<string>()
     // Asks `peerId`, then follows its redirects depth first, up to maxRedirects hops.
     const tryPeer = async (peerId: string, hops: number): Promise<ms.Producer | undefined> => {
-      if (tried.has(peerId) || peerId === localPeerId) return undefined
+      if (tried.has(peerId) || avoid.has(peerId) || peerId === localPeerId) return undefined
       tried.add(peerId)
       lookupMs ??= performance.now() - started
       try {
-        const result = await incoming.pull(peerId, producerId, router, recruitedBy === peerId)
+        const result = await incoming.pull(peerId, producerId, router, { recruited: recruitedBy === peerId, replacing, leaving })
         if ('producer' in result) {
           directory.remember(producerId, peerId)
           log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)
@@ -156,12 +200,18 @@ export class ProducerPuller {
         return undefined
       }
     }
-    const first = recruitedBy ?? directory.cachedLocation(producerId)
-    if (first !== undefined) {
-      const producer = await tryPeer(first, 0)
+    for (const [i, candidate] of plan.candidates.entries()) {
+      if (deadline.aborted) break
+      if (plan.probe !== undefined && !(i === 0 && plan.trustFirst === true) && !avoid.has(candidate) && !tried.has(candidate)) {
+        if (!await plan.probe(candidate)) {
+          failures.push(`${candidate}: no answer to a ping`)
+          continue
+        }
+      }
+      const producer = await tryPeer(candidate, 0)
       if (producer !== undefined) return producer
     }
-    while (!deadline.aborted && recruitedBy === undefined) {
+    while (!deadline.aborted && plan.useDirectory) {
       this.init.assertRunning()
       try {
         for await (const peerId of directory.findProviders(producerId, deadline)) {

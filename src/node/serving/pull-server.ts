@@ -25,6 +25,8 @@ export interface PullServerInit {
   /** Remote IPs of the open connections with a peer: the only places media may go to. */
   remoteIpsOf: (peerId: string) => string[]
   multiaddrsOf: (peerId: string) => Promise<string[]>
+  /** True while the node drains: it serves no new pull and recruits nobody. */
+  draining: () => boolean
 }
 
 /** Most addresses per candidate in a redirect (the protocol's limit). */
@@ -48,9 +50,18 @@ export class PullServer {
     if (outgoing.isNewPipe(peerId, linkId, entry.router) && outgoing.pipeCount(peerId) >= limits.pipes) {
       throw new RequestRefusedError('busy', `you already have ${limits.pipes} pipes from this node`)
     }
-    const pull: PullContext = { producerId, kind: entry.producer.kind, requester: peerId, recruited: request.recruited, rtts: request.rtts }
-    const alreadyServed = outgoing.downstreamOf(producerId).includes(peerId)
-    if (!alreadyServed && !this.init.policy.admits(pull)) return await this.elsewhere(pull)
+    const downstream = outgoing.downstreamOf(producerId)
+    const pull: PullContext = {
+      producerId,
+      kind: entry.producer.kind,
+      requester: peerId,
+      recruited: request.recruited,
+      rtts: request.rtts,
+      leavingDownstream: request.leaving !== undefined && request.leaving !== peerId && downstream.includes(request.leaving)
+    }
+    const alreadyServed = downstream.includes(peerId)
+    if (this.init.draining() && !alreadyServed) return await this.elsewhere(pull, false)
+    if (!alreadyServed && !this.init.policy.admits(pull)) return await this.elsewhere(pull, true)
     // Reserved in the same tick as the check: concurrent pulls cannot all pass it.
     const unreserve = outgoing.reserve(producerId, peerId)
     const releaseLoad = this.init.holdLoad(this.init.policy.pipeCost(entry.producer.kind))
@@ -85,8 +96,8 @@ export class PullServer {
     }
   }
 
-  private async elsewhere (pull: PullContext): Promise<Redirect> {
-    const placement = await this.init.policy.elsewhere(pull)
+  private async elsewhere (pull: PullContext, recruit: boolean): Promise<Redirect> {
+    const placement = await this.init.policy.elsewhere(pull, { recruit })
     if (placement.action === 'refuse') throw new RequestRefusedError('capacity', placement.reason)
     return {
       type: 'redirect',

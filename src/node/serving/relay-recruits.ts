@@ -14,6 +14,8 @@ export interface RelayRecruitsInit {
   puller: ProducerPuller
   /** Whether a pipe of the costliest kind still fits this node. */
   hasRoomForPipe: () => boolean
+  /** True while the node drains: it relays nothing new. */
+  draining: () => boolean
   /** The node's open routers, oldest first. */
   routers: () => ms.Router[]
   /** Creates a router of the node (announced, tracked). */
@@ -32,6 +34,7 @@ export class RelayRecruits {
     const { registry, puller } = this.init
     const busy = (): boolean => registry.entries(producerId).length > 0 || puller.isPulling(producerId)
     if (!busy()) {
+      if (this.init.draining()) throw new RequestRefusedError('capacity', 'draining')
       if (!this.init.hasRoomForPipe()) throw new RequestRefusedError('capacity', 'no spare capacity')
       const router = await this.routerForRelaying()
       if (!busy()) {
