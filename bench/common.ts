@@ -2,13 +2,13 @@ import '../src/platform/promise-with-resolvers.js'
 // Shared by the benchmarks: machine description, summary statistics, background-error
 // collection and output helpers. Benchmarks measure and print; they assert nothing.
 import os from 'node:os'
-import { performance as perfHooks } from 'node:perf_hooks'
 import * as mediasoup from 'mediasoup'
 import { producerKey } from '../src/directory/producer-directory.js'
 import { latencyStats } from '../test/harness/report.js'
+import { timeFindProviders, timeProvide } from '../test/harness/timing.js'
 import type { TableRow } from '../test/harness/report.js'
+import type { DhtProbe } from '../test/harness/timing.js'
 import type { SwarmNode } from '../src/index.js'
-import type { CID } from 'multiformats/cid'
 
 export interface Benchmark {
   name: string
@@ -75,39 +75,9 @@ export function ratio (a: number, b: number): string {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a'
 }
 
-/** One round of the DHT probe: a `provide` and a `findProviders` of a key nobody else uses. */
-export interface DhtProbe {
-  /** provide(): ms, and the event-loop utilisation of the announcing process meanwhile (%). */
-  provide: number
-  provideBusy: number
-  /** findProviders(): ms to the first provider and to the end of the query, and the seeking process's utilisation (%). */
-  first: number
-  complete: number
-  findBusy: number
-}
-
 /** A producer id nobody uses, for a DHT key (`producerKey()`) of the probe. */
 export function probeName (i: number): string {
   return `bench-dht-probe-${i}-${Math.random()}`
-}
-
-/** `node` announces `key` (as an origin does for a producer and a node for each copy). */
-export async function timeProvide (node: SwarmNode, key: CID): Promise<Pick<DhtProbe, 'provide' | 'provideBusy'>> {
-  const elu0 = perfHooks.eventLoopUtilization()
-  const t0 = performance.now()
-  await node.libp2p.contentRouting.provide(key, { signal: AbortSignal.timeout(10_000) })
-  return { provide: performance.now() - t0, provideBusy: perfHooks.eventLoopUtilization(elu0).utilization * 100 }
-}
-
-/** `node` looks `key` up (as a cold pull does) and reads the query to its end. */
-export async function timeFindProviders (node: SwarmNode, key: CID): Promise<Pick<DhtProbe, 'first' | 'complete' | 'findBusy'>> {
-  const elu0 = perfHooks.eventLoopUtilization()
-  const t0 = performance.now()
-  let first = NaN
-  for await (const _ of node.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(10_000) })) {
-    if (Number.isNaN(first)) first = performance.now() - t0
-  }
-  return { first, complete: performance.now() - t0, findBusy: perfHooks.eventLoopUtilization(elu0).utilization * 100 }
 }
 
 /**

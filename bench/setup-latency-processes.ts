@@ -8,12 +8,13 @@ import '../src/platform/promise-with-resolvers.js'
 import os from 'node:os'
 import { formatTable, sleep, waitFor } from '../test/harness/index.js'
 import { dhtRows, ErrorLog, heading, median, probeName, probePair, ratio, summary } from './common.js'
-import { startProcessChain, stopProcesses, waitProcessesConnected } from './remote-node.js'
+import { startProcessChain, stopProcesses, waitProcessesConnected } from '../test/harness/process-node.js'
 import { row, TARGET_COLD_P50_MS, TARGET_WARM_P50_MS, totalOnly } from './setup-timing.js'
-import type { Benchmark, DhtProbe } from './common.js'
+import type { Benchmark } from './common.js'
+import type { DhtProbe, Sample } from '../test/harness/timing.js'
 import type { TableRow } from '../test/harness/index.js'
-import type { RemoteNode } from './remote-node.js'
-import type { Case, Sample } from './setup-timing.js'
+import type { RemoteNode } from '../test/harness/process-node.js'
+import type { Case } from './setup-timing.js'
 
 const NODES = 5
 /** Producers per measured case (rotated over the four requesting nodes). */

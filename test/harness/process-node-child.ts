@@ -1,20 +1,21 @@
-import '../src/platform/promise-with-resolvers.js'
-// One swarm node in a process of its own, driven by a benchmark over Node IPC (the parent
-// side is bench/remote-node.ts, which lists the commands). Everything timed is timed here,
-// in the node's own process, with the same functions as the in-process benchmark.
-// Run as `node --import tsx bench/node-process.ts` with an IPC channel; exits when the
-// parent disconnects.
-import { createSwarmNode } from '../src/index.js'
-import { producerKey } from '../src/directory/producer-directory.js'
-import { pipeProtocolId } from '../src/protocol/messages.js'
-import { request } from '../src/protocol/rpc.js'
-import { createRtpSource, waitFor } from '../test/harness/index.js'
-import { mediaCodecs } from '../test/harness/swarm.js'
-import { timeFindProviders, timeProvide } from './common.js'
-import { timeLocalConsume, timeSwarmPull } from './setup-timing.js'
-import type { ChildMessage, Command, Commands, NodeInfo, RequestMessage } from './remote-node.js'
-import type { RtpSink, RtpSource } from '../test/harness/index.js'
-import type { SwarmNode } from '../src/index.js'
+import '../../src/platform/promise-with-resolvers.js'
+// One swarm node in a process of its own, driven by a test or benchmark over Node IPC (the
+// parent side is process-node.ts, which lists the commands). Everything timed is timed
+// here, in the node's own process, with the same functions as in-process benchmarks.
+// Run as `node --import tsx test/harness/process-node-child.ts` with an IPC channel; exits
+// when the parent disconnects.
+import { createSwarmNode } from '../../src/index.js'
+import { producerKey } from '../../src/directory/producer-directory.js'
+import { pipeProtocolId } from '../../src/protocol/messages.js'
+import { request } from '../../src/protocol/rpc.js'
+import { createRtpSource } from './rtp-source.js'
+import { mediaCodecs } from './swarm.js'
+import { timeFindProviders, timeLocalConsume, timeProvide, timeSwarmPull } from './timing.js'
+import { waitFor } from './wait.js'
+import type { ChildMessage, Command, Commands, NodeInfo, RequestMessage } from './process-node.js'
+import type { RtpSink } from './rtp-sink.js'
+import type { RtpSource } from './rtp-source.js'
+import type { SwarmNode } from '../../src/index.js'
 import type { types as ms } from 'mediasoup'
 
 const STOP_TIMEOUT_MS = 10_000
@@ -163,7 +164,7 @@ async function handle (msg: RequestMessage): Promise<void> {
 }
 
 if (process.send === undefined) {
-  console.error('bench/node-process.ts runs as a child process with an IPC channel (see bench/remote-node.ts)')
+  console.error('test/harness/process-node-child.ts runs as a child process with an IPC channel (see process-node.ts)')
   process.exit(2)
 }
 process.on('message', (msg: RequestMessage) => { void handle(msg) })

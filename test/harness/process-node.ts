@@ -4,10 +4,9 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
-import type { DhtProbe } from './common.js'
-import type { Sample } from './setup-timing.js'
-import type { MediaKind } from '../test/harness/index.js'
-import type { Distribution, SwarmNode, SwarmNodeOptions } from '../src/index.js'
+import type { MediaKind } from './rtp-source.js'
+import type { DhtProbe, Sample } from './timing.js'
+import type { Distribution, SwarmNode, SwarmNodeOptions } from '../../src/index.js'
 
 export interface NodeInfo {
   peerId: string
@@ -60,8 +59,8 @@ export type ChildMessage =
   /** A background `error` event of the node (name: message). */
   | { type: 'error-event', error: string }
 
-const ENTRY = fileURLToPath(new URL('./node-process.ts', import.meta.url))
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ENTRY = fileURLToPath(new URL('./process-node-child.ts', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DEFAULT_TIMEOUT_MS = 10_000
 
 interface Pending { resolve: (result: unknown) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }
