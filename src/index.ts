@@ -2,7 +2,10 @@
 import './platform/promise-with-resolvers.js'
 
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
-export type { Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts } from './node/swarm-node.js'
+export type {
+  Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
+  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason
+} from './node/swarm-node.js'
 export type { PeerLimits, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export { DEFAULTS, DEFAULT_RELAY_CODECS, DEFAULT_TIMEOUTS } from './node/options.js'
 export { createLogger, enableLogLevel, namespacesFor, LOG_LEVELS } from './logger.js'

@@ -272,7 +272,7 @@ export class SwarmNode extends SafeEmitter {
     })
     const handlers: HandlerTable = {
       pull: pullHandler({ server, registry, puller, notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load) }),
-      status: statusHandler({ registry, puller, outgoing, localLoad, draining }),
+      status: statusHandler({ registry, puller, outgoing, localLoad, draining, fanout: options.fanout }),
       recruit: recruitHandler(recruits),
       'connect-pipe': connectPipeHandler(outgoing, server),
       release: releaseHandler(outgoing),

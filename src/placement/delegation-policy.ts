@@ -24,6 +24,8 @@ export interface PeerStatus {
   downstream: number
   /** It is draining: it takes no new pulls or recruits. */
   draining?: boolean
+  /** Its own fan-out, when it said. */
+  fanout?: number
 }
 
 /** What the policy asks of the node and the swarm (fakes in unit tests). */
@@ -78,7 +80,7 @@ export class DelegationPolicy implements PlacementPolicy {
     const relays = this.view.downstreamOf(producerId).filter((p) => p !== requester)
     const ranked = rankCandidates(await this.relayCandidates(relays, producerId, rtts), { cost, fanout: this.init.fanout })
     let best = ranked.map((c) => c.peerId)
-    if (recruit && !ranked.some((c) => c.spare >= cost && c.downstream < this.init.fanout)) {
+    if (recruit && !ranked.some((c) => c.spare >= cost && c.downstream < (c.fanout ?? this.init.fanout))) {
       // Nobody below has room: bring a new node in, if one has spare capacity.
       const recruit = await this.findRecruit(producerId, requester, rtts, cost)
       if (recruit !== undefined) best = [recruit, ...best]
@@ -92,7 +94,7 @@ export class DelegationPolicy implements PlacementPolicy {
       // A draining relay still has the stream but takes nobody new: last, like a full one.
       (s) => s.draining === true
         ? { peerId, spare: 0, capacity: 1, downstream: this.init.fanout, rttMs: rtts[peerId] }
-        : { peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, rttMs: rtts[peerId] },
+        : { peerId, spare: s.capacity - s.load, capacity: s.capacity, downstream: s.downstream, fanout: s.fanout, rttMs: rtts[peerId] },
       // A relay that did not answer in time (busy) still receives the stream: rank it last
       // rather than drop it, so a slow round does not turn into a capacity error.
       (err: Error) => {

@@ -10,12 +10,14 @@ export interface RelayCandidate {
   downstream: number
   /** Round-trip time between the candidate and the requester (libp2p ping), if known. */
   rttMs?: number
+  /** The candidate's own fan-out, when known; else the policy's. */
+  fanout?: number
 }
 
 export interface RankingPolicy {
   /** Points one more pipe of this producer costs. */
   cost: number
-  /** Fan-out limit of the swarm's nodes (a candidate at it redirects further down). */
+  /** Fan-out of a candidate that did not say its own (one at it redirects further down). */
   fanout: number
   /** How many milliseconds of RTT a completely loaded node is worth. Default 50. */
   loadPenaltyMs?: number
@@ -34,7 +36,7 @@ export function rankCandidates (candidates: RelayCandidate[], policy: RankingPol
   const unknownRttMs = policy.unknownRttMs ?? 100
   const tier = (c: RelayCandidate): number => {
     if (c.spare < policy.cost) return 2
-    return c.downstream < policy.fanout ? 0 : 1
+    return c.downstream < (c.fanout ?? policy.fanout) ? 0 : 1
   }
   const score = (c: RelayCandidate): number =>
     (c.rttMs ?? unknownRttMs) + loadPenaltyMs * (1 - Math.max(0, c.spare) / Math.max(1, c.capacity))

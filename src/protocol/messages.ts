@@ -47,9 +47,9 @@ export interface PullRequest extends Load {
   recruited: boolean
   offer?: PipeEndpoint
   /**
-   * The requester is moving off this node (peer id), which is draining: when that node is
-   * downstream of the answering one, its slot is about to free, so the pull may take one
-   * slot beyond the fan-out.
+   * The requester is moving off this node (peer id): it drains, or the requester lost it
+   * (dead, frozen, cut off). When that node is downstream of the answering one, its slot
+   * is about to free, so the pull may take one slot beyond the fan-out.
    */
   leaving?: string
 }
@@ -97,8 +97,11 @@ export interface PullOk extends Load {
 export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
 /** `has`: the node has the producer asked about; `downstream`: pipes it sends it on. */
 /** `pulling`: the node is getting the producer now (it has no copy yet, and will have). */
-/** `draining`: the node takes no new pulls or recruits (node.drain()); absent means false. */
-export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number, draining?: boolean }
+/**
+ * `draining`: the node takes no new pulls or recruits (node.drain()); absent means false.
+ * `fanout`: its own fan-out (nodes may differ); absent: assume the asker's.
+ */
+export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number, draining?: boolean, fanout?: number }
 export interface Ok { type: 'ok' }
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
@@ -271,7 +274,16 @@ function responseOf (m: Json): Response {
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
       if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')
       if (m.draining !== undefined && typeof m.draining !== 'boolean') fail('draining must be a boolean')
-      return { type: 'status-ok', has: m.has, pulling: m.pulling, downstream: count(m.downstream, 'downstream'), ...(m.draining === true ? { draining: true } : {}), ...load(m) }
+      if (m.fanout !== undefined && (!Number.isInteger(m.fanout) || (m.fanout as number) < 1)) fail('fanout must be a positive integer')
+      return {
+        type: 'status-ok',
+        has: m.has,
+        pulling: m.pulling,
+        downstream: count(m.downstream, 'downstream'),
+        ...(m.draining === true ? { draining: true } : {}),
+        ...(m.fanout === undefined ? {} : { fanout: m.fanout as number }),
+        ...load(m)
+      }
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
       return { type: 'error', code: (WIRE_ERROR_CODES as readonly string[]).includes(m.code) ? m.code as WireErrorCode : 'internal', message: m.message.slice(0, 500) }

@@ -12,7 +12,9 @@ import { createRtpSource } from './rtp-source.js'
 import { mediaCodecs } from './swarm.js'
 import { timeFindProviders, timeLocalConsume, timeProvide, timeSwarmPull } from './timing.js'
 import { waitFor } from './wait.js'
-import type { ChildMessage, Command, Commands, NodeInfo, RequestMessage } from './process-node.js'
+import { createRtpSink } from './rtp-sink.js'
+import { epochNow } from './process-node.js'
+import type { ChildMessage, Command, Commands, CopyEvent, NodeInfo, RequestMessage } from './process-node.js'
 import type { RtpSink } from './rtp-sink.js'
 import type { RtpSource } from './rtp-source.js'
 import type { SwarmNode } from '../../src/index.js'
@@ -26,6 +28,23 @@ let stopping: Promise<void> | undefined
 const sources = new Map<string, RtpSource>()
 /** Pulls not yet released: the sink (timed pulls) and the copy. */
 const held = new Map<string, { sink?: RtpSink, copy: ms.Producer }>()
+/** Watches: a sink consumed again on every restore; arrivals of the sinks closed so far (performance.now()). */
+const watches = new Map<string, { sink?: RtpSink, past: number[], events: CopyEvent[] }>()
+const errors: string[] = []
+process.on('unhandledRejection', (reason) => errors.push(`unhandled rejection: ${String(reason)}`))
+
+/** Opens a sink on the watch's producer in the node's router, counting into the watch. */
+async function watchSink (producerId: string): Promise<void> {
+  const watch = watches.get(producerId)
+  const { router } = started()
+  if (watch === undefined) return
+  if (watch.sink !== undefined) {
+    watch.past.push(...watch.sink.arrivals)
+    watch.sink.close()
+    watch.sink = undefined
+  }
+  watch.sink = await createRtpSink({ router, producerId })
+}
 
 function send (msg: ChildMessage): void {
   // After a disconnect there is nobody to tell.
@@ -54,6 +73,7 @@ async function stop (): Promise<void> {
     // then cuts off (reported as an `error` event).
     for (const h of held.values()) h.sink?.close()
     held.clear()
+    for (const w of watches.values()) w.sink?.close()
     await node?.stop()
     for (const s of sources.values()) s.close()
     sources.clear()
@@ -69,15 +89,23 @@ const handlers: Handlers = {
     const n = await createSwarmNode(options)
     node = n
     n.on('error', (err) => send({ type: 'error-event', error: `${err.name}: ${err.message}` }))
-    n.on('workerdied', (err) => send({ type: 'error-event', error: `worker died: ${err.name}: ${err.message}` }))
+    const event = (producerId: string, e: CopyEvent): void => { watches.get(producerId)?.events.push(e) }
+    n.on('copyclosed', ({ producerId, router: r, reason }) => { if (r === router) event(producerId, { type: 'copyclosed', at: epochNow(), detail: reason }) })
+    n.on('restorefailed', ({ producerId, router: r, error }) => { if (r === router) event(producerId, { type: 'restorefailed', at: epochNow(), detail: error.message }) })
+    n.on('producerrestored', ({ producerId, router: r, gapMs }) => {
+      if (r !== router) return
+      event(producerId, { type: 'producerrestored', at: epochNow(), detail: '', gapMs })
+      watchSink(producerId).catch((err: Error) => errors.push(`re-consume of ${producerId}: ${err.message}`))
+    })
     router = await n.createRouter({ mediaCodecs })
     return info(n)
   },
   async info () {
     return info(started().node)
   },
-  async createSource ({ kind, packetsPerSecond }) {
-    const s = await createRtpSource({ router: started().router, kind, packetsPerSecond, autoStart: false })
+  async createSource ({ kind, packetsPerSecond, inNewRouter = false }) {
+    const { node, router } = started()
+    const s = await createRtpSource({ router: inNewRouter ? await node.createRouter({ mediaCodecs }) : router, kind, packetsPerSecond, autoStart: false })
     sources.set(s.producer.id, s)
     return { producerId: s.producer.id }
   },
@@ -145,6 +173,46 @@ const handlers: Handlers = {
   },
   async dhtFind ({ name }) {
     return await timeFindProviders(started().node, await producerKey(name))
+  },
+  async watch ({ producerId }) {
+    const { node, router } = started()
+    if (watches.has(producerId)) throw new Error(`${producerId} is already watched`)
+    watches.set(producerId, { past: [], events: [] })
+    await node.pipeToRouter({ producerId, router })
+    await watchSink(producerId)
+    return null
+  },
+  async watchReport ({ producerId, since }) {
+    const { node } = started()
+    const watch = watches.get(producerId)
+    if (watch === undefined) throw new Error(`${producerId} is not watched`)
+    const all = [...watch.past, ...(watch.sink?.arrivals ?? [])].map((t) => performance.timeOrigin + t)
+    return {
+      arrivals: all.filter((t) => t >= since),
+      packets: all.length,
+      events: watch.events,
+      upstream: node.getDistribution(producerId)?.upstream ?? null
+    }
+  },
+  async drain ({ timeoutMs }) {
+    return await started().node.drain({ timeoutMs })
+  },
+  async workerPids () {
+    return started().node.workers().map((w) => w.pid)
+  },
+  async counts () {
+    const { node } = started()
+    const memory = process.memoryUsage()
+    return {
+      peers: node.peers.length,
+      pipes: node.pipeStats,
+      producers: node.producerIds().length,
+      workers: node.workers().length,
+      draining: node.draining,
+      heapUsedBytes: memory.heapUsed,
+      rssBytes: memory.rss,
+      errors: [...errors]
+    }
   },
   async stop () {
     await stop()

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import type { MediaKind } from './rtp-source.js'
 import type { DhtProbe, Sample } from './timing.js'
-import type { Distribution, SwarmNode, SwarmNodeOptions } from '../../src/index.js'
+import type { Distribution, DrainResult, SwarmNode, SwarmNodeOptions } from '../../src/index.js'
 
 export interface NodeInfo {
   peerId: string
@@ -20,7 +20,8 @@ export interface Commands {
   start: { args: { options: SwarmNodeOptions }, result: NodeInfo }
   info: { args: Record<string, never>, result: NodeInfo }
   /** An RTP source on the node's router, not sending until startSource. */
-  createSource: { args: { kind: MediaKind, packetsPerSecond: number }, result: { producerId: string } }
+  /** `inNewRouter`: in a router made for it (on the least loaded worker), not the node's first one. */
+  createSource: { args: { kind: MediaKind, packetsPerSecond: number, inNewRouter?: boolean }, result: { producerId: string } }
   startSource: { args: { producerId: string }, result: null }
   stopSource: { args: { producerId: string }, result: null }
   closeSource: { args: { producerId: string }, result: null }
@@ -43,8 +44,69 @@ export interface Commands {
   dhtProvide: { args: { name: string }, result: Pick<DhtProbe, 'provide' | 'provideBusy'> }
   /** DHT probe: look the key of producer id `name` up, to the end of the query. */
   dhtFind: { args: { name: string }, result: Pick<DhtProbe, 'first' | 'complete' | 'findBusy'> }
+  /**
+   * pipeToRouter() and a sink that is consumed again whenever the copy is restored (as an
+   * app does on `producerrestored`); every packet's arrival time is kept.
+   */
+  watch: { args: { producerId: string }, result: null }
+  /** What a watch saw: arrival times (epoch ms) after `since`, and the node's copy events for it. */
+  watchReport: { args: { producerId: string, since: number }, result: WatchReport }
+  /** node.drain(). */
+  drain: { args: { timeoutMs: number }, result: DrainResult }
+  /** Pids of the node's mediasoup workers. */
+  workerPids: { args: Record<string, never>, result: number[] }
+  /** Counts the node can be asked for (baseline checks after churn). */
+  counts: { args: Record<string, never>, result: NodeCounts }
   /** Closes the sources and stops the node; the process exits when the parent disconnects. */
   stop: { args: Record<string, never>, result: null }
+}
+
+/** One event of the node about a copy (copyclosed, producerrestored, restorefailed), epoch ms. */
+export interface CopyEvent { type: 'copyclosed' | 'producerrestored' | 'restorefailed', at: number, detail: string, gapMs?: number }
+
+export interface WatchReport {
+  /** Arrival times of RTP packets at the watch's sinks, epoch ms, after `since`. */
+  arrivals: number[]
+  /** Every packet so far. */
+  packets: number
+  events: CopyEvent[]
+  /** The upstream of the copy now (null: none). */
+  upstream: string | null
+}
+
+export interface NodeCounts {
+  peers: number
+  pipes: SwarmNode['pipeStats']
+  producers: number
+  workers: number
+  draining: boolean
+  heapUsedBytes: number
+  rssBytes: number
+  /** Background errors and unhandled rejections seen by the process. */
+  errors: string[]
+}
+
+/** Wall-clock time in ms with sub-ms precision, comparable between processes of one host. */
+export function epochNow (): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/** The largest silence in `arrivals` (sorted, epoch ms) between `from` and `to`: the media gap. */
+export function largestGap (arrivals: readonly number[], from: number, to: number): { gapMs: number, resumedAt: number | undefined } {
+  let previous = from
+  let gapMs = 0
+  let resumedAt: number | undefined
+  for (const t of arrivals) {
+    if (t < from) continue
+    if (t > to) break
+    if (t - previous > gapMs) {
+      gapMs = t - previous
+      resumedAt = t
+    }
+    previous = t
+  }
+  if (to - previous > gapMs) return { gapMs: to - previous, resumedAt: undefined }
+  return { gapMs, resumedAt }
 }
 
 export type Command = keyof Commands
@@ -64,6 +126,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DEFAULT_TIMEOUT_MS = 10_000
 
 interface Pending { resolve: (result: unknown) => void, reject: (err: Error) => void, timer: NodeJS.Timeout }
+
+export interface SpawnOptions {
+  /** Run inside this network namespace (`ip netns exec`; root). */
+  netns?: string
+  /** Extra environment variables (DEBUG=…). */
+  env?: NodeJS.ProcessEnv
+}
 
 /** One swarm node in a child process. */
 export class RemoteNode {
@@ -103,10 +172,15 @@ export class RemoteNode {
    * Starts the process (it loads the library, then says it is ready). The node itself is
    * created by `start()`, so that several processes can load at once.
    */
-  static async spawn (index: number, onError: (text: string) => void): Promise<RemoteNode> {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+  static async spawn (index: number, onError: (text: string) => void, { netns, env }: SpawnOptions = {}): Promise<RemoteNode> {
+    const command = netns === undefined ? [process.execPath] : ['ip', 'netns', 'exec', netns, process.execPath]
+    const child = spawn(command[0]!, [...command.slice(1), '--import', 'tsx', ENTRY], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...env },
+      // A process group of its own: signals reach the node and its mediasoup workers at
+      // once, as on a real host (see signal()).
+      detached: true,
       // v8 serialisation: NaN and undefined survive (JSON would turn NaN into null).
       serialization: 'advanced'
     })
@@ -129,6 +203,26 @@ export class RemoteNode {
   get peerId (): string { return this.started().peerId }
   get multiaddrs (): string[] { return this.started().multiaddrs }
   get pid (): number | undefined { return this.child.pid }
+  get alive (): boolean { return this.exited === undefined }
+
+  /**
+   * Sends `signal` to the node's whole process group (Node.js and its mediasoup workers):
+   * SIGKILL is a dead host, SIGSTOP a frozen one, SIGCONT thaws it.
+   */
+  signal (signal: NodeJS.Signals): void {
+    if (this.child.pid === undefined) return
+    try {
+      process.kill(-this.child.pid, signal)
+    } catch (err) {
+      // ESRCH: the whole group is gone already.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+    }
+  }
+
+  /** Resolves when the process has exited. */
+  async waitForExit (): Promise<void> {
+    await this.exit
+  }
 
   async start (options: SwarmNodeOptions): Promise<NodeInfo> {
     this.info = await this.request('start', { options }, 30_000)
@@ -160,18 +254,25 @@ export class RemoteNode {
    * that. A process that has not exited after `timeoutMs` is killed. Idempotent.
    */
   async stop (timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-    if (this.exited !== undefined) return
+    if (this.exited !== undefined) {
+      this.signal('SIGKILL')
+      return
+    }
+    // A frozen group would never answer.
+    this.signal('SIGCONT')
     const deadline = performance.now() + timeoutMs
     try {
       await this.request('stop', {}, timeoutMs)
     } catch {
-      // Not started, already gone or stuck: the disconnect or the kill below ends it.
+      // Not started, already gone, frozen or stuck: the disconnect or the kill below ends it.
     }
     if (this.child.connected) this.child.disconnect()
     const left = Math.max(100, deadline - performance.now())
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), left)
+    const timer = setTimeout(() => this.signal('SIGKILL'), left)
     await this.exit
     clearTimeout(timer)
+    // Workers of a killed node die with it; a stopped one's were closed by stop().
+    this.signal('SIGKILL')
   }
 
   private started (): NodeInfo {

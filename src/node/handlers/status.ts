@@ -11,15 +11,17 @@ export interface StatusHandlerInit {
   outgoing: OutgoingPipes
   localLoad: () => Load
   draining: () => boolean
+  fanout: number
 }
 
-export function statusHandler ({ registry, puller, outgoing, localLoad, draining }: StatusHandlerInit): Handler<'status'> {
+export function statusHandler ({ registry, puller, outgoing, localLoad, draining, fanout }: StatusHandlerInit): Handler<'status'> {
   return ({ producerId }) => ({
     type: 'status-ok',
     has: producerId !== undefined && registry.entries(producerId).length > 0,
     pulling: producerId !== undefined && puller.isPulling(producerId),
     downstream: producerId === undefined ? 0 : outgoing.downstreamOf(producerId).length,
     ...(draining() ? { draining: true } : {}),
+    fanout,
     ...localLoad()
   })
 }

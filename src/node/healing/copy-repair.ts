@@ -122,7 +122,10 @@ export class CopyRepair {
         useDirectory: false,
         avoid: upstreamRestoring ? [] : [upstream],
         probe: this.init.probe,
-        trustFirst: upstreamRestoring
+        trustFirst: upstreamRestoring,
+        // The node above may not know yet that the lost upstream is gone (frozen, cut off):
+        // its slot there is about to free.
+        ...(upstreamRestoring ? {} : { leaving: upstream })
       })
       const gapMs = performance.now() - event.at
       log.info('copy %s restored after %d ms', producerId, Math.round(gapMs))
