@@ -3,15 +3,13 @@
 // by the demo and the browser tests to run several nodes in one process.
 import type http from 'node:http'
 import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError, SwarmError } from '../index.js'
-import { MediaTracker } from '../observability/media-tracker.js'
-import { createNodeMetrics } from '../observability/metrics.js'
-import { nodeStatus } from '../observability/status.js'
+import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
 import { createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
 import { createHttpServer, listen } from './http-server.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { SwarmNode, SwarmNodeOptions } from '../index.js'
-import type { NodeMetrics } from '../observability/metrics.js'
+import type { NodeMetrics } from '../observability/index.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
 

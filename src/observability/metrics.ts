@@ -3,10 +3,10 @@
 // deadline); latencies and errors are recorded as they happen. Every metric is listed in
 // docs/metrics.md. Knows nothing about HTTP: the binary serves `registry.metrics()`.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { PROTOCOL_VERSION } from '../index.js'
+import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { MediaTracker, TRANSPORT_KINDS } from './media-tracker.js'
 import type { ByTransportKind, Traffic } from './media-tracker.js'
-import type { PullTiming, SwarmNode } from '../index.js'
+import type { PullTiming, SwarmNode } from '../node/swarm-node.js'
 import type { types as ms } from 'mediasoup'
 
 /** How long a scrape waits for mediasoup's counters before reporting what it has. Default. */

@@ -1,7 +1,7 @@
 // A JSON-able snapshot of what a node is, whom it is connected to and what it forwards:
 // served as /status by the binary and drawn by its status page. Knows nothing about HTTP.
 import type { MediaTracker } from './media-tracker.js'
-import type { Distribution, SwarmNode } from '../index.js'
+import type { Distribution, SwarmNode } from '../node/swarm-node.js'
 
 export interface PeerStatus {
   peerId: string

@@ -1,0 +1,75 @@
+// The package as an application gets it: built, packed, installed from the tarball into an
+// empty folder with production dependencies only and no install scripts, then used with
+// plain node (no tsx, no repository node_modules to fall back on).
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string, devDependencies: Record<string, string> }
+// Install scripts are off, so the installed mediasoup has no worker: lend it the repository's.
+const WORKER = process.env.MEDIASOUP_WORKER_BIN ?? path.join(ROOT, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker')
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+/** Runs a command with plain node first on PATH and none of the test runner's node options. */
+function run (command: string, args: string[], cwd: string, timeoutMs: number): Run {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_PATH'))
+  env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`
+  env.MEDIASOUP_WORKER_BIN = WORKER
+  const r = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Like run(), for a step that must succeed; its output explains a failure. */
+function step (command: string, args: string[], cwd: string, timeoutMs: number): string {
+  const r = run(command, args, cwd, timeoutMs)
+  assert.equal(r.code, 0, `${command} ${args.join(' ')} (in ${cwd}) exited with ${r.code}:\n${r.stdout}${r.stderr}`)
+  return r.stdout
+}
+
+describe('the package installed from its tarball with production dependencies only', function () {
+  // Measured: about 20 s in all, most of it npm install from the local cache.
+  this.timeout(120_000)
+  let dir: string
+  let app: string
+
+  before(() => {
+    assert.ok(fs.existsSync(WORKER), `no mediasoup worker at ${WORKER} (npm run setup builds it)`)
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-package-'))
+    // From scratch: a file left in dist/ by a source since removed must not be packed.
+    fs.rmSync(path.join(ROOT, 'dist'), { recursive: true, force: true })
+    step('npm', ['run', 'build'], ROOT, 60_000)
+    // ignore-scripts (.npmrc): pack runs no prepack, hence the build above.
+    const [packed] = JSON.parse(step('npm', ['pack', '--json', '--pack-destination', dir], ROOT, 30_000)) as Array<{ filename: string }>
+    app = path.join(dir, 'app')
+    fs.mkdirSync(app)
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
+    step('npm', ['install', path.join(dir, packed!.filename), '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], app, 90_000)
+    fs.copyFileSync(path.join(import.meta.dirname, 'installed-app.mjs'), path.join(app, 'main.mjs'))
+  })
+
+  after(() => {
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('an ES module imports createSwarmNode and createNodeMetrics, runs a node with a router, reads its metrics and exits', () => {
+    const r = run(process.execPath, ['main.mjs'], app, 30_000)
+    assert.equal(r.code, 0, `exited with ${r.code}:\n${r.stdout}${r.stderr}`)
+    assert.match(r.stdout, /^peer 12D3KooW\w+$/m)
+  })
+
+  it('installs the mediasoup-swarm command, which prints its usage', () => {
+    const r = run(path.join(app, 'node_modules/.bin/mediasoup-swarm'), ['--help'], app, 10_000)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, new RegExp(`^mediasoup-swarm ${manifest.version.replaceAll('.', '\\.')}:`))
+    assert.match(r.stdout, /usage: mediasoup-swarm <command> \[options\]/)
+  })
+
+  it('brings no devDependency', () => {
+    const installed = Object.keys(manifest.devDependencies).filter((name) => fs.existsSync(path.join(app, 'node_modules', name)))
+    assert.deepEqual(installed, [])
+  })
+})
