@@ -1,59 +1,22 @@
 import assert from 'node:assert/strict'
 import { sleep, waitFor } from '../harness/index.js'
-import { epochNow, largestGap, RemoteNode, stopProcesses, waitProcessesConnected } from '../harness/process-node.js'
-import type { SwarmNodeOptions } from '../../src/index.js'
-import type { WatchReport } from '../harness/process-node.js'
-
-/** Packets per second of the test sources: a gap is measured to within 10 ms. */
-const PPS = 100
+import { epochNow, largestGap, stopProcesses } from '../harness/process-node.js'
+import { gapAfter, PPS, relayChain, startNodes } from './scenarios.js'
+import type { RemoteNode } from '../harness/process-node.js'
 
 // Every node is an OS process of its own with its mediasoup worker in its process group, so
 // a SIGKILL is a dead host and a SIGSTOP a frozen one. A source on A (fan-out 1) reaches C
 // through the relay B; C's sink is consumed again on `producerrestored`, as an app does.
 describe('relay and origin failures (one process per node, signals to the process group)', function () {
   this.timeout(60_000)
-  let nodes: RemoteNode[] = []
-  const backgroundErrors: string[] = []
+  const nodes: RemoteNode[] = []
 
   afterEach(async () => {
-    await stopProcesses(nodes)
-    nodes = []
+    await stopProcesses(nodes.splice(0))
   })
 
-  async function start (count: number, options: (i: number) => SwarmNodeOptions): Promise<RemoteNode[]> {
-    const spawned = await Promise.all(Array.from({ length: count }, async (_, i) => await RemoteNode.spawn(i, (text) => backgroundErrors.push(`node ${i}: ${text}`))))
-    nodes = spawned
-    for (const [i, node] of spawned.entries()) await node.start({ ...options(i), bootstrap: i === 0 ? [] : spawned[0]!.multiaddrs })
-    await waitProcessesConnected(spawned, 10_000, 1)
-    return spawned
-  }
-
-  /** A → B → C with A at fan-out 1; C watches a source of A. */
-  async function chain (kind: 'audio' | 'video' = 'video'): Promise<{ a: RemoteNode, b: RemoteNode, c: RemoteNode, producerId: string }> {
-    const [a, b, c] = await start(3, (i) => ({ fanout: i === 0 ? 1 : 4 })) as [RemoteNode, RemoteNode, RemoteNode]
-    const { producerId } = await a.request('createSource', { kind, packetsPerSecond: PPS })
-    await a.request('startSource', { producerId })
-    await b.request('watch', { producerId })
-    await c.request('watch', { producerId })
-    const report = await c.request('watchReport', { producerId, since: 0 })
-    assert.equal(report.upstream, b.peerId, 'C must receive through B')
-    await waitFor(async () => (await c.request('watchReport', { producerId, since: 0 })).packets >= 20, { timeoutMs: 5000, what: 'media at C' })
-    return { a, b, c, producerId }
-  }
-
-  /** C's media gap around `at` (epoch ms), once media flows again for a while. */
-  async function gapAfter (c: RemoteNode, producerId: string, at: number, withinMs: number): Promise<{ gapMs: number, resumedAfterMs: number, report: WatchReport }> {
-    await waitFor(async () => {
-      const r = await c.request('watchReport', { producerId, since: at })
-      return r.arrivals.length >= 20 && r.arrivals.at(-1)! - r.arrivals[0]! > 150
-    }, { timeoutMs: withinMs + 5000, what: 'media at C again' })
-    const report = await c.request('watchReport', { producerId, since: at - 1000 })
-    const { gapMs, resumedAt } = largestGap(report.arrivals, at, epochNow())
-    return { gapMs, resumedAfterMs: (resumedAt ?? Infinity) - at, report }
-  }
-
   it('a killed relay (SIGKILL of its process group): the copy below it is restored from the origin, media again ≤ 1 s after the kill', async () => {
-    const { a, b, c, producerId } = await chain()
+    const { a, b, c, producerId } = await relayChain(nodes)
     const killedAt = epochNow()
     b.signal('SIGKILL')
     const { resumedAfterMs, report } = await gapAfter(c, producerId, killedAt, 1000)
@@ -64,7 +27,7 @@ describe('relay and origin failures (one process per node, signals to the proces
   })
 
   it('a frozen relay (SIGSTOP of its process group): the copy below it is restored, media again ≤ 3 s after the freeze', async () => {
-    const { a, b, c, producerId } = await chain()
+    const { a, b, c, producerId } = await relayChain(nodes)
     const frozenAt = epochNow()
     b.signal('SIGSTOP')
     const { resumedAfterMs, report } = await gapAfter(c, producerId, frozenAt, 3000)
@@ -74,7 +37,7 @@ describe('relay and origin failures (one process per node, signals to the proces
   })
 
   it('a relay whose Node.js process alone is frozen (its worker forwards) keeps the path: no gap, no restore', async () => {
-    const { b, c, producerId } = await chain()
+    const { b, c, producerId } = await relayChain(nodes)
     const frozenAt = epochNow()
     // Only the node's own process: its worker (another process of the group) keeps forwarding.
     process.kill(b.pid!, 'SIGSTOP')
@@ -91,7 +54,7 @@ describe('relay and origin failures (one process per node, signals to the proces
   })
 
   it('a killed origin: every copy closes swarm-wide within 2 s and none is restored', async () => {
-    const { a, b, c, producerId } = await chain()
+    const { a, b, c, producerId } = await relayChain(nodes)
     const killedAt = epochNow()
     a.signal('SIGKILL')
     for (const node of [b, c]) {
@@ -111,7 +74,7 @@ describe('relay and origin failures (one process per node, signals to the proces
 
   it('a killed relay with a subtree below it: every node below is restored, and the origin keeps its fan-out', async () => {
     // A (fan-out 1) → B → C, D (fan-out 2) and E below C or D.
-    const all = await start(5, (i) => ({ fanout: i === 0 ? 1 : 2 }))
+    const all = await startNodes(nodes, 5, (i) => ({ fanout: i === 0 ? 1 : 2 }))
     const [a, b, ...below] = all as [RemoteNode, RemoteNode, ...RemoteNode[]]
     const { producerId } = await a.request('createSource', { kind: 'audio', packetsPerSecond: PPS })
     await a.request('startSource', { producerId })
