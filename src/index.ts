@@ -4,7 +4,7 @@ import './platform/promise-with-resolvers.js'
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
 export type {
   Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
-  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason
+  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
 } from './node/swarm-node.js'
 export type { PeerLimits, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export { DEFAULTS, DEFAULT_RELAY_CODECS, DEFAULT_TIMEOUTS } from './node/options.js'

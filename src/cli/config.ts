@@ -44,9 +44,16 @@ export interface StartSettings {
   /** WebRTC port of the first worker (UDP and TCP); worker i uses webrtcPort + i. 0: free ports of the RTC range. */
   webrtcPort: number
   logLevel: LogLevel
+  /** Seconds a SIGTERM or SIGINT drains the node before stopping it; 0: no drain. */
+  drainTimeout: number
 }
 
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001'
+/**
+ * Seconds of drain on SIGTERM: inside Kubernetes' default 30 s grace period, with room for
+ * the stop after it.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_S = 25
 export const DEFAULT_HTTP = '127.0.0.1:7070'
 
 function defaults (): StartSettings {
@@ -63,7 +70,8 @@ function defaults (): StartSettings {
     http: { host: '127.0.0.1', port: 7070 },
     signalling: false,
     webrtcPort: 0,
-    logLevel: 'info'
+    logLevel: 'info',
+    drainTimeout: DEFAULT_DRAIN_TIMEOUT_S
   }
 }
 
@@ -107,6 +115,12 @@ function integer (value: string, min: number, max: number, what: string): number
 const positiveInteger = (value: string): number => integer(value, 1, Number.MAX_SAFE_INTEGER, 'a positive integer')
 const port = (value: string): number => integer(value, 1, 65535, 'a port number from 1 to 65535')
 const portOrZero = (value: string): number => integer(value, 0, 65535, 'a port number from 0 to 65535')
+
+function nonNegativeNumber (value: string): number {
+  const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
+  if (!(n >= 0) || !Number.isFinite(n)) throw new Invalid(`must be a number ≥ 0 (got "${value}")`)
+  return n
+}
 
 function positiveNumber (value: string): number {
   const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
@@ -186,6 +200,8 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.signalling = v }),
   text('token-secret', '<secret>', 'none: no token needed', 'signalling clients need a token signed with this secret (≥ 16 characters); set it in the environment or the config file, where other users cannot read it',
     (s, v) => { s.tokenSecret = secret(v) }),
+  text('drain-timeout', '<seconds>', String(DEFAULT_DRAIN_TIMEOUT_S), 'on SIGTERM or SIGINT the node first drains (takes no new pulls, moves what it relays to other nodes, docs/resilience.md) for at most this long, then stops; a second signal stops at once; 0: stop at once',
+    (s, v) => { s.drainTimeout = nonNegativeNumber(v) }),
   text('webrtc-port', '<port>', '0', 'UDP and TCP port of the WebRTC server for browsers (worker i: port + i); 0 picks free ports from the RTC range',
     (s, v) => { s.webrtcPort = portOrZero(v) }),
   text('log-level', '<level>', 'info', `${LOG_LEVELS.join(', ')}: what the node logs on stderr (DEBUG=mediasoup-swarm:* namespaces, see docs/operations.md); also the mediasoup workers' level`,

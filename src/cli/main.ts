@@ -2,7 +2,7 @@
 import '../platform/promise-with-resolvers.js'
 // The swarm node binary: `mediasoup-swarm start|keygen|psk` (docs/cli.md). A mistake of the
 // user (flag, value, file, address, port) is one line on stderr and exit code 2; SIGINT or
-// SIGTERM stops gracefully and exits 0. The node's modules are loaded only for commands
+// SIGTERM drains, then stops gracefully and exits 0. The node's modules are loaded only for commands
 // that need them, so help and mistakes answer at once.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -109,19 +109,21 @@ async function start (args: string[]): Promise<number> {
   }
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
   process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
-  return await runUntilStopped(service)
+  return await runUntilStopped(service, settings.drainTimeout * 1000)
 }
 
-/** Resolves with the exit code once the node stopped (signal, or a worker died). */
-async function runUntilStopped (service: NodeService): Promise<number> {
+/**
+ * Resolves with the exit code once the node stopped. A first SIGTERM or SIGINT drains the
+ * node (at most `drainTimeoutMs`; 0: no drain), then stops it; a second one stops it at
+ * once; a third exits without waiting. With no mediasoup worker left the node stops and
+ * the process exits 1, for its supervisor to restart it.
+ */
+async function runUntilStopped (service: NodeService, drainTimeoutMs: number): Promise<number> {
   return await new Promise<number>((resolve) => {
+    let signals = 0
     let stopping = false
-    const stop = (reason: string, code: number): void => {
-      if (stopping) {
-        log.warn('%s while stopping: exiting now', reason)
-        resolve(code)
-        return
-      }
+    const stopNow = (reason: string, code: number): void => {
+      if (stopping) return
       stopping = true
       log.info('%s: stopping', reason)
       const force = setTimeout(() => {
@@ -133,10 +135,26 @@ async function runUntilStopped (service: NodeService): Promise<number> {
         resolve(code)
       })
     }
-    process.on('SIGINT', () => stop('SIGINT', EXIT_OK))
-    process.on('SIGTERM', () => stop('SIGTERM', EXIT_OK))
-    // The node stops itself then; a supervisor should restart the process.
-    service.node.once('workerdied', (err) => stop(`a mediasoup worker died (${err.message})`, EXIT_FAILURE))
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++
+      if (signals === 1 && drainTimeoutMs > 0) {
+        log.info('%s: draining (at most %d s; another signal stops at once)', signal, drainTimeoutMs / 1000)
+        service.drain(drainTimeoutMs).then((r) => {
+          if (r.drained) log.info('drained in %d ms', Math.round(r.tookMs))
+          else log.warn('drain timed out with %d downstream pipes left', r.downstreamPipes)
+        }, (err: Error) => log.error('drain failed: %s', describeError(err))).finally(() => stopNow(signal, EXIT_OK))
+        return
+      }
+      if (signals <= 2 && !stopping) return stopNow(signal, EXIT_OK)
+      log.warn('%s while stopping: exiting now', signal)
+      resolve(EXIT_OK)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    service.node.on('workerdied', (err) => {
+      if (service.node.workers().length > 0) return log.warn('a mediasoup worker died (%s): replaced, the node goes on', err.message)
+      stopNow(`no mediasoup worker left (${err.message})`, EXIT_FAILURE)
+    })
   })
 }
 

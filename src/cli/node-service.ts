@@ -8,7 +8,7 @@ import { createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
 import { createHttpServer, listen } from './http-server.js'
 import { STATUS_PAGE } from './status-page.js'
-import type { SwarmNode, SwarmNodeOptions } from '../index.js'
+import type { DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
 import type { NodeMetrics } from '../observability/index.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
@@ -45,6 +45,8 @@ export interface NodeService {
   /** ws:// URL of the browser signalling, when enabled. */
   signallingUrl?: string
   metrics: NodeMetrics
+  /** Drains the node (node.drain()) for at most `timeoutMs`. */
+  drain: (timeoutMs: number) => Promise<DrainResult>
   /** Stops accepting, closes browser transports, then stops the node (telling peers its pipes close). Idempotent. */
   stop: () => Promise<void>
 }
@@ -100,6 +102,7 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     httpUrl,
     signallingUrl: signalling === undefined ? undefined : `${httpUrl.replace(/^http/, 'ws')}/ws`,
     metrics,
+    drain: async (timeoutMs) => await node.drain({ timeoutMs }),
     stop: async () => {
       stopping ??= (async () => {
         server.close()

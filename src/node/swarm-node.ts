@@ -99,6 +99,16 @@ export interface PipeStats {
   incomingProducers: number
 }
 
+/** See SwarmNode.occupancy. */
+export interface Occupancy {
+  downstreamPipes: number
+  /** Producers created here (not copies). */
+  producers: number
+  /** Consumers on transports other than pipes. */
+  consumers: number
+  empty: boolean
+}
+
 /** Counters of bad input received from the network, by error code. */
 export type ProtocolErrorCounts = Partial<Record<ProtocolErrorCode, number>>
 
@@ -503,6 +513,18 @@ export class SwarmNode extends SafeEmitter {
   /** True once drain() was called. */
   get draining (): boolean {
     return this.drainer?.draining === true
+  }
+
+  /**
+   * What keeps this node from being removed: pipes sending to other nodes, and the
+   * producers and consumers of its own clients (copies it receives do not count). `empty`
+   * when all are zero: an autoscaler may take the node away.
+   */
+  get occupancy (): Occupancy {
+    const downstreamPipes = this.outgoing.stats().pipes
+    const producers = this.registry.all().filter((e) => !e.isCopy).length
+    const consumers = this.load.localConsumers
+    return { downstreamPipes, producers, consumers, empty: downstreamPipes === 0 && producers === 0 && consumers === 0 }
   }
 
   /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, smoothed. */

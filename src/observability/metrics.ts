@@ -176,6 +176,13 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     }
   })
   new Gauge({ name: 'mediasoup_swarm_load_points', help: 'Load in scaling points', registers, collect () { this.set(node.capacity.load) } })
+  new Gauge({ name: 'mediasoup_swarm_draining', help: '1 once the node drains (takes no new pulls), else 0', registers, collect () { this.set(node.draining ? 1 : 0) } })
+  new Gauge({
+    name: 'mediasoup_swarm_empty',
+    help: '1 when the node sends nothing to other nodes and has no producers or consumers of its own clients: it may be removed',
+    registers,
+    collect () { this.set(node.occupancy.empty ? 1 : 0) }
+  })
   new Gauge({ name: 'mediasoup_swarm_capacity_points', help: 'Capacity in scaling points', registers, collect () { this.set(node.capacity.capacity) } })
 
   trafficCounter('mediasoup_swarm_bytes_received_total', 'Bytes received by this node\'s transports (mediasoup stats), by transport type', (t) => t.bytesReceived)

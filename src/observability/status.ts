@@ -1,7 +1,7 @@
 // A JSON-able snapshot of what a node is, whom it is connected to and what it forwards:
 // served as /status by the binary and drawn by its status page. Knows nothing about HTTP.
 import type { MediaTracker } from './media-tracker.js'
-import type { Distribution, SwarmNode } from '../node/swarm-node.js'
+import type { Distribution, Occupancy, SwarmNode } from '../node/swarm-node.js'
 
 export interface PeerStatus {
   peerId: string
@@ -30,6 +30,10 @@ export interface NodeStatus {
   capacity: number
   spare: number
   pipes: SwarmNode['pipeStats']
+  /** node.drain() was called: the node takes no new pulls. */
+  draining: boolean
+  /** What keeps the node from being removed; `empty`: nothing (an autoscaler may remove it). */
+  occupancy: Occupancy
   producers: ProducerStatus[]
 }
 
@@ -76,6 +80,8 @@ export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeS
     capacity,
     spare,
     pipes: node.pipeStats,
+    draining: node.draining,
+    occupancy: node.occupancy,
     producers
   }
 }

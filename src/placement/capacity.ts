@@ -35,6 +35,7 @@ export function consumerCost (costs: ScalingCosts, kind: ms.MediaKind, isPipe: b
 /** Sums the points of the consumers living on the routers it tracks. */
 export class LoadTracker {
   private points = 0
+  private local = 0
 
   constructor (private readonly costs: ScalingCosts, readonly capacity: number) {}
 
@@ -44,6 +45,11 @@ export class LoadTracker {
 
   get spare (): number {
     return this.capacity - this.points
+  }
+
+  /** Consumers on transports other than pipes: the node's own clients. */
+  get localConsumers (): number {
+    return this.local
   }
 
   /** Counts `cost` points until the returned function is called (work being set up). */
@@ -67,7 +73,11 @@ export class LoadTracker {
       transport.observer.on('newconsumer', (consumer) => {
         const cost = consumerCost(this.costs, consumer.kind, isPipe)
         this.points += cost
-        consumer.observer.once('close', () => { this.points -= cost })
+        if (!isPipe) this.local++
+        consumer.observer.once('close', () => {
+          this.points -= cost
+          if (!isPipe) this.local--
+        })
       })
     })
   }
