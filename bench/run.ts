@@ -4,12 +4,13 @@ import '../src/platform/promise-with-resolvers.js'
 import { formatTable } from '../test/harness/report.js'
 import { machineDescription } from './common.js'
 import { delegation } from './delegation.js'
+import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

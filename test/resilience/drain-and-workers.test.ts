@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { sleep, waitFor } from '../harness/index.js'
 import { epochNow, largestGap, stopProcesses } from '../harness/process-node.js'
-import { gapAfter, PPS, relayChain, startNodes } from './scenarios.js'
+import { gapAfter, PPS, relayChain, startNodes } from '../harness/resilience.js'
 import type { RemoteNode } from '../harness/process-node.js'
 
 describe('drain for scale-in, and dead mediasoup workers (one process per node)', function () {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { sleep, waitFor } from '../harness/index.js'
 import { epochNow, largestGap, stopProcesses } from '../harness/process-node.js'
-import { gapAfter, PPS, relayChain, startNodes } from './scenarios.js'
+import { gapAfter, PPS, relayChain, startNodes } from '../harness/resilience.js'
 import type { RemoteNode } from '../harness/process-node.js'
 
 // Every node is an OS process of its own with its mediasoup worker in its process group, so

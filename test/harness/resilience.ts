@@ -2,10 +2,10 @@
 // mediasoup worker in its process group), a source on the origin, watches that consume
 // again on every restore, and the media gap a watch saw.
 import assert from 'node:assert/strict'
-import { waitFor } from '../harness/index.js'
-import { epochNow, largestGap, RemoteNode, waitProcessesConnected } from '../harness/process-node.js'
+import { waitFor } from './wait.js'
+import { epochNow, largestGap, RemoteNode, waitProcessesConnected } from './process-node.js'
 import type { SwarmNodeOptions } from '../../src/index.js'
-import type { SpawnOptions, WatchReport } from '../harness/process-node.js'
+import type { SpawnOptions, WatchReport } from './process-node.js'
 
 /** Packets per second of the test sources: a gap is measured to within 10 ms. */
 export const PPS = 100
