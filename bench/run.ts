@@ -3,6 +3,7 @@ import '../src/platform/promise-with-resolvers.js'
 // Each prints its tables; nothing is asserted. The machine description comes first.
 import { formatTable } from '../test/harness/report.js'
 import { machineDescription } from './common.js'
+import { churnSoak } from './churn-soak.js'
 import { delegation } from './delegation.js'
 import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
@@ -10,7 +11,7 @@ import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

@@ -177,9 +177,16 @@ const handlers: Handlers = {
   async watch ({ producerId }) {
     const { node, router } = started()
     if (watches.has(producerId)) throw new Error(`${producerId} is already watched`)
-    watches.set(producerId, { past: [], events: [] })
+    const watch = { past: [], events: [] }
+    watches.set(producerId, watch)
     await node.pipeToRouter({ producerId, router })
-    await watchSink(producerId)
+    try {
+      await watchSink(producerId)
+    } catch (err) {
+      // The copy closed between the pull and the sink (its upstream went away): the
+      // restore, when it comes, opens the sink (as an app consumes on producerrestored).
+      if (!watch.events.some((e: CopyEvent) => e.type === 'copyclosed')) throw err
+    }
     return null
   },
   async watchReport ({ producerId, since }) {
