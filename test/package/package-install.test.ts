@@ -30,6 +30,20 @@ function step (command: string, args: string[], cwd: string, timeoutMs: number):
   return r.stdout
 }
 
+interface Manifest { name: string, dependencies?: Record<string, string>, peerDependencies?: Record<string, string> }
+
+/** The manifests of every package installed under app/node_modules (scoped ones included). */
+function installedManifests (app: string): Manifest[] {
+  const root = path.join(app, 'node_modules')
+  const dirs = fs.readdirSync(root).flatMap((name) => name.startsWith('@')
+    ? fs.readdirSync(path.join(root, name)).map((sub) => path.join(root, name, sub))
+    : [path.join(root, name)])
+  return dirs
+    .map((dir) => path.join(dir, 'package.json'))
+    .filter((file) => fs.existsSync(file))
+    .map((file) => JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest)
+}
+
 describe('the package installed from its tarball with production dependencies only', function () {
   // Measured: about 20 s in all, most of it npm install from the local cache.
   this.timeout(120_000)
@@ -68,8 +82,12 @@ describe('the package installed from its tarball with production dependencies on
     assert.match(r.stdout, /usage: mediasoup-swarm <command> \[options\]/)
   })
 
-  it('brings no devDependency', () => {
+  it('brings no devDependency of its own: one found installed is required by a production dependency', () => {
     const installed = Object.keys(manifest.devDependencies).filter((name) => fs.existsSync(path.join(app, 'node_modules', name)))
-    assert.deepEqual(installed, [])
+    // e.g. @types/node, which @types/ws (a dependency: the public types name ws's server) requires.
+    const requiredBy = (name: string): string[] => installedManifests(app)
+      .filter((m) => m.name !== 'mediasoup-swarm' && (m.dependencies?.[name] !== undefined || m.peerDependencies?.[name] !== undefined))
+      .map((m) => m.name)
+    assert.deepEqual(installed.filter((name) => requiredBy(name).length === 0), [])
   })
 })
