@@ -80,7 +80,7 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     const pings = await answerPingsExcept(b, (n) => n === 0)
     await sleep(PING_MS * 6)
     // A's pings reached the new handler: the first went unanswered, a later one was answered.
-    await waitFor(() => pings.answered.some((n) => n > 0), { what: 'a ping answered after the unanswered one', progress: () => `answered [${pings.answered.join(', ')}]` })
+    await waitFor(() => pings.answered.some((n) => n > 0), { what: 'a ping answered after the unanswered one', progress: () => `unanswered [${pings.unanswered.join(', ')}], answered [${pings.answered.join(', ')}], connection ${connection.status}` })
     assert.deepEqual(pings.unanswered, [0])
     assert.equal(connection.status, 'open')
     assert.equal(pipeProducer.closed, false)

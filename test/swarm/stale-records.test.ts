@@ -97,7 +97,8 @@ describe('stale provider records, dead peers and late answers', function () {
    */
   async function aAnnouncedToD (): Promise<{ a: SwarmNode, b: SwarmNode, d: SwarmNode, sourceOnA: RtpSource }> {
     nodes = await startChain(4)
-    await waitConnected(nodes)
+    // Generous: set-up time is not what these tests measure.
+    await waitConnected(nodes, 15_000)
     const [a, ...others] = nodes as [SwarmNode, ...SwarmNode[]]
     const sourceOnA = await announceOn(a)
     let d: SwarmNode | undefined
@@ -125,8 +126,8 @@ describe('stale provider records, dead peers and late answers', function () {
     await waitStaleFirst(d, a, b)
     const pullsAtA = a.requestCounts.pull ?? 0
 
-    const started = Date.now()
     const router = await d.createRouter({ mediaCodecs })
+    const started = Date.now()
     await d.pipeToRouter({ producerId, router })
     const elapsed = Date.now() - started
     assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
@@ -144,10 +145,11 @@ describe('stale provider records, dead peers and late answers', function () {
     await announceOn(b)
     await waitStaleFirst(d, a, b)
 
+    const router = await d.createRouter({ mediaCodecs })
     const pullLog = captureLog(PULL_LOG)
     const started = Date.now()
     try {
-      await d.pipeToRouter({ producerId, router: await d.createRouter({ mediaCodecs }) })
+      await d.pipeToRouter({ producerId, router })
     } finally {
       pullLog.stop()
     }
