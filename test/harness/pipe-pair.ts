@@ -1,15 +1,18 @@
 // Two routers joined by a pair of connected PipeTransports, and producers piped through
 // it with the same id: mediasoup's router.pipeToRouter() done by hand, as two swarm
-// nodes do it over the network, so tests and the demo exercise the same wiring.
+// nodes do it over the network. The ends are the nodes' own (src/media/pipe-transport.ts:
+// SRTP and RTX, always), each connected to the endpoint the other would send, so tests
+// exercise the same wiring.
+import { createPipeTransport, endpointOf } from '../../src/media/pipe-transport.js'
+import type { PipeListen } from '../../src/media/pipe-transport.js'
 import type { types as ms } from 'mediasoup'
 
+/** Both ends on 127.0.0.1, announced as is. */
+export const LOOPBACK_PIPE: PipeListen = { ip: '127.0.0.1', announcedIp: '127.0.0.1' }
+
 export interface PipePairOptions {
-  /** IP both transports listen on. Default '127.0.0.1'. */
-  listenIp?: string
-  /** Encrypt the pipe (each end gets the other's SRTP key on connect). Default true. */
-  enableSrtp?: boolean
-  /** Retransmit lost packets over the pipe. Default true. */
-  enableRtx?: boolean
+  /** Where both ends listen, and the IP each gives the other. Default LOOPBACK_PIPE. */
+  listen?: PipeListen
 }
 
 export interface PipedProducer {
@@ -34,27 +37,31 @@ export interface PipePair {
   close (): void
 }
 
+/** Two ends made with createPipeTransport(), joined with connectPipePair(). */
 export async function createPipePair (origin: ms.Router, target: ms.Router, options: PipePairOptions = {}): Promise<PipePair> {
   if (typeof origin?.createPipeTransport !== 'function') throw new TypeError('origin must be a mediasoup Router')
   if (typeof target?.createPipeTransport !== 'function') throw new TypeError('target must be a mediasoup Router')
   if (origin === target) throw new TypeError('origin and target must be different routers')
-  const settings: ms.PipeTransportOptions = {
-    listenInfo: { protocol: 'udp', ip: options.listenIp ?? '127.0.0.1' },
-    enableSrtp: options.enableSrtp ?? true,
-    enableRtx: options.enableRtx ?? true,
-    enableSctp: false
-  }
-  const originTransport = await origin.createPipeTransport(settings)
+  const listen = options.listen ?? LOOPBACK_PIPE
+  const originTransport = await createPipeTransport(origin, listen)
   let targetTransport: ms.PipeTransport
   try {
-    targetTransport = await target.createPipeTransport(settings)
+    targetTransport = await createPipeTransport(target, listen)
   } catch (err) {
     originTransport.close()
     throw err
   }
+  return await connectPipePair(originTransport, targetTransport)
+}
+
+/**
+ * Connects each of two unconnected PipeTransports to endpointOf() the other: its address
+ * and SRTP key, what nodes exchange in pull-ok and connect-pipe. On failure both close.
+ */
+export async function connectPipePair (originTransport: ms.PipeTransport, targetTransport: ms.PipeTransport): Promise<PipePair> {
   const pair = new Pair(originTransport, targetTransport)
   try {
-    await Promise.all([connect(pair.originTransport, pair.targetTransport), connect(pair.targetTransport, pair.originTransport)])
+    await Promise.all([connect(originTransport, targetTransport), connect(targetTransport, originTransport)])
   } catch (err) {
     pair.close()
     throw err
@@ -63,7 +70,8 @@ export async function createPipePair (origin: ms.Router, target: ms.Router, opti
 }
 
 async function connect (transport: ms.PipeTransport, to: ms.PipeTransport): Promise<void> {
-  await transport.connect({ ip: to.tuple.localIp, port: to.tuple.localPort, srtpParameters: to.srtpParameters })
+  const { ip, port, srtpParameters } = endpointOf(to)
+  await transport.connect({ ip, port, srtpParameters })
 }
 
 class Pair implements PipePair {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import * as mediasoup from 'mediasoup'
 import type { types as ms } from 'mediasoup'
-import { createPipePair, createRtpSink, createRtpSource, lossReport, mediaCodecs, sleep, waitFor } from '../harness/index.js'
+import { createPipeTransport, endpointOf } from '../../src/media/pipe-transport.js'
+import { connectPipePair, createRtpSink, createRtpSource, LOOPBACK_PIPE, lossReport, mediaCodecs, sleep, waitFor } from '../harness/index.js'
 import type { MediaKind, PipePair, PipedProducer, RtpSink, RtpSource } from '../harness/index.js'
 
 const RTC_MIN_PORT = 40000
@@ -10,7 +11,9 @@ const PACKETS_PER_SECOND = 100
 const MEASURE_MS = 2000
 const MIN_DELIVERY_PERCENT = 99
 
-describe('PipeTransport pair between routers of two workers (SRTP, RTX)', function () {
+// The pipe ends of src/media/pipe-transport.ts, as two nodes make and join them:
+// createPipeTransport() on each side, each end connected to endpointOf() the other.
+describe('pipe transports (createPipeTransport, endpointOf) between routers of two workers: SRTP, RTX', function () {
   this.timeout(20_000)
   let workers: ms.Worker[] = []
   let origin: ms.Router
@@ -25,11 +28,16 @@ describe('PipeTransport pair between routers of two workers (SRTP, RTX)', functi
     for (const worker of workers) worker.close()
   })
 
+  /** An end on each router (createPipeTransport), joined through endpointOf() (connectPipePair). */
+  async function pipeBetween (): Promise<PipePair> {
+    return await connectPipePair(await createPipeTransport(origin, LOOPBACK_PIPE), await createPipeTransport(target, LOOPBACK_PIPE))
+  }
+
   interface Path { pair: PipePair, source: RtpSource, piped: PipedProducer, sink: RtpSink }
 
   /** A source on the origin router, piped to the target router, consumed there by a sink. */
   async function openPath (kind: MediaKind, keyFrameEvery?: number): Promise<Path> {
-    const pair = await createPipePair(origin, target)
+    const pair = await pipeBetween()
     const source = await createRtpSource({ router: origin, kind, packetsPerSecond: PACKETS_PER_SECOND, keyFrameEvery })
     const piped = await pair.pipeProducer(source.producer.id)
     const sink = await createRtpSink({ router: target, producerId: piped.pipeProducer.id })
@@ -37,16 +45,58 @@ describe('PipeTransport pair between routers of two workers (SRTP, RTX)', functi
     return { pair, source, piped, sink }
   }
 
-  it('connects each end to the other with its SRTP key', async () => {
-    const { originTransport, targetTransport } = await createPipePair(origin, target)
-    assert.equal(originTransport.tuple.remotePort, targetTransport.tuple.localPort)
-    assert.equal(targetTransport.tuple.remotePort, originTransport.tuple.localPort)
-    assert.equal(typeof originTransport.srtpParameters?.keyBase64, 'string')
-    assert.equal(typeof targetTransport.srtpParameters?.keyBase64, 'string')
+  it("gives an end's id, address and SRTP key in its endpoint (SRTP on: every end has a key of its own)", async () => {
+    const [one, other] = [await createPipeTransport(origin, LOOPBACK_PIPE), await createPipeTransport(target, LOOPBACK_PIPE)]
+    const endpoint = endpointOf(one)
+    assert.equal(endpoint.pipeId, one.id)
+    assert.equal(endpoint.ip, '127.0.0.1')
+    assert.equal(endpoint.port, one.tuple.localPort)
+    assert.ok(endpoint.port > 0)
+    assert.deepEqual(endpoint.srtpParameters, one.srtpParameters)
+    assert.equal(typeof endpoint.srtpParameters.cryptoSuite, 'string')
+    assert.ok(endpoint.srtpParameters.keyBase64.length > 0)
+    assert.notEqual(endpointOf(other).srtpParameters.keyBase64, endpoint.srtpParameters.keyBase64)
+  })
+
+  it('gives the announced IP in the endpoint when it differs from the listen IP', async () => {
+    const transport = await createPipeTransport(origin, { ip: '127.0.0.1', announcedIp: '127.0.0.2' })
+    assert.equal(endpointOf(transport).ip, '127.0.0.2')
+    assert.equal(endpointOf(transport).port, transport.tuple.localPort)
+  })
+
+  it('connects each end to the endpoint of the other', async () => {
+    const { originTransport, targetTransport } = await pipeBetween()
+    assert.equal(originTransport.tuple.remoteIp, endpointOf(targetTransport).ip)
+    assert.equal(originTransport.tuple.remotePort, endpointOf(targetTransport).port)
+    assert.equal(targetTransport.tuple.remoteIp, endpointOf(originTransport).ip)
+    assert.equal(targetTransport.tuple.remotePort, endpointOf(originTransport).port)
+  })
+
+  it("delivers nothing to an end connected with another key than the sender's (the media is encrypted)", async () => {
+    const [originEnd, targetEnd] = [await createPipeTransport(origin, LOOPBACK_PIPE), await createPipeTransport(target, LOOPBACK_PIPE)]
+    // A valid key, but not the one the origin end encrypts with.
+    const { srtpParameters: otherKey } = endpointOf(await createPipeTransport(target, LOOPBACK_PIPE))
+    const toTarget = endpointOf(targetEnd)
+    const toOrigin = endpointOf(originEnd)
+    await Promise.all([
+      originEnd.connect({ ip: toTarget.ip, port: toTarget.port, srtpParameters: toTarget.srtpParameters }),
+      targetEnd.connect({ ip: toOrigin.ip, port: toOrigin.port, srtpParameters: otherKey })
+    ])
+    const source = await createRtpSource({ router: origin, kind: 'audio', packetsPerSecond: PACKETS_PER_SECOND })
+    const pipeConsumer = await originEnd.consume({ producerId: source.producer.id })
+    const pipeProducer = await targetEnd.produce({ id: source.producer.id, kind: pipeConsumer.kind, rtpParameters: pipeConsumer.rtpParameters })
+    const sink = await createRtpSink({ router: target, producerId: pipeProducer.id })
+    await waitFor(() => source.sent >= 50, { what: '50 packets sent', timeoutMs: 3000 })
+    await sleep(300)
+    assert.equal(sink.packets, 0)
+    // The packets did reach the target end, which could not decrypt them: none counted as RTP.
+    const [stats] = await targetEnd.getStats()
+    assert.ok(stats !== undefined && stats.bytesReceived > 0, 'bytes reached the target end')
+    assert.equal(stats.rtpBytesReceived, 0)
   })
 
   it('re-creates the producer in the target router with the same id and kind, and RTX for video', async () => {
-    const pair = await createPipePair(origin, target)
+    const pair = await pipeBetween()
     const source = await createRtpSource({ router: origin, kind: 'video', appData: { label: 'camera' } })
     const { pipeProducer } = await pair.pipeProducer(source.producer.id)
     assert.equal(pipeProducer.id, source.producer.id)

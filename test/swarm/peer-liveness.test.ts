@@ -9,18 +9,35 @@ const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_MS = 300
 const MEDIA_SILENCE_MS = 400
 
+/** Pings a replaced handler saw, by number (from 0, in order of arrival). */
+interface PingsSeen {
+  unanswered: number[]
+  /** Those it echoed. */
+  answered: number[]
+}
+
 /**
  * Replaces `node`'s ping handler with one that leaves the pings `unanswered(n)` picks (n
  * counts from 0) open and never echoed, as a frozen process would, and answers the others.
+ * Returns what it saw, so a test knows the pings really reached it.
  */
-async function answerPingsExcept (node: SwarmNode, unanswered: (n: number) => boolean): Promise<void> {
-  let n = 0
+async function answerPingsExcept (node: SwarmNode, unanswered: (n: number) => boolean): Promise<PingsSeen> {
+  const seen: PingsSeen = { unanswered: [], answered: [] }
+  let count = 0
   await node.libp2p.unhandle(PING_PROTOCOL)
   await node.libp2p.handle(PING_PROTOCOL, async (stream) => {
-    if (unanswered(n++)) return
-    for await (const chunk of stream) stream.send(chunk)
+    const n = count++
+    if (unanswered(n)) {
+      seen.unanswered.push(n)
+      return
+    }
+    for await (const chunk of stream) {
+      stream.send(chunk)
+      if (!seen.answered.includes(n)) seen.answered.push(n)
+    }
     await stream.close()
   }, { maxInboundStreams: 64 })
+  return seen
 }
 
 describe('peer liveness (ping every timeouts.ping)', function () {
@@ -62,8 +79,11 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     await sink.waitForPackets(1, { timeoutMs: 5000 })
     const connection = a.libp2p.getConnections(b.libp2p.peerId)[0]!
 
-    await answerPingsExcept(b, (n) => n === 0)
+    const pings = await answerPingsExcept(b, (n) => n === 0)
     await sleep(PING_MS * 6)
+    // A's pings reached the new handler: the first went unanswered, a later one was answered.
+    await waitFor(() => pings.answered.some((n) => n > 0), { what: 'a ping answered after the unanswered one', progress: () => `unanswered [${pings.unanswered.join(', ')}], answered [${pings.answered.join(', ')}], connection ${connection.status}` })
+    assert.deepEqual(pings.unanswered, [0])
     assert.equal(connection.status, 'open')
     assert.equal(pipeProducer.closed, false)
     const before = sink.packets
@@ -77,13 +97,15 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     closers.push(() => sink.close())
     await sink.waitForPackets(1, { timeoutMs: 5000 })
 
-    await answerPingsExcept(b, () => true)
+    const pings = await answerPingsExcept(b, () => true)
     await sleep(PING_MS * 6)
     assert.equal(a.peers.includes(b.peerId), true)
     assert.equal(pipeProducer.closed, false)
     const before = sink.packets
     await sleep(300)
     assert.ok(sink.packets > before, 'media still flows')
+    // Kept although its pings really went unanswered.
+    assert.ok(pings.unanswered.length >= 2, `unanswered pings: ${pings.unanswered.length}`)
   })
 
   it('a peer that answers no ping and sends no media is given up within mediaSilence + livenessPing, and the copies pulled from it close', async () => {
@@ -104,10 +126,12 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     nodes = await startChain(2, { timeouts: { ping: PING_MS } })
     const [a, b] = nodes as [SwarmNode, SwarmNode]
     await waitConnected(nodes)
-    await answerPingsExcept(b, () => true)
+    const pings = await answerPingsExcept(b, () => true)
     const frozenAt = performance.now()
     await waitFor(() => !a.peers.includes(b.peerId), { what: 'B given up', timeoutMs: PING_MS * 3 + 2000 })
     const tookMs = performance.now() - frozenAt
+    // Given up for pings it left unanswered (two in a row), not for something else.
+    assert.ok(pings.unanswered.length >= 2, `unanswered pings: ${pings.unanswered.length}`)
     assert.ok(tookMs <= PING_MS * 3 + 500, `given up after ${tookMs.toFixed(0)} ms`)
   })
 })

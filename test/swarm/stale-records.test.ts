@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { format } from 'node:util'
+import createDebug from 'debug'
 import { createSwarmNode } from '../../src/index.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
@@ -6,6 +8,35 @@ import { producerKey } from '../../src/directory/producer-directory.js'
 import { createRtpSink, createRtpSource, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
+import type { RtpSource } from '../harness/index.js'
+
+/** The namespace of the puller's log (src/node/pulling/producer-puller.ts): a skipped provider is logged there. */
+const PULL_LOG = 'mediasoup-swarm:node:pull'
+
+/**
+ * Collects the lines logged under `namespace` until stop(): the namespace is enabled for that
+ * time, lines of other namespaces go on to the usual output, and DEBUG is restored after.
+ */
+function captureLog (namespace: string): { lines: string[], stop: () => void } {
+  const lines: string[] = []
+  const log = createDebug.log
+  const wasEnabled = createDebug.enabled(namespace)
+  const previous = createDebug.disable()
+  createDebug.enable(previous === '' ? namespace : `${previous},${namespace}`)
+  // A skip in DEBUG (say -mediasoup-swarm:*) would hide it: then only it, for this time.
+  if (!createDebug.enabled(namespace)) createDebug.enable(namespace)
+  createDebug.log = function (this: createDebug.Debugger, ...args: unknown[]) {
+    if (this.namespace === namespace) lines.push(format(...args))
+    if (this.namespace !== namespace || wasEnabled) log.apply(this, args)
+  }
+  return {
+    lines,
+    stop: () => {
+      createDebug.log = log
+      createDebug.enable(previous)
+    }
+  }
+}
 
 // Provider records outlive their producer (the DHT has no "unprovide"): a requester must
 // skip stale records and dead peers quickly and reach a node that really has it, and undo
@@ -21,25 +52,87 @@ describe('stale provider records, dead peers and late answers', function () {
     await stopAll(nodes)
   })
 
-  async function announceOn (node: SwarmNode): Promise<void> {
+  /** Starts a live audio producer with the suite's id on `node`, which announces it. */
+  async function announceOn (node: SwarmNode): Promise<RtpSource> {
     const source = await createRtpSource({ router: await node.createRouter({ mediaCodecs }), kind: 'audio', producerId })
     closers.push(() => source.close())
-    // Wait until the provider record is stored before going on.
-    for await (const _ of node.libp2p.contentRouting.findProviders(await producerKey(producerId), { signal: AbortSignal.timeout(2000) })) break
+    return source
+  }
+
+  /**
+   * Providers in `node`'s own DHT store, in the order its lookups yield them: a lookup reads
+   * that store first (one answer from the node itself) before it asks the network.
+   */
+  async function storedAt (node: SwarmNode): Promise<string[]> {
+    try {
+      for await (const event of node.libp2p.services.dht.findProviders(await producerKey(producerId), { signal: AbortSignal.timeout(2000) })) {
+        // Any other first event comes from the network: the store had nothing.
+        return event.name === 'PEER_RESPONSE' && event.from.equals(node.libp2p.peerId) ? event.providers.map((p) => p.id.toString()) : []
+      }
+    } catch {
+      // A lookup that found nothing before its deadline: nothing stored here.
+    }
+    return []
+  }
+
+  /** Providers `node`'s own DHT lookup yields, in order, until `last` is among them (or the lookup ends). */
+  async function lookupUntil (node: SwarmNode, last: SwarmNode): Promise<string[]> {
+    const found: string[] = []
+    try {
+      for await (const event of node.libp2p.services.dht.findProviders(await producerKey(producerId), { signal: AbortSignal.timeout(2000) })) {
+        if (event.name !== 'PROVIDER') continue
+        for (const id of event.providers.map((p) => p.id.toString())) if (!found.includes(id)) found.push(id)
+        if (found.includes(last.peerId)) break
+      }
+    } catch {
+      // The lookup's deadline: what it found so far is the answer.
+    }
+    return found
+  }
+
+  /**
+   * Four nodes; A announces a live producer. D, the requester: another node whose own store
+   * has A's record (a provide reaches most nodes, not always all), so that D's lookups yield
+   * A's record before any later one. B: a third node, to have the producer later.
+   */
+  async function aAnnouncedToD (): Promise<{ a: SwarmNode, b: SwarmNode, d: SwarmNode, sourceOnA: RtpSource }> {
+    nodes = await startChain(4)
+    // Generous: set-up time is not what these tests measure.
+    await waitConnected(nodes, 15_000)
+    const [a, ...others] = nodes as [SwarmNode, ...SwarmNode[]]
+    const sourceOnA = await announceOn(a)
+    let d: SwarmNode | undefined
+    await waitFor(async () => {
+      for (const node of others) if ((await storedAt(node)).includes(a.peerId)) d = node
+      return d !== undefined
+    }, { what: "A's record in another node's store", timeoutMs: 10_000 })
+    return { a, b: others.find((node) => node !== d)!, d: d!, sourceOnA }
+  }
+
+  /** Waits until D's own lookup yields A's record first and B's after it: what D's pull will see. */
+  async function waitStaleFirst (d: SwarmNode, a: SwarmNode, b: SwarmNode): Promise<void> {
+    let found: string[] = []
+    await waitFor(async () => {
+      found = await lookupUntil(d, b)
+      return found[0] === a.peerId && found.includes(b.peerId)
+    }, { what: "D's lookup to yield A, then B", timeoutMs: 10_000, progress: () => `[${found.join(', ')}] with A ${a.peerId}, B ${b.peerId}` })
   }
 
   it('skips a provider whose producer closed and pulls from the node that has it now', async () => {
-    nodes = await startChain(4)
-    await waitConnected(nodes)
-    const [a, b, , d] = nodes as [SwarmNode, SwarmNode, SwarmNode, SwarmNode]
-    const first = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', producerId })
-    first.close()
+    const { a, b, d, sourceOnA } = await aAnnouncedToD()
+    // The producer closes; the record at D stays (the DHT has no "unprovide").
+    sourceOnA.close()
     await announceOn(b)
-    const started = Date.now()
+    await waitStaleFirst(d, a, b)
+    const pullsAtA = a.requestCounts.pull ?? 0
+
     const router = await d.createRouter({ mediaCodecs })
+    const started = Date.now()
     await d.pipeToRouter({ producerId, router })
     const elapsed = Date.now() - started
     assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
+    assert.equal(a.requestCounts.pull, pullsAtA + 1, 'D asked A (answered not-found) once')
+    // Well under one pull deadline (7.5 s): A was skipped on its answer, not on a timeout.
     assert.ok(elapsed < 1500, `took ${elapsed} ms`)
     const sink = await createRtpSink({ router, producerId })
     closers.push(() => sink.close())
@@ -47,16 +140,25 @@ describe('stale provider records, dead peers and late answers', function () {
   })
 
   it('skips a provider that is gone (stopped node) and pulls from the node that has it now', async () => {
-    nodes = await startChain(4)
-    await waitConnected(nodes)
-    const [a, b, , d] = nodes as [SwarmNode, SwarmNode, SwarmNode, SwarmNode]
-    await announceOn(a)
+    const { a, b, d } = await aAnnouncedToD()
     await a.stop()
     await announceOn(b)
+    await waitStaleFirst(d, a, b)
+
+    const router = await d.createRouter({ mediaCodecs })
+    const pullLog = captureLog(PULL_LOG)
     const started = Date.now()
-    await d.pipeToRouter({ producerId, router: await d.createRouter({ mediaCodecs }) })
+    try {
+      await d.pipeToRouter({ producerId, router })
+    } finally {
+      pullLog.stop()
+    }
     const elapsed = Date.now() - started
     assert.equal(d.getDistribution(producerId)?.upstream, b.peerId)
+    // The pull tried A and gave it up, and the record stayed: only the skip got D past it.
+    assert.ok(pullLog.lines.some((line) => line.includes(`pull of ${producerId} from ${a.peerId}: `)), `D did not try A: ${pullLog.lines.join(' | ')}`)
+    assert.ok((await storedAt(d)).includes(a.peerId), "A's record still in D's store")
+    // Well under one pull deadline (7.5 s): the refused dial was skipped at once.
     assert.ok(elapsed < 1500, `took ${elapsed} ms`)
   })
 
@@ -97,8 +199,12 @@ describe('stale provider records, dead peers and late answers', function () {
     const routerB = await b.createRouter({ mediaCodecs })
     // B's store has A's record, and its request session to A is open: the pull is sent at once.
     await waitFor(async () => {
-      for await (const provider of b.libp2p.services.dht.findProviders(await producerKey(source.producer.id), { signal: AbortSignal.timeout(500) })) {
-        if (provider.name === 'PROVIDER' && provider.providers.some((p) => p.id.equals(a.libp2p.peerId))) return true
+      try {
+        for await (const provider of b.libp2p.services.dht.findProviders(await producerKey(source.producer.id), { signal: AbortSignal.timeout(500) })) {
+          if (provider.name === 'PROVIDER' && provider.providers.some((p) => p.id.equals(a.libp2p.peerId))) return true
+        }
+      } catch {
+        // A lookup that ran out of time: not there yet, look again.
       }
       return false
     }, { what: "A's record at B" })
