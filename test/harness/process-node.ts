@@ -139,6 +139,7 @@ export class RemoteNode {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   private exited: string | undefined
+  private exitStatus: number | null | undefined
   private readonly exit: Promise<unknown>
   private info: NodeInfo | undefined
 
@@ -159,6 +160,7 @@ export class RemoteNode {
     })
     child.on('error', (err) => onError(`process: ${err.name}: ${err.message}`))
     child.on('exit', (code, signal) => {
+      this.exitStatus = code
       this.exited = `node ${index}'s process exited (${signal ?? `code ${String(code)}`})`
       for (const p of this.pending.values()) {
         clearTimeout(p.timer)
@@ -204,6 +206,8 @@ export class RemoteNode {
   get multiaddrs (): string[] { return this.started().multiaddrs }
   get pid (): number | undefined { return this.child.pid }
   get alive (): boolean { return this.exited === undefined }
+  /** The process's exit code once it exited (0: it stopped cleanly; null: killed by a signal). */
+  get exitCode (): number | null | undefined { return this.exitStatus }
 
   /**
    * Sends `signal` to the node's whole process group (Node.js and its mediasoup workers):
