@@ -139,7 +139,7 @@ async function runUntilStopped (service: NodeService, drainTimeoutMs: number): P
       signals++
       if (signals === 1 && drainTimeoutMs > 0) {
         log.info('%s: draining (at most %d s; another signal stops at once)', signal, drainTimeoutMs / 1000)
-        service.drain(drainTimeoutMs).then((r) => {
+        service.drain({ timeoutMs: drainTimeoutMs }).then((r) => {
           if (r.drained) log.info('drained in %d ms', Math.round(r.tookMs))
           else log.warn('drain timed out with %d downstream pipes left', r.downstreamPipes)
         }, (err: Error) => log.error('drain failed: %s', describeError(err))).finally(() => stopNow(signal, EXIT_OK))

@@ -4,11 +4,11 @@
 import type http from 'node:http'
 import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError, SwarmError } from '../index.js'
 import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
-import { createClientSignalling } from '../signalling/index.js'
+import { copyEventsOf, createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
 import { createHttpServer, listen } from './http-server.js'
 import { STATUS_PAGE } from './status-page.js'
-import type { DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
+import type { DrainOptions, DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
 import type { NodeMetrics } from '../observability/index.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
@@ -45,8 +45,11 @@ export interface NodeService {
   /** ws:// URL of the browser signalling, when enabled. */
   signallingUrl?: string
   metrics: NodeMetrics
-  /** Drains the node (node.drain()) for at most `timeoutMs`. */
-  drain: (timeoutMs: number) => Promise<DrainResult>
+  /**
+   * Drains the node (node.drain()), first telling its signalling clients (`nodeDraining`),
+   * so they move to other nodes while the node still serves them.
+   */
+  drain: (options?: DrainOptions) => Promise<DrainResult>
   /** Stops accepting, closes browser transports, then stops the node (telling peers its pipes close). Idempotent. */
   stop: () => Promise<void>
 }
@@ -102,7 +105,10 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     httpUrl,
     signallingUrl: signalling === undefined ? undefined : `${httpUrl.replace(/^http/, 'ws')}/ws`,
     metrics,
-    drain: async (timeoutMs) => await node.drain({ timeoutMs }),
+    drain: async (options) => {
+      signalling?.notifyDraining()
+      return await node.drain(options)
+    },
     stop: async () => {
       stopping ??= (async () => {
         server.close()
@@ -149,6 +155,8 @@ async function startSignalling (
     router: () => routers[next++ % routers.length]!,
     webRtcServer: (router) => serverOf.get(router),
     authenticate: config.tokenSecret === undefined ? undefined : { secret: config.tokenSecret },
+    // Clients' consumers of a copy whose path broke are made again when it is restored.
+    copyEvents: copyEventsOf(node),
     resolveProducer: async (producerId, router) => {
       const started = performance.now()
       try {

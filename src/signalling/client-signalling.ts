@@ -3,18 +3,22 @@
 // router of this node. It attaches to an http.Server (upgrade requests on one path) or to
 // a `ws` WebSocketServer owned by the caller, and knows nothing else about HTTP.
 // Each WebSocket is one client; everything it created is closed when it disconnects.
+// Given a CopyEventSource (the swarm node's copy events), consumers of a copy whose path
+// broke are re-created when the copy is restored, and the client is told (consumerRestored).
 import type http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket } from 'ws'
 import type { RawData } from 'ws'
 import type { types as ms } from 'mediasoup'
 import {
-  DEFAULT_MAX_MESSAGE_BYTES, SignallingError, decodeClientRequest
+  DEFAULT_MAX_MESSAGE_BYTES, RESTORING_REASONS, SignallingError, decodeClientRequest
 } from './messages.js'
 import type {
-  ClientMethod, ClientRequest, ErrorReply, Notification, OkReply, RequestDataMap, ResponseDataMap,
-  SignallingErrorName, TransportDirection
+  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
+  ResponseDataMap, SignallingErrorName, TransportDirection
 } from './messages.js'
+import type { CopyEvent, CopyEventSource } from './copy-events.js'
+import type { CopyCloseReason } from '../node/swarm-node.js'
 import { checkSecret, verifyClientToken } from './token.js'
 import type { ClientAction, ClientTokenClaims } from './token.js'
 import { createLogger, describeError } from '../logger.js'
@@ -49,6 +53,24 @@ export interface ClientSignallingLimits {
   maxConsumers: number
   /** Requests of one connection being processed at once. Default 32. */
   maxPendingRequests: number
+}
+
+/** How long a consumer closed with `upstreamlost` or `moving` waits for its producer to come back by default. */
+export const DEFAULT_RESTORE_TIMEOUT_MS = 30_000
+
+/**
+ * A copy's close reason is kept this long for the consumers that hear of the close later
+ * (mediasoup tells them a moment after; those of a copy piped on to another router of the
+ * node, a moment after that).
+ */
+const CLOSE_REASON_MEMORY_MS = 10_000
+
+const CONSUMER_CLOSE_REASON: Record<CopyCloseReason, ConsumerCloseReason> = {
+  producerclosed: 'producerclosed',
+  upstreamlost: 'upstreamlost',
+  moving: 'moving',
+  released: 'released',
+  stopping: 'nodestopping'
 }
 
 export const DEFAULT_LIMITS: ClientSignallingLimits = {
@@ -102,6 +124,19 @@ export interface ClientSignallingOptions {
   authenticate?: { secret: string }
   /** Per-connection limits; see ClientSignallingLimits for defaults. */
   limits?: Partial<ClientSignallingLimits>
+  /**
+   * Why copies of remote producers close and when they come back: `copyEventsOf(node)` for a
+   * SwarmNode. With it, `consumerClosed` says why (e.g. `upstreamlost`), and the consumers of
+   * a copy that is restored are re-created for their clients (`consumerRestored`). Default
+   * none: every `consumerClosed` says `producerclosed` and nothing is re-created.
+   */
+  copyEvents?: CopyEventSource
+  /**
+   * With `copyEvents`: how long a consumer closed with `upstreamlost` or `moving` waits for
+   * its producer to be restored; then it gets `consumerClosed` with `producerclosed`.
+   * Default 30000 ms.
+   */
+  restoreTimeoutMs?: number
 }
 
 type ErrorCounts = Record<SignallingErrorName, number>
@@ -123,7 +158,13 @@ export class ClientSignalling {
   private readonly limits: ClientSignallingLimits
   private readonly ownWss: WebSocketServer | undefined
   private readonly detach: () => void
+  private readonly stopCopyEvents: (() => void) | undefined
+  /** Why each recently closed copy closed, by producer id. */
+  private readonly copyCloseReasons = new Map<string, { reason: ConsumerCloseReason, at: number }>()
+  /** @internal */
+  readonly restoreTimeoutMs: number
   private closed = false
+  private isDraining = false
 
   /** @internal use createClientSignalling() */
   constructor (private readonly options: ClientSignallingOptions) {
@@ -134,6 +175,8 @@ export class ClientSignalling {
       throw new TypeError('give webRtcServer or listenInfos')
     }
     if (options.authenticate !== undefined) checkSecret(options.authenticate.secret)
+    this.restoreTimeoutMs = options.restoreTimeoutMs ?? DEFAULT_RESTORE_TIMEOUT_MS
+    if (!(this.restoreTimeoutMs > 0) || !Number.isFinite(this.restoreTimeoutMs)) throw new TypeError('restoreTimeoutMs must be a positive number')
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     const onConnection = (ws: WebSocket, request: http.IncomingMessage): void => this.accept(ws, request)
     if (options.webSocketServer !== undefined) {
@@ -158,11 +201,28 @@ export class ClientSignalling {
       this.ownWss = wss
       this.detach = () => { server.off('upgrade', onUpgrade) }
     }
+    this.stopCopyEvents = options.copyEvents?.onCopyEvents((event) => this.onCopyEvent(event))
   }
 
   /** Connected clients. */
   get connectionCount (): number {
     return this.sessions.size
+  }
+
+  /** True once notifyDraining() was called. */
+  get draining (): boolean {
+    return this.isDraining
+  }
+
+  /**
+   * Tells every client, and every client connecting from now on, that this node is draining
+   * (`nodeDraining`): they should move to another node. Call it when the node starts to
+   * drain; the signalling keeps serving meanwhile. Idempotent.
+   */
+  notifyDraining (): void {
+    if (this.isDraining) return
+    this.isDraining = true
+    for (const session of this.sessions) session.notify(NODE_DRAINING)
   }
 
   /**
@@ -173,6 +233,7 @@ export class ClientSignalling {
     if (this.closed) return
     this.closed = true
     this.detach()
+    this.stopCopyEvents?.()
     for (const session of this.sessions) session.close(CLOSE_GOING_AWAY, 'signalling closed')
     this.ownWss?.close()
   }
@@ -201,6 +262,27 @@ export class ClientSignalling {
     this.routerSessions.get(router)?.delete(session)
   }
 
+  /** @internal Why consumers of `producerId` that just heard of its close lost it. */
+  closeReasonOf (producerId: string): ConsumerCloseReason {
+    const known = this.copyCloseReasons.get(producerId)
+    return known !== undefined && performance.now() - known.at < CLOSE_REASON_MEMORY_MS ? known.reason : 'producerclosed'
+  }
+
+  private onCopyEvent (event: CopyEvent): void {
+    if (event.type === 'copyclosed') {
+      const now = performance.now()
+      for (const [id, { at }] of this.copyCloseReasons) if (now - at >= CLOSE_REASON_MEMORY_MS) this.copyCloseReasons.delete(id)
+      this.copyCloseReasons.set(event.producerId, { reason: CONSUMER_CLOSE_REASON[event.reason], at: now })
+      return
+    }
+    // Each router the copy is restored in gets its own event (copies piped on to other
+    // routers of the node included): its clients are the ones to serve.
+    for (const session of this.routerSessions.get(event.router) ?? []) {
+      if (event.type === 'producerrestored') session.restoreConsumers(event.producerId)
+      else session.failRestores(event.producerId)
+    }
+  }
+
   private accept (ws: WebSocket, request: http.IncomingMessage): void {
     // Protocol errors (oversized or invalid frames, even from a refused client) are
     // followed by a close, which does the cleanup; unhandled, they would throw.
@@ -221,6 +303,7 @@ export class ClientSignalling {
     }
     const session = new ClientSession(this, ws, { request, token }, this.options, this.limits)
     this.sessions.add(session)
+    if (this.isDraining) session.notify(NODE_DRAINING)
     ws.once('close', () => {
       this.sessions.delete(session)
       session.close()
@@ -266,7 +349,14 @@ const METHOD_ACTION: { [M in ClientMethod]: ClientAction | null } = {
 
 const DIRECTION_ACTION: Record<TransportDirection, ClientAction> = { send: 'publish', recv: 'consume' }
 
+const NODE_DRAINING: Notification = { notification: 'nodeDraining', data: {} }
+
 interface TransportEntry { transport: ms.WebRtcTransport, direction: TransportDirection }
+
+/** What a consumer was made with, so it can be made again when its producer comes back. */
+interface ConsumeArgs { transport: ms.WebRtcTransport, producerId: string, rtpCapabilities: ms.RtpCapabilities }
+/** A consumer closed with `upstreamlost` or `moving`, by its id: waiting for its producer. */
+interface PendingRestore extends ConsumeArgs { timer: NodeJS.Timeout, creating: boolean }
 type Handlers = { [M in ClientMethod]: (data: RequestDataMap[M]) => Promise<ResponseDataMap[M]> }
 
 function toSignallingError (err: unknown): SignallingError {
@@ -280,6 +370,8 @@ export class ClientSession {
   private readonly transports = new Map<string, TransportEntry>()
   private readonly producers = new Map<string, ms.Producer>()
   private readonly consumers = new Map<string, ms.Consumer>()
+  /** Closed consumers waiting for their producer to be restored; each keeps its slot of maxConsumers. */
+  private readonly awaitingRestore = new Map<string, PendingRestore>()
   /** Objects being created, counted against the limits before they exist. */
   private readonly reserved = { transports: 0, producers: 0, consumers: 0 }
   private pending = 0
@@ -302,6 +394,8 @@ export class ClientSession {
     if (!this.closed) {
       this.closed = true
       if (this.router !== undefined) this.owner.unwatchRouter(this.router, this)
+      for (const pending of this.awaitingRestore.values()) clearTimeout(pending.timer)
+      this.awaitingRestore.clear()
       for (const { transport } of this.transports.values()) transport.close()
       this.transports.clear()
     }
@@ -310,6 +404,72 @@ export class ClientSession {
 
   private send (message: OkReply | ErrorReply | Notification): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message))
+  }
+
+  notify (notification: Notification): void {
+    this.send(notification)
+  }
+
+  /** `producerId` is back in this client's router: its consumers waiting for it are made again. */
+  restoreConsumers (producerId: string): void {
+    for (const [oldConsumerId, pending] of this.awaitingRestore) {
+      if (pending.producerId === producerId && !pending.creating) void this.restoreConsumer(oldConsumerId, pending)
+    }
+  }
+
+  /** `producerId` could not be restored in this client's router. */
+  failRestores (producerId: string): void {
+    for (const [oldConsumerId, pending] of this.awaitingRestore) {
+      if (pending.producerId === producerId && !pending.creating) this.giveUpRestore(oldConsumerId, true)
+    }
+  }
+
+  private async restoreConsumer (oldConsumerId: string, pending: PendingRestore): Promise<void> {
+    pending.creating = true
+    const { transport, producerId, rtpCapabilities } = pending
+    let consumer: ms.Consumer
+    try {
+      // Paused, as by `consume`: the client resumes it once its side is ready.
+      consumer = await transport.consume({ producerId, rtpCapabilities, paused: true })
+    } catch (err) {
+      log.debug('consumer of %s not restored: %s', producerId, describeError(err))
+      if (this.awaitingRestore.get(oldConsumerId) === pending) this.giveUpRestore(oldConsumerId, true)
+      return
+    }
+    // The client left (its transports closed) or closed the old consumer meanwhile: either
+    // took it off the waiting list.
+    if (this.awaitingRestore.get(oldConsumerId) !== pending) {
+      consumer.close()
+      return
+    }
+    this.giveUpRestore(oldConsumerId, false)
+    this.send({ notification: 'consumerRestored', data: { oldConsumerId, consumer: this.adopt(consumer, pending) } })
+  }
+
+  /** Forgets a consumer waiting for its producer; with `tell`, the client hears it is closed for good. */
+  private giveUpRestore (oldConsumerId: string, tell: boolean): void {
+    const pending = this.awaitingRestore.get(oldConsumerId)
+    if (pending === undefined) return
+    clearTimeout(pending.timer)
+    this.awaitingRestore.delete(oldConsumerId)
+    if (tell) this.send({ notification: 'consumerClosed', data: { consumerId: oldConsumerId, producerId: pending.producerId, reason: 'producerclosed' } })
+  }
+
+  /** Keeps a new consumer of this client and tells it when its producer goes. */
+  private adopt (consumer: ms.Consumer, args: ConsumeArgs): ConsumerInfo {
+    const { transport, producerId, rtpCapabilities } = args
+    this.consumers.set(consumer.id, consumer)
+    consumer.observer.once('close', () => this.consumers.delete(consumer.id))
+    consumer.once('producerclose', () => {
+      const reason = this.owner.closeReasonOf(producerId)
+      if (RESTORING_REASONS.has(reason) && !this.closed && !transport.closed) {
+        const timer = setTimeout(() => this.giveUpRestore(consumer.id, true), this.owner.restoreTimeoutMs)
+        timer.unref()
+        this.awaitingRestore.set(consumer.id, { transport, producerId, rtpCapabilities, timer, creating: false })
+      }
+      this.send({ notification: 'consumerClosed', data: { consumerId: consumer.id, producerId, reason } })
+    })
+    return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters }
   }
 
   private fail (err: SignallingError): void {
@@ -434,7 +594,10 @@ export class ClientSession {
           throw new SignallingError('MediaError', 'connection closed')
         }
         this.transports.set(transport.id, { transport, direction })
-        transport.observer.once('close', () => this.transports.delete(transport.id))
+        transport.observer.once('close', () => {
+          this.transports.delete(transport.id)
+          for (const [consumerId, pending] of this.awaitingRestore) if (pending.transport === transport) this.giveUpRestore(consumerId, false)
+        })
         return {
           id: transport.id,
           iceParameters: transport.iceParameters,
@@ -467,7 +630,7 @@ export class ClientSession {
 
     consume: async ({ transportId, producerId, rtpCapabilities }) => {
       const transport = this.transport(transportId, 'recv')
-      return await this.withSlot('consumers', this.consumers.size, this.limits.maxConsumers, async () => {
+      return await this.withSlot('consumers', this.consumers.size + this.awaitingRestore.size, this.limits.maxConsumers, async () => {
         const router = await this.getRouter()
         await this.resolveProducer(producerId, router)
         if (!router.canConsume({ producerId, rtpCapabilities })) {
@@ -484,16 +647,18 @@ export class ClientSession {
           consumer.close()
           throw new SignallingError('MediaError', 'transport closed')
         }
-        this.consumers.set(consumer.id, consumer)
-        consumer.observer.once('close', () => this.consumers.delete(consumer.id))
-        consumer.once('producerclose', () => this.send({ notification: 'consumerClosed', data: { consumerId: consumer.id, producerId } }))
-        return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters }
+        return this.adopt(consumer, { transport, producerId, rtpCapabilities })
       })
     },
 
     pauseConsumer: async ({ consumerId }) => { await this.consumer(consumerId).pause(); return {} },
     resumeConsumer: async ({ consumerId }) => { await this.consumer(consumerId).resume(); return {} },
-    closeConsumer: async ({ consumerId }) => { this.consumer(consumerId).close(); return {} },
+    closeConsumer: async ({ consumerId }) => {
+      // One waiting for its producer is no longer wanted: it will not be made again.
+      if (this.awaitingRestore.has(consumerId)) this.giveUpRestore(consumerId, false)
+      else this.consumer(consumerId).close()
+      return {}
+    },
     requestKeyFrame: async ({ consumerId }) => { await this.consumer(consumerId).requestKeyFrame(); return {} },
     pauseProducer: async ({ producerId }) => { await this.producer(producerId).pause(); return {} },
     resumeProducer: async ({ producerId }) => { await this.producer(producerId).resume(); return {} },

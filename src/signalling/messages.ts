@@ -95,9 +95,47 @@ export interface OkReply<M extends ClientMethod = ClientMethod> { id: RequestId,
 export interface ErrorReply { id: RequestId | null, ok: false, error: { name: SignallingErrorName, message: string } }
 export type Reply = OkReply | ErrorReply
 
+/**
+ * Why a consumer closed without the client asking:
+ * - `producerclosed`: the producer closed (by its publisher, at its origin node), or a
+ *   copy of it whose path broke could not be restored; final
+ * - `upstreamlost`: the path bringing the producer from another node broke; it is being
+ *   restored: `consumerRestored` (same consumer, new id) or `consumerClosed` with
+ *   `producerclosed` follows
+ * - `moving`: the copy moves off a draining relay node; `consumerRestored` follows at once
+ *   (or `consumerClosed` with `producerclosed`)
+ * - `released`: this node's application closed its copy of the producer (the producer may
+ *   live on: consuming it again may work)
+ * - `nodestopping`: this node is stopping; connect to another one
+ */
+export type ConsumerCloseReason = 'producerclosed' | 'upstreamlost' | 'moving' | 'released' | 'nodestopping'
+
+/** Reasons after which the signalling re-creates the consumer once the producer is back. */
+export const RESTORING_REASONS: ReadonlySet<ConsumerCloseReason> = new Set(['upstreamlost', 'moving'])
+
 /** Sent when a consumer closes without the client asking (its producer closed or went away). */
-export interface ConsumerClosedNotification { notification: 'consumerClosed', data: { consumerId: string, producerId: string } }
-export type Notification = ConsumerClosedNotification
+export interface ConsumerClosedNotification {
+  notification: 'consumerClosed'
+  data: { consumerId: string, producerId: string, reason: ConsumerCloseReason }
+}
+
+/** What `consume` answers, and what a restored consumer is described with. */
+export type ConsumerInfo = ResponseDataMap['consume']
+
+/**
+ * A consumer closed with `upstreamlost` or `moving` was re-created (paused, on the same
+ * transport, with the same rtpCapabilities) now that its producer is back in the router:
+ * consume it as after `consume`, resume it, close the old one.
+ */
+export interface ConsumerRestoredNotification {
+  notification: 'consumerRestored'
+  data: { oldConsumerId: string, consumer: ConsumerInfo }
+}
+
+/** This node is draining (going out of service): connect to another node and move there. */
+export interface NodeDrainingNotification { notification: 'nodeDraining', data: Record<string, never> }
+
+export type Notification = ConsumerClosedNotification | ConsumerRestoredNotification | NodeDrainingNotification
 
 /** An error to send back to the client; `requestId` is the id of the request it answers. */
 export class SignallingError extends SwarmError {

@@ -1,6 +1,7 @@
 // Drives real browsers for end-to-end tests: Debian's Chromium (never a downloaded one)
 // through playwright-core, loading a test page whose script (./page/main.ts, bundled here
-// with esbuild) publishes or views over the client signalling (docs/client-signalling.md).
+// with esbuild) publishes or views with the shipped browser helper (mediasoup-swarm/client)
+// over the client signalling (docs/client-signalling.md).
 // One harness = one browser; each publisher or viewer is a page in its own context, so a
 // test can open as many as it needs, against as many nodes as it runs.
 import fs from 'node:fs/promises'
@@ -10,9 +11,9 @@ import path from 'node:path'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import type { PublishOptions, PublishResult, TrackStats } from './page/api.js'
+import type { ClientEventRecord, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
 
-export type { PublishOptions, PublishResult, TrackStats } from './page/api.js'
+export type { ClientEventRecord, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const PAGE_ENTRY = path.join(import.meta.dirname, 'page/main.ts')
@@ -143,13 +144,32 @@ export class PublisherPage extends HarnessPage {
 }
 
 export class ViewerPage extends HarnessPage {
-  /** Consumes more producers, over a new connection to `wsUrl` (may be another node). */
-  async view (wsUrl: string, producerIds: string[]): Promise<string[]> {
-    return await this.call<string[]>('view', wsUrl, producerIds)
+  /** Consumes more producers with a new client of `urls` (the first that answers; the others are where it may move). */
+  async view (urls: string | string[], producerIds: string[]): Promise<string[]> {
+    return await this.call<string[]>('view', urls, producerIds)
   }
 
   async stats (): Promise<TrackStats[]> {
     return await this.call<TrackStats[]>('stats')
+  }
+
+  /** From now on the page samples framesDecoded of its videos every `intervalMs`. */
+  async startSampling (intervalMs: number): Promise<void> {
+    await this.call('startSampling', intervalMs)
+  }
+
+  async samples (): Promise<FrameSample[]> {
+    return await this.call<FrameSample[]>('samples')
+  }
+
+  /** Events of the page's SwarmClients (restored, reconnected, ended, closed). */
+  async clientEvents (): Promise<ClientEventRecord[]> {
+    return await this.call<ClientEventRecord[]>('clientEvents')
+  }
+
+  /** Its media elements, with the frames painted after `since` (epoch ms). */
+  async elements (since: number): Promise<ElementReport[]> {
+    return await this.call<ElementReport[]>('elements', since)
   }
 }
 
@@ -189,10 +209,10 @@ export class BrowserHarness {
     return publisher
   }
 
-  /** Opens a page that consumes `producerIds` from `wsUrl`. */
-  async openViewer (wsUrl: string, producerIds: string[]): Promise<ViewerPage> {
+  /** Opens a page that consumes `producerIds` from the first of `urls` (the others: where it may move). */
+  async openViewer (urls: string | string[], producerIds: string[]): Promise<ViewerPage> {
     const viewer = await this.open((name, page, context) => new ViewerPage(name, page, context, this.callTimeoutMs), 'viewer')
-    await viewer.view(wsUrl, producerIds)
+    await viewer.view(urls, producerIds)
     return viewer
   }
 

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { waitFor } from '../harness/index.js'
-import type { ChildProcessByStdio } from 'node:child_process'
+import type { ChildProcess, ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -38,15 +38,24 @@ export interface Binary {
   signallingUrl: string | undefined
   stdout: () => string
   stderr: () => string
-  /** Sends `signal` and resolves with the exit code and how long the exit took. */
+  /** Sends `signal` to the node's process and resolves with the exit code and how long the exit took. */
   stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null, ms: number }>
+  /**
+   * Sends `signal` to the binary's whole process group (Node.js and its mediasoup workers):
+   * SIGKILL is a dead host, SIGSTOP a frozen one.
+   */
+  signalGroup: (signal: NodeJS.Signals) => void
+  /** Resolves when the node's process has exited. */
+  exited: Promise<number | null>
 }
 
 const START_LINE = /started: peer=(\S+) multiaddrs=(\S+) http=(\S+)(?: signalling=(\S+))?/
 
 /** Starts `mediasoup-swarm start <args>` and waits for its start line. */
 export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Binary> {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // A process group of its own, as on a host of its own: signalGroup() reaches the node
+  // and its mediasoup workers at once.
+  const child = spawn(process.execPath, [...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
@@ -55,11 +64,14 @@ export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}):
   try {
     await waitFor(() => START_LINE.test(stdout) || child.exitCode !== null, { timeoutMs: 20_000, what: 'the start line', progress: () => stdout + stderr })
   } catch (err) {
-    child.kill('SIGKILL')
+    signalGroup(child, 'SIGKILL')
     throw err
   }
   const line = START_LINE.exec(stdout)
-  if (line === null) throw new Error(`the binary exited with ${child.exitCode}:\n${stdout}${stderr}`)
+  if (line === null) {
+    signalGroup(child, 'SIGKILL')
+    throw new Error(`the binary exited with ${child.exitCode}:\n${stdout}${stderr}`)
+  }
   return {
     child,
     peerId: line[1]!,
@@ -73,13 +85,25 @@ export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}):
       if (child.exitCode === null) child.kill(signal)
       const code = await exited
       return { code, ms: performance.now() - started }
-    }
+    },
+    signalGroup: (signal) => signalGroup(child, signal),
+    exited
   }
 }
 
-/** Kills what a failed test left running. */
+function signalGroup (child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch (err) {
+    // ESRCH: the whole group is gone already.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+  }
+}
+
+/** Kills what a test left running: each binary's whole process group (its workers too). */
 export function killAll (binaries: Binary[]): void {
-  for (const b of binaries.splice(0)) if (b.child.exitCode === null) b.child.kill('SIGKILL')
+  for (const b of binaries.splice(0)) b.signalGroup('SIGKILL')
 }
 
 export async function getJson<T = any> (url: string): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -8,7 +8,13 @@ import path from 'node:path'
 import ts from 'typescript'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>
+  peerDependencies: Record<string, string>
+  exports: Record<string, { types: string, import: string }>
+}
+/** The browser helper (`mediasoup-swarm/client`): it may load peer dependencies, and nothing else may load it. */
+const CLIENT_DIR = path.join(ROOT, 'src/client')
 
 /** '@scope/name/sub/path' -> '@scope/name', 'name/sub' -> 'name'. */
 function packageOf (specifier: string): string {
@@ -52,20 +58,38 @@ function filesUnder (dir: string, extension: RegExp): string[] {
 describe('the published package (package.json, src/index.ts, docs)', function () {
   this.timeout(20_000)
 
-  it('every package src/ loads at run time is a production dependency or a Node builtin', () => {
+  it('every package src/ loads at run time is a production dependency or a Node builtin (src/client: a peer dependency)', () => {
     const dependencies = new Set(Object.keys(manifest.dependencies))
+    const peers = new Set(Object.keys(manifest.peerDependencies))
     const undeclared: string[] = []
     let bare = 0
     for (const file of filesUnder(path.join(ROOT, 'src'), /(?<!\.d)\.ts$/)) {
+      const inClient = file.startsWith(CLIENT_DIR + path.sep)
       for (const specifier of runtimeSpecifiers(file)) {
         if (specifier.startsWith('.')) continue
         bare++
-        const ok = specifier.startsWith('node:') || builtinModules.includes(specifier) || dependencies.has(packageOf(specifier))
+        const ok = inClient
+          ? peers.has(packageOf(specifier))
+          : specifier.startsWith('node:') || builtinModules.includes(specifier) || dependencies.has(packageOf(specifier))
         if (!ok) undeclared.push(`${path.relative(ROOT, file)}: ${specifier}`)
       }
     }
     assert.ok(bare > 0, 'no bare import found: the scan is broken')
-    assert.deepEqual(undeclared, [], 'imported but not in "dependencies"')
+    assert.deepEqual(undeclared, [], 'imported but not in "dependencies" (src/client: "peerDependencies")')
+  })
+
+  it('the browser helper is the subpath export mediasoup-swarm/client, which the Node entry never loads, nor it the Node code', () => {
+    assert.deepEqual(manifest.exports['./client'], { types: './dist/client/index.d.ts', import: './dist/client/index.js' })
+    const crossing: string[] = []
+    for (const file of filesUnder(path.join(ROOT, 'src'), /(?<!\.d)\.ts$/)) {
+      const inClient = file.startsWith(CLIENT_DIR + path.sep)
+      for (const specifier of runtimeSpecifiers(file)) {
+        if (!specifier.startsWith('.')) continue
+        const target = path.resolve(path.dirname(file), specifier)
+        if (inClient !== target.startsWith(CLIENT_DIR + path.sep)) crossing.push(`${path.relative(ROOT, file)}: ${specifier}`)
+      }
+    }
+    assert.deepEqual(crossing, [], 'imports between src/client and the rest of src/')
   })
 
   it('every name the docs import from \'mediasoup-swarm\' is exported by src/index.ts', () => {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string, devDependencies: Record<string, string> }
@@ -80,6 +81,15 @@ describe('the package installed from its tarball with production dependencies on
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, new RegExp(`^mediasoup-swarm ${manifest.version.replaceAll('.', '\\.')}:`))
     assert.match(r.stdout, /usage: mediasoup-swarm <command> \[options\]/)
+  })
+
+  it('ships the browser helper as mediasoup-swarm/client: an ES module and its type declarations', () => {
+    const r = run(process.execPath, ['--input-type=module', '-e', 'console.log(import.meta.resolve(\'mediasoup-swarm/client\'))'], app, 10_000)
+    assert.equal(r.code, 0, r.stderr)
+    const entry = fileURLToPath(r.stdout.trim())
+    assert.equal(path.relative(app, entry), path.join('node_modules', 'mediasoup-swarm', 'dist', 'client', 'index.js'))
+    assert.match(fs.readFileSync(entry, 'utf8'), /export \{ SwarmClient/)
+    assert.match(fs.readFileSync(entry.replace(/\.js$/, '.d.ts'), 'utf8'), /SwarmClient/)
   })
 
   it('brings no devDependency of its own: one found installed is required by a production dependency', () => {

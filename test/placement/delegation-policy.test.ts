@@ -79,7 +79,7 @@ const relay = (spare: number, downstream = 0): PeerStatus => ({ load: 100 - spar
 const idle = (spare = 90, extra: Partial<PeerStatus> = {}): PeerStatus => ({ load: 100 - spare, capacity: 100, has: false, pulling: false, downstream: 0, ...extra })
 
 const pull = (extra: Partial<PullContext> = {}): PullContext =>
-  ({ producerId: PRODUCER, kind: 'video', requester: REQUESTER, recruited: false, rtts: {}, ...extra })
+  ({ producerId: PRODUCER, kind: 'video', requester: REQUESTER, recruited: false, leavingDownstream: false, rtts: {}, ...extra })
 
 const policyOver = (fake: FakeSwarm, init: Partial<DelegationPolicyInit> = {}): DelegationPolicy =>
   new DelegationPolicy(fake.view, { costs: DEFAULT_COSTS, fanout: FANOUT, reserve: RESERVE, recruitBudgetMs: 1000, ...init })
@@ -91,6 +91,7 @@ describe('delegation policy', () => {
       ['refuses at the fan-out', { downstream: ['d1', 'd2'] }, {}, false],
       ['gives a recruited requester one slot beyond the fan-out', { downstream: ['d1', 'd2'] }, { recruited: true }, true],
       ['refuses a recruited requester two slots beyond the fan-out', { downstream: ['d1', 'd2', 'd3'] }, { recruited: true }, false],
+      ['gives a requester leaving a draining node one slot beyond the fan-out', { downstream: ['d1', 'd2'] }, { leavingDownstream: true }, true],
       ['refuses under the fan-out when one more pipe does not fit', { downstream: [], load: 97 }, {}, false],
       // 100 - 10 reserved = 90: a video pipe (4) fits up to load 86.
       ['admits while one more pipe fits outside the reserve', { load: 86 }, {}, true],

@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as mediasoup from 'mediasoup'
 import type { types as ms } from 'mediasoup'
 import { WebSocket, WebSocketServer } from 'ws'
 import {
-  CLOSE_UNAUTHORIZED, createClientSignalling, createClientToken
+  CLOSE_UNAUTHORIZED, copyEventsOf, createClientSignalling, createClientToken
 } from '../../src/signalling/index.js'
 import type {
-  ClientMethod, ClientSignalling, ClientSignallingOptions, ErrorReply, Notification, Reply, RequestDataMap, SignallingErrorName
+  ClientMethod, ClientSignalling, ClientSignallingOptions, CopyEvent, CopyEventSource, ErrorReply, Notification, Reply,
+  RequestDataMap, SignallingErrorName
 } from '../../src/signalling/index.js'
+import { createRtpSource } from '../harness/index.js'
+import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import type { CopyCloseReason, SwarmNode } from '../../src/index.js'
+import type { RtpSource } from '../harness/index.js'
 
 const mediaCodecs: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -25,6 +31,8 @@ const opusRtpParameters = (ssrc: number): ms.RtpParameters => ({
 })
 
 const FINGERPRINT = { algorithm: 'sha-256', value: Array.from({ length: 32 }, () => 'AB').join(':') }
+
+type NotificationData = { [N in Notification as N['notification']]: N['data'] }
 
 /** A raw WebSocket client speaking the protocol, for tests that send anything at all. */
 class TestClient {
@@ -81,8 +89,33 @@ class TestClient {
     return reply.data as unknown as Record<string, unknown>
   }
 
+  /** Resolves with the next notification named `name` not taken before (waits up to `timeoutMs`). */
+  async next<N extends keyof NotificationData> (name: N, timeoutMs = 5000): Promise<NotificationData[N]> {
+    await until(() => this.notifications.some((n) => n.notification === name), timeoutMs)
+    const index = this.notifications.findIndex((n) => n.notification === name)
+    return this.notifications.splice(index, 1)[0]!.data as NotificationData[N]
+  }
+
   close (): void {
     this.ws.close()
+  }
+}
+
+/** A CopyEventSource the test drives, as a swarm node would. */
+class FakeCopyEvents implements CopyEventSource {
+  private readonly listeners = new Set<(event: CopyEvent) => void>()
+
+  onCopyEvents (listener: (event: CopyEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  emit (event: CopyEvent): void {
+    for (const listener of this.listeners) listener(event)
+  }
+
+  get listening (): number {
+    return this.listeners.size
   }
 }
 
@@ -193,7 +226,7 @@ describe('client signalling (node ws client)', function () {
 
       await publisher.ok('closeProducer', { producerId })
       await until(() => viewer.notifications.length > 0)
-      assert.deepEqual(viewer.notifications, [{ notification: 'consumerClosed', data: { consumerId, producerId } }])
+      assert.deepEqual(viewer.notifications, [{ notification: 'consumerClosed', data: { consumerId, producerId, reason: 'producerclosed' } }])
       assertError(await viewer.request('resumeConsumer', { consumerId }), 'NotFound')
     })
 
@@ -457,5 +490,286 @@ describe('client signalling (node ws client)', function () {
       assert.deepEqual(new Set(codes), new Set([4410]))
       router = await worker.createRouter({ mediaCodecs })
     })
+  })
+
+  // A test double plays the swarm node: a copy of a remote producer is an RTP source here,
+  // its loss a copyclosed event then the source's close (the order a node keeps), its
+  // restore a new source with the same producer id then producerrestored.
+  describe('consumers of copies: close reasons and restores (CopyEventSource test double)', () => {
+    let events: FakeCopyEvents
+    let sources: RtpSource[]
+
+    beforeEach(() => {
+      events = new FakeCopyEvents()
+      sources = []
+    })
+    afterEach(() => {
+      for (const source of sources) source.close()
+    })
+
+    async function copy (producerId?: string): Promise<RtpSource> {
+      const source = await createRtpSource({ router, kind: 'audio', autoStart: false, producerId })
+      sources.push(source)
+      return source
+    }
+
+    function lose (source: RtpSource, reason: CopyCloseReason): void {
+      events.emit({ type: 'copyclosed', producerId: source.producer.id, router, reason })
+      source.close()
+    }
+
+    async function restore (producerId: string): Promise<void> {
+      await copy(producerId)
+      events.emit({ type: 'producerrestored', producerId, router })
+    }
+
+    /** A viewer consuming a copy, and the consumers the router gets with their transport (to look at them server-side). */
+    async function viewerOf (source: RtpSource, options: Partial<ClientSignallingOptions> = {}): Promise<{ viewer: TestClient, recvId: string, consumerId: string, made: Array<{ consumer: ms.Consumer, transportId: string }> }> {
+      const made: Array<{ consumer: ms.Consumer, transportId: string }> = []
+      router.observer.on('newtransport', (t) => t.observer.on('newconsumer', (consumer) => made.push({ consumer, transportId: t.id })))
+      const viewer = await connect(start({ copyEvents: events, ...options }))
+      const recvId = await transport(viewer, 'recv')
+      const { id } = await viewer.ok('consume', { transportId: recvId, producerId: source.producer.id, rtpCapabilities: router.rtpCapabilities })
+      return { viewer, recvId, consumerId: id as string, made }
+    }
+
+    it('upstreamlost: consumerClosed says so; once the copy is back the consumer is made again, paused, on the same transport (consumerRestored)', async () => {
+      const source = await copy()
+      const producerId = source.producer.id
+      const { viewer, recvId, consumerId, made } = await viewerOf(source)
+      lose(source, 'upstreamlost')
+      assert.deepEqual(await viewer.next('consumerClosed'), { consumerId, producerId, reason: 'upstreamlost' })
+
+      await restore(producerId)
+      const restored = await viewer.next('consumerRestored')
+      assert.equal(restored.oldConsumerId, consumerId)
+      assert.notEqual(restored.consumer.id, consumerId)
+      assert.equal(restored.consumer.producerId, producerId)
+      assert.equal(restored.consumer.kind, 'audio')
+      assert.equal(restored.consumer.rtpParameters.codecs[0]?.mimeType, 'audio/opus')
+      const again = made.find((m) => m.consumer.id === restored.consumer.id)
+      assert.ok(again !== undefined, 'the restored consumer is in the router')
+      assert.equal(again.transportId, recvId)
+      assert.equal(again.consumer.paused, true)
+      assert.equal((await router.dump()).mapConsumerIdProducerId.find((e) => e.key === again.consumer.id)?.value, producerId)
+
+      // It is the client's like any other: resumed, and told when its producer closes for good.
+      await viewer.ok('resumeConsumer', { consumerId: restored.consumer.id })
+      assert.equal(again.consumer.paused, false)
+      assertError(await viewer.request('resumeConsumer', { consumerId }), 'NotFound')
+      lose(sources.at(-1)!, 'producerclosed')
+      assert.deepEqual(await viewer.next('consumerClosed'), { consumerId: restored.consumer.id, producerId, reason: 'producerclosed' })
+      events.emit({ type: 'producerrestored', producerId, router })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.deepEqual(viewer.notifications, [], 'nothing is restored after producerclosed')
+    })
+
+    it('maps each copy close reason; only upstreamlost and moving wait for a restore', async () => {
+      const expected: Record<CopyCloseReason, string> = {
+        upstreamlost: 'upstreamlost', moving: 'moving', producerclosed: 'producerclosed', released: 'released', stopping: 'nodestopping'
+      }
+      const url = start({ copyEvents: events })
+      for (const [reason, sent] of Object.entries(expected) as Array<[CopyCloseReason, string]>) {
+        const source = await copy()
+        const viewer = await connect(url)
+        const recvId = await transport(viewer, 'recv')
+        const { id } = await viewer.ok('consume', { transportId: recvId, producerId: source.producer.id, rtpCapabilities: router.rtpCapabilities })
+        lose(source, reason)
+        assert.deepEqual(await viewer.next('consumerClosed'), { consumerId: id, producerId: source.producer.id, reason: sent }, reason)
+        await restore(source.producer.id)
+        if (reason === 'upstreamlost' || reason === 'moving') {
+          assert.equal((await viewer.next('consumerRestored')).oldConsumerId, id)
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          assert.deepEqual(viewer.notifications, [], `${reason}: nothing restored`)
+        }
+      }
+    })
+
+    it('a failed restore (restorefailed, or none within restoreTimeoutMs) closes the consumer for good: producerclosed', async () => {
+      assert.throws(() => createClientSignalling({ server, router, webRtcServer, copyEvents: events, restoreTimeoutMs: 0 }), TypeError)
+      const first = await copy()
+      const { viewer, consumerId } = await viewerOf(first, { restoreTimeoutMs: 300 })
+      lose(first, 'upstreamlost')
+      await viewer.next('consumerClosed')
+      events.emit({ type: 'restorefailed', producerId: first.producer.id, router })
+      assert.deepEqual(await viewer.next('consumerClosed', 200), { consumerId, producerId: first.producer.id, reason: 'producerclosed' })
+
+      const second = await copy()
+      const recvId = await transport(viewer, 'recv')
+      const { id } = await viewer.ok('consume', { transportId: recvId, producerId: second.producer.id, rtpCapabilities: router.rtpCapabilities })
+      lose(second, 'upstreamlost')
+      await viewer.next('consumerClosed')
+      const lostAt = Date.now()
+      assert.deepEqual(await viewer.next('consumerClosed', 2000), { consumerId: id, producerId: second.producer.id, reason: 'producerclosed' })
+      assert.ok(Date.now() - lostAt >= 250, `gave up after ${Date.now() - lostAt} ms`)
+      await restore(second.producer.id)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.deepEqual(viewer.notifications, [], 'too late: not restored')
+    })
+
+    it('makes nothing for a client that left or closed the consumer while it waited', async () => {
+      const source = await copy()
+      const producerId = source.producer.id
+      const url = start({ copyEvents: events })
+      const clients = await Promise.all([0, 1, 2].map(async () => await connect(url)))
+      const consumerIds: string[] = []
+      for (const client of clients) {
+        const recvId = await transport(client, 'recv')
+        consumerIds.push((await client.ok('consume', { transportId: recvId, producerId, rtpCapabilities: router.rtpCapabilities })).id as string)
+      }
+      lose(source, 'upstreamlost')
+      await Promise.all(clients.map(async (c) => await c.next('consumerClosed')))
+      const [gone, closer, keeper] = clients as [TestClient, TestClient, TestClient]
+      gone.close()
+      await until(() => signalling?.connectionCount === 2)
+      assert.deepEqual(await closer.ok('closeConsumer', { consumerId: consumerIds[1]! }), {})
+      await restore(producerId)
+      assert.equal((await keeper.next('consumerRestored')).oldConsumerId, consumerIds[2])
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal((await router.dump()).mapProducerIdConsumerIds.find((e) => e.key === producerId)?.values.length, 1, 'only the keeper\'s consumer')
+      assert.deepEqual(closer.notifications, [])
+      assertError(await closer.request('closeConsumer', { consumerId: consumerIds[1]! }), 'NotFound')
+    })
+
+    it('a consumer being made again when its client closes it, or leaves, is closed at once and not announced', async () => {
+      const source = await copy()
+      const producerId = source.producer.id
+      // The transports' consume() waits for `gate`: the clients act while a restore is under way.
+      let gate = Promise.resolve()
+      router.observer.on('newtransport', (t) => {
+        const consume = t.consume.bind(t)
+        t.consume = async (options) => {
+          await gate
+          return await consume(options)
+        }
+      })
+      const url = start({ copyEvents: events })
+      const [closer, leaver] = await Promise.all([0, 1].map(async () => await connect(url))) as [TestClient, TestClient]
+      const consumerIds: string[] = []
+      for (const client of [closer, leaver]) {
+        const recvId = await transport(client, 'recv')
+        consumerIds.push((await client.ok('consume', { transportId: recvId, producerId, rtpCapabilities: router.rtpCapabilities })).id as string)
+      }
+      lose(source, 'upstreamlost')
+      await Promise.all([closer, leaver].map(async (c) => await c.next('consumerClosed')))
+      let open = (): void => {}
+      gate = new Promise((resolve) => { open = resolve })
+      await restore(producerId)
+      assert.deepEqual(await closer.ok('closeConsumer', { consumerId: consumerIds[0]! }), {})
+      leaver.close()
+      await until(() => signalling?.connectionCount === 1)
+      open()
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      assert.equal((await router.dump()).mapProducerIdConsumerIds.find((e) => e.key === producerId)?.values.length ?? 0, 0, 'no consumer left behind')
+      assert.deepEqual(closer.notifications, [])
+    })
+
+    it('a consumer waiting for its producer keeps its slot of maxConsumers, and the restored one takes it', async () => {
+      const source = await copy()
+      const other = await copy()
+      const { viewer, recvId } = await viewerOf(source, { limits: { maxConsumers: 1 } })
+      const consumeOther = async (): Promise<Reply> => await viewer.request('consume', { transportId: recvId, producerId: other.producer.id, rtpCapabilities: router.rtpCapabilities })
+      lose(source, 'upstreamlost')
+      await viewer.next('consumerClosed')
+      assertError(await consumeOther(), 'LimitExceeded')
+      await restore(source.producer.id)
+      await viewer.next('consumerRestored')
+      assertError(await consumeOther(), 'LimitExceeded')
+    })
+
+    it('nodeDraining goes to every client, and to those connecting later; close() stops listening to copy events', async () => {
+      const url = start({ copyEvents: events })
+      const before = await connect(url)
+      assert.equal(events.listening, 1)
+      assert.equal(signalling?.draining, false)
+      signalling?.notifyDraining()
+      signalling?.notifyDraining()
+      assert.equal(signalling?.draining, true)
+      assert.deepEqual(await before.next('nodeDraining'), {})
+      const after = await connect(url)
+      assert.deepEqual(await after.next('nodeDraining'), {})
+      await after.ok('getRouterRtpCapabilities')
+      assert.deepEqual([...before.notifications, ...after.notifications], [], 'told once')
+      signalling?.close()
+      assert.equal(events.listening, 0)
+    })
+
+    it('copyEventsOf() turns a node\'s copyclosed, producerrestored and restorefailed into copy events, and lets go', () => {
+      const node = new EventEmitter()
+      const seen: CopyEvent[] = []
+      const stop = copyEventsOf(node as unknown as SwarmNode).onCopyEvents((e) => seen.push(e))
+      node.emit('copyclosed', { producerId: 'p', router, reason: 'upstreamlost' })
+      node.emit('producerrestored', { producerId: 'p', router, pipeProducer: {}, gapMs: 12 })
+      node.emit('restorefailed', { producerId: 'p', router, error: new Error('gone') })
+      assert.deepEqual(seen, [
+        { type: 'copyclosed', producerId: 'p', router, reason: 'upstreamlost' },
+        { type: 'producerrestored', producerId: 'p', router },
+        { type: 'restorefailed', producerId: 'p', router }
+      ])
+      stop()
+      assert.deepEqual(node.eventNames(), [])
+    })
+  })
+})
+
+// Real swarm nodes in this process: A (fan-out 1) → B → C, a client of C's signalling
+// consuming A's producer. B stops (close-pipe: C's copy lost its upstream): C restores the
+// copy from A and the client gets its consumer back.
+describe('client signalling on a swarm node: a relay goes, the consumer comes back', function () {
+  this.timeout(30_000)
+  let nodes: SwarmNode[] = []
+  let server: http.Server
+  let signalling: ClientSignalling | undefined
+  let client: TestClient | undefined
+  let source: RtpSource | undefined
+
+  afterEach(async () => {
+    client?.close()
+    signalling?.close()
+    source?.close()
+    await stopAll(nodes)
+    nodes = []
+    server?.closeAllConnections()
+    await new Promise((resolve) => server?.close(resolve))
+  })
+
+  it('consumerClosed upstreamlost, then consumerRestored with a consumer of the copy restored from A; producerclosed when A\'s producer closes', async () => {
+    nodes = await startChain(3, { fanout: 1 })
+    await waitConnected(nodes)
+    const [a, b, c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
+    source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'video', packetsPerSecond: 50 })
+    const producerId = source.producer.id
+    // B takes A's one downstream slot: C's copy has to come through B.
+    await b.pipeToRouter({ producerId, router: await b.createRouter({ mediaCodecs }) })
+    const cRouter = await c.createRouter({ mediaCodecs })
+    server = http.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    signalling = createClientSignalling({
+      server,
+      router: cRouter,
+      listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }],
+      resolveProducer: async (id, r) => await c.pipeToRouter({ producerId: id, router: r }),
+      copyEvents: copyEventsOf(c)
+    })
+    client = await TestClient.open(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    const recvId = (await client.ok('createWebRtcTransport', { direction: 'recv' })).id as string
+    const consumerId = (await client.ok('consume', { transportId: recvId, producerId, rtpCapabilities: cRouter.rtpCapabilities })).id as string
+    assert.equal(c.getDistribution(producerId)?.upstream, b.peerId)
+
+    await b.stop()
+    assert.deepEqual(await client.next('consumerClosed'), { consumerId, producerId, reason: 'upstreamlost' })
+    const restored = await client.next('consumerRestored', 10_000)
+    assert.equal(restored.oldConsumerId, consumerId)
+    assert.equal(restored.consumer.producerId, producerId)
+    assert.equal(restored.consumer.kind, 'video')
+    assert.equal(c.getDistribution(producerId)?.upstream, a.peerId)
+    await client.ok('resumeConsumer', { consumerId: restored.consumer.id })
+    await client.ok('requestKeyFrame', { consumerId: restored.consumer.id })
+    assert.equal((await cRouter.dump()).mapConsumerIdProducerId.find((e) => e.key === restored.consumer.id)?.value, producerId)
+
+    source.close()
+    assert.deepEqual(await client.next('consumerClosed'), { consumerId: restored.consumer.id, producerId, reason: 'producerclosed' })
+    assert.deepEqual(client.notifications, [])
   })
 })

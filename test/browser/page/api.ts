@@ -14,12 +14,13 @@ export interface PublishResult {
   handlerName: string
 }
 
-/** inbound-rtp numbers of one consumed track (from consumer.getStats()). */
+/** inbound-rtp numbers of one consumed track (from its current consumer's getStats()). */
 export interface TrackStats {
+  /** The consumer now behind the track (it changes when the consumer is restored). */
   consumerId: string
   producerId: string
   kind: 'audio' | 'video'
-  /** The server closed the consumer (its producer went away). */
+  /** The producer ended for good (the helper's `ended` event). */
   closed: boolean
   packetsReceived: number
   packetsLost: number
@@ -34,15 +35,53 @@ export interface TrackStats {
   firstFrameSinceLoadMs?: number
 }
 
+/** framesDecoded of the current consumer of a viewed video producer, at one moment (epoch ms). */
+export interface FrameSample {
+  at: number
+  producerId: string
+  consumerId: string
+  framesDecoded: number
+}
+
+/** An event of a page's SwarmClient (mediasoup-swarm/client), when it came (epoch ms). */
+export interface ClientEventRecord {
+  at: number
+  type: 'restored' | 'reconnected' | 'ended' | 'closed'
+  detail: Record<string, unknown>
+}
+
+/** How the media element of a viewed producer stands. */
+export interface ElementReport {
+  producerId: string
+  kind: 'audio' | 'video'
+  /** The element still plays the MediaStream the helper's consume() gave. */
+  sameStream: boolean
+  /** Tracks in that MediaStream. */
+  tracks: number
+  /** Its live track is the track of the consumer now behind it. */
+  currentTrack: boolean
+  /** Video only: frames the element painted after `since`, and when the first was (epoch ms). */
+  paintedSince: number
+  firstPaintSince?: number
+  /** Video only: the longest time without a painted frame from `since` to now, ms (the freeze a person sees). */
+  longestPaintGapMs: number
+}
+
 export interface SwarmTestApi {
-  /** Connects to `wsUrl`, sends the fake camera and/or microphone. */
+  /** Connects to `wsUrl` with the helper, sends the fake camera and/or microphone. */
   publish: (wsUrl: string, options: PublishOptions) => Promise<PublishResult>
   /**
-   * Connects to `wsUrl` (a new WebSocket each call) and consumes the producers: created
-   * paused, resumed once the track is attached, then a key frame is requested.
-   * Resolves with the consumer ids.
+   * Connects with the helper (a new SwarmClient each call; `urls`: where it may move) and
+   * consumes the producers, each MediaStream in its own media element. Resolves with the
+   * consumer ids.
    */
-  view: (wsUrl: string, producerIds: string[]) => Promise<string[]>
+  view: (urls: string | string[], producerIds: string[]) => Promise<string[]>
   /** Numbers of every track consumed by view() so far. */
   stats: () => Promise<TrackStats[]>
+  /** Samples framesDecoded of every viewed video every `intervalMs` from now on. */
+  startSampling: (intervalMs: number) => Promise<void>
+  samples: () => Promise<FrameSample[]>
+  /** Events of the viewers' SwarmClients so far. */
+  clientEvents: () => Promise<ClientEventRecord[]>
+  elements: (since: number) => Promise<ElementReport[]>
 }
