@@ -9,9 +9,10 @@ import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
+import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

@@ -1,14 +1,26 @@
-// Where producers live: provider records in the DHT under a key derived from the producer
-// id, plus a cache of the last node that served each producer (warm lookups skip the DHT).
-// Records of closed producers are not withdrawn from other nodes' stores (the DHT has no
-// "unprovide"); they expire after the provider validity, and requesters skip a provider
-// that answers not-found.
+// Where producers live. Two layers, both keyed by the producer id's DHT key:
+// - homes: the HOMES nodes closest to the key in this node's own routing table hold a
+//   record of each provider (home-records.ts). Announcing is one message to each; a lookup
+//   asks them all at once, one round trip, and a home that has no record yet holds the
+//   lookup until the announcement lands (a producer watched as soon as it is made).
+// - the DHT (kad-dht provider records), for originals only and in the background: what a
+//   lookup falls back on when the homes it knows are not the announcer's (large swarms,
+//   routing tables still converging).
+// Plus a cache of the last node that served each producer (warm lookups skip both). Home
+// records are withdrawn when a producer closes; DHT records expire after the provider
+// validity, and requesters skip a provider that answers not-found.
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { compare } from 'uint8arrays/compare'
 import { fromString } from 'uint8arrays/from-string'
+import { xor } from 'uint8arrays/xor'
 import { createLogger, describeError } from '../logger.js'
+import { HomeRecords } from './home-records.js'
 import type { Host } from '../p2p/host.js'
+import type { PeerId } from '@libp2p/interface'
 
 const log = createLogger('directory')
 
@@ -16,35 +28,161 @@ export async function producerKey (producerId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(fromString(`mediasoup-swarm/producer/${producerId}`)))
 }
 
-/** Retry delays for records no peer has stored yet: from the first to the last, doubling. */
+/** The DHT id of a key or a peer: kad-dht's own (sha256 of the key's or the peer id's multihash). */
+async function kadId (bytes: Uint8Array): Promise<Uint8Array> {
+  return (await sha256.digest(bytes)).digest
+}
+
+/** Nodes that hold the home records of a producer. */
+export const HOMES = 3
+/** How long a home holds a lookup for a record that has not arrived yet. */
+export const LOCATE_WAIT_MS = 1000
+/** Producer ids in one `announce` message at most. */
+export const MAX_ANNOUNCED = 256
+/** An original is put in the DHT this long after its announcement to its homes (not competing with the first pulls). */
+const DHT_PROVIDE_DELAY_MS = 2000
+
+/** Retry delays for DHT records no peer has stored yet: from the first to the last, doubling. */
 const RETRY_FIRST_MS = 250
 const RETRY_LAST_MS = 30_000
 
+/** A provider as a home reports it: its peer id and the addresses the home knows for it. */
+export interface ProviderInfo { peerId: string, multiaddrs: string[] }
+
+/** How the directory talks to other nodes (the node's wire protocol). */
+export interface DirectoryMessenger {
+  announce: (peerId: string, producerIds: string[], withdrawn: string[]) => Promise<void>
+  locate: (peerId: string, producerId: string, waitMs: number) => Promise<ProviderInfo[]>
+}
+
+export interface ProducerDirectoryInit {
+  host: Host
+  messenger: DirectoryMessenger
+  announceTimeoutMs: number
+  /** Home records live this long unless announced again. */
+  providerValidityMs: number
+  onError: (err: Error) => void
+}
+
+interface RoutingTableView { routingTable?: { closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] } }
+
 export class ProducerDirectory {
-  private readonly announced = new Set<string>()
-  /** Announced, but no other node has stored the record yet (no peers, or none answered). */
+  /** Announced producers: true for originals (also in the DHT), false for copies. */
+  private readonly announced = new Map<string, boolean>()
+  /** Originals announced, but no other node has stored their DHT record yet (no peers, or none answered). */
   private readonly unstored = new Set<string>()
   private readonly locations = new Map<string, string>()
+  /** The records this node keeps as a home. */
+  readonly homeRecords: HomeRecords
+  private readonly kadIds = new Map<string, Uint8Array>()
+  private readonly host: Host
+  private readonly messenger: DirectoryMessenger
+  private readonly announceTimeoutMs: number
+  private readonly onError: (err: Error) => void
+  private selfKadId?: Uint8Array
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelayMs = RETRY_FIRST_MS
   private retrying = false
+  private readonly reannounceTimer: NodeJS.Timeout
   private stopped = false
 
-  constructor (private readonly host: Host, private readonly announceTimeoutMs: number, private readonly onError: (err: Error) => void) {
-    host.addEventListener('peer:identify', this.onPeerIdentified)
+  constructor (init: ProducerDirectoryInit) {
+    this.host = init.host
+    this.messenger = init.messenger
+    this.announceTimeoutMs = init.announceTimeoutMs
+    this.onError = init.onError
+    this.homeRecords = new HomeRecords(init.providerValidityMs)
+    this.host.addEventListener('peer:identify', this.onPeerIdentified)
+    // Home records expire after the validity: each home hears from us twice within it.
+    this.reannounceTimer = setInterval(() => { void this.reannounce() }, init.providerValidityMs / 2)
+    this.reannounceTimer.unref()
   }
 
   /**
-   * Announces that this node can serve `producerId`. Resolves once the record is stored on
-   * other nodes, or, when none took it (a node alone, or between connections), once that is
-   * known: the record is then sent again whenever a peer joins, and with backing off.
+   * Announces that this node can serve `producerId`: to its homes at once (resolves when
+   * they answered or gave up), and an original to the DHT a moment later. When no other
+   * node took the DHT record (a node alone, or between connections), it is sent again
+   * whenever a peer joins, and with backing off; a joining peer that is one of the
+   * producer's homes gets its record.
    */
-  async announce (producerId: string): Promise<void> {
-    this.announced.add(producerId)
-    if (await this.provide(producerId) === 0 && this.announced.has(producerId)) {
+  async announce (producerId: string, original = true): Promise<void> {
+    this.announced.set(producerId, original)
+    if (original) {
+      setTimeout(() => { void this.provideOriginal(producerId) }, DHT_PROVIDE_DELAY_MS).unref()
+    }
+    await this.sendToHomes([producerId], [])
+  }
+
+  private async provideOriginal (producerId: string): Promise<void> {
+    if (this.stopped || this.announced.get(producerId) !== true) return
+    if (await this.provide(producerId) === 0 && this.announced.get(producerId) === true) {
       this.unstored.add(producerId)
       this.scheduleRetry()
     }
+  }
+
+  /** The DHT id of a producer's key (kept: a lookup and an announcement need it more than once). */
+  private async producerKadId (producerId: string): Promise<Uint8Array> {
+    let id = this.kadIds.get(producerId)
+    if (id === undefined) {
+      id = await kadId((await producerKey(producerId)).multihash.bytes)
+      if (this.kadIds.size > 10_000) this.kadIds.clear()
+      this.kadIds.set(producerId, id)
+    }
+    return id
+  }
+
+  /**
+   * The HOMES nodes closest to `producerId`'s key among this node and the peers of its
+   * routing table (and `extra`, a peer about to enter it), by XOR distance, closest first.
+   */
+  async homesOf (producerId: string, extra?: string): Promise<string[]> {
+    const key = await this.producerKadId(producerId)
+    const self = this.host.peerId.toString()
+    this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
+    const table = (this.host.services.dht as unknown as RoutingTableView).routingTable
+    const known = table?.closestPeers(key, { count: HOMES }).map((p) => p.toString()) ?? []
+    const candidates = new Map<string, Uint8Array>([[self, this.selfKadId]])
+    for (const peerId of [...known, ...(extra === undefined ? [] : [extra])]) {
+      if (!candidates.has(peerId)) candidates.set(peerId, await kadId(peerIdFromString(peerId).toMultihash().bytes))
+    }
+    return [...candidates]
+      .map(([peerId, id]) => ({ peerId, distance: xor(id, key) }))
+      .sort((a, b) => compare(a.distance, b.distance))
+      .slice(0, HOMES)
+      .map((c) => c.peerId)
+  }
+
+  /** Sends records (and withdrawals) to the homes of each producer: one message per home. */
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<void> {
+    const self = this.host.peerId.toString()
+    const byHome = new Map<string, { add: string[], remove: string[] }>()
+    for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
+      for (const producerId of ids) {
+        for (const home of await this.homesOf(producerId, only)) {
+          if (only !== undefined && home !== only) continue
+          let batch = byHome.get(home)
+          if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
+          batch[field].push(producerId)
+        }
+      }
+    }
+    await Promise.all([...byHome].map(async ([home, { add, remove }]) => {
+      if (home === self) {
+        this.homeRecords.store(self, add, remove)
+        return
+      }
+      for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
+        await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
+          .catch((err: Error) => log.debug('records not sent to home %s: %s', home, describeError(err)))
+      }
+    }))
+  }
+
+  /** Every announced producer to its homes again (they may have changed; records expire). */
+  private async reannounce (): Promise<void> {
+    if (this.stopped || this.announced.size === 0) return
+    await this.sendToHomes([...this.announced.keys()], [])
   }
 
   /** Peers that stored the record. */
@@ -61,8 +199,16 @@ export class ProducerDirectory {
     return stored
   }
 
-  /** A new peer speaks the DHT now: records nobody stored yet go out soon. */
-  private readonly onPeerIdentified = (): void => {
+  /**
+   * A new peer speaks the DHT now: it gets the records of producers it is a home of, and
+   * DHT records nobody stored yet go out soon.
+   */
+  private readonly onPeerIdentified = (event: CustomEvent<{ peerId: PeerId }>): void => {
+    const peerId = event.detail.peerId.toString()
+    if (this.announced.size > 0) {
+      void this.sendToHomes([...this.announced.keys()], [], peerId)
+        .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
+    }
     if (this.unstored.size === 0) return
     this.retryDelayMs = RETRY_FIRST_MS
     clearTimeout(this.retryTimer)
@@ -97,14 +243,19 @@ export class ProducerDirectory {
   stop (): void {
     this.stopped = true
     clearTimeout(this.retryTimer)
+    clearInterval(this.reannounceTimer)
+    this.homeRecords.stop()
     this.host.removeEventListener('peer:identify', this.onPeerIdentified)
   }
 
-  /** Stops re-announcing `producerId` from this node. */
+  /** Stops announcing `producerId` from this node, and withdraws its home records. */
   async withdraw (producerId: string): Promise<void> {
     this.unstored.delete(producerId)
-    if (!this.announced.delete(producerId)) return
-    await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
+    const original = this.announced.get(producerId)
+    if (original === undefined) return
+    this.announced.delete(producerId)
+    await this.sendToHomes([], [producerId])
+    if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }
 
   /** The node that last served this producer here, if any. */
@@ -126,21 +277,48 @@ export class ProducerDirectory {
   }
 
   /**
-   * Providers of `producerId` other than this node: first those in this node's own DHT
-   * store, then those a network query finds. The DHT's generator is used directly (not
-   * libp2p's content routing, which reads ahead): while the caller pulls from a provider
-   * of the local store, no network query runs to compete with the pull for the CPU; one
-   * starts only if the caller asks for more. It stops when the caller stops iterating.
+   * Providers of `producerId` other than this node: those of its own home records, then
+   * those its homes answer (asked at once, yielded as their answers come), then those of
+   * its DHT store and a DHT query. The DHT's generator is used directly (not libp2p's
+   * content routing, which reads ahead): while the caller pulls from a provider found
+   * earlier, no network query runs to compete with the pull for the CPU; one starts only
+   * if the caller asks for more. It stops when the caller stops iterating.
    */
   async * findProviders (producerId: string, signal: AbortSignal): AsyncGenerator<string> {
     const self = this.host.peerId.toString()
-    const seen = new Set<string>()
+    const seen = new Set<string>([self])
+    const fresh = (peerIds: string[]): string[] => peerIds.filter((peerId) => {
+      if (seen.has(peerId)) return false
+      seen.add(peerId)
+      return true
+    })
+    yield * fresh(this.homeRecords.providers(producerId))
+    const asked = (await this.homesOf(producerId)).filter((home) => home !== self).map(async (home) => {
+      try {
+        const providers = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
+        await Promise.all(providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))
+        return providers.map((p) => p.peerId)
+      } catch (err) {
+        log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
+        return []
+      }
+    })
+    for await (const providers of inOrderOfArrival(asked)) {
+      if (signal.aborted) return
+      yield * fresh(providers)
+    }
     const done = new AbortController()
     try {
       yield * this.query(producerId, AbortSignal.any([signal, done.signal]), self, seen)
     } finally {
       done.abort()
     }
+  }
+
+  private async learnAddresses (peerId: string, multiaddrs: string[]): Promise<void> {
+    if (multiaddrs.length === 0 || peerId === this.host.peerId.toString()) return
+    await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: multiaddrs.map((m) => multiaddr(m)) })
+      .catch((err: Error) => log.trace('addresses of provider %s not kept: %s', peerId, describeError(err)))
   }
 
   private async * query (producerId: string, signal: AbortSignal, self: string, seen: Set<string>): AsyncGenerator<string> {
@@ -157,5 +335,15 @@ export class ProducerDirectory {
         yield peerId
       }
     }
+  }
+}
+
+/** The values of `promises` as each settles (they must not reject). */
+async function * inOrderOfArrival<T> (promises: Array<Promise<T>>): AsyncGenerator<T> {
+  const pending = new Map(promises.map((p, i) => [i, p.then((value) => ({ i, value }))]))
+  while (pending.size > 0) {
+    const { i, value } = await Promise.race(pending.values())
+    pending.delete(i)
+    yield value
   }
 }

@@ -48,6 +48,11 @@ export interface SwarmNodeOptions {
   /** Redirects a pull follows before giving up on that path. Default 6. */
   maxRedirects?: number
   /**
+   * Connections kept at most: past it libp2p closes the lowest-valued ones (never a peer
+   * this node has a pipe with while others are left). Default 32.
+   */
+  maxConnections?: number
+  /**
    * Codecs of the router a node creates for itself when recruited as a relay. Must cover
    * the codecs producers use. Default Opus, VP8, VP9, H264 (baseline and main).
    */
@@ -82,6 +87,7 @@ export const DEFAULTS = {
   pipeListenIp: '127.0.0.1',
   fanout: 4,
   maxRedirects: 6,
+  maxConnections: 32,
   peerLimits: { pipes: 64, copiesPerProducer: 2 } satisfies PeerLimits
 } as const
 
@@ -100,7 +106,12 @@ export interface SwarmTimeouts {
   request: number
   /** A pipe whose other side never connects is closed after this. Default 10000. */
   pipeConnect: number
-  /** Ping period: a peer that misses two pings in a row (one period each) is given up, within three periods. Default 2000. */
+  /**
+   * Ping period of every connected peer (round-trip times for ranking, liveness of idle
+   * peers): a peer that misses two pings in a row is given up, within three periods. Kept
+   * long because it costs every connection: the links that carry media are watched by
+   * `mediaSilence` and `livenessPing` instead. Default 20000.
+   */
   ping: number
   /**
    * An incoming pipe that receives nothing for this long while a copy on it is not paused
@@ -125,7 +136,7 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   lookup: 5000,
   request: 3000,
   pipeConnect: 10_000,
-  ping: 2000,
+  ping: 20_000,
   mediaSilence: 1000,
   livenessPing: 500,
   providerValidity: 120_000,
@@ -190,6 +201,7 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
     fanout: positive(options.fanout ?? DEFAULTS.fanout, 'fanout', true),
     recruitReserve: options.recruitReserve ?? costs.videoPipe,
     maxRedirects: positive(options.maxRedirects ?? DEFAULTS.maxRedirects, 'maxRedirects', true),
+    maxConnections: positive(options.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', true),
     relayMediaCodecs: options.relayMediaCodecs ?? DEFAULT_RELAY_CODECS,
     peerLimits
   }

@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidStateError, RemoteError } from '../errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { ProducerDirectory } from '../directory/producer-directory.js'
+import { PipePeerTags } from '../p2p/peer-tags.js'
 import { ProducerRegistry } from '../media/producer-registry.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
@@ -34,6 +35,8 @@ import { recruitHandler } from './handlers/recruit.js'
 import { releaseHandler } from './handlers/release.js'
 import { statusHandler } from './handlers/status.js'
 import { moveHandler } from './handlers/move.js'
+import { announceHandler } from './handlers/announce.js'
+import { locateHandler } from './handlers/locate.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
 import { resolveOptions } from './options.js'
@@ -180,8 +183,9 @@ export class SwarmNode extends SafeEmitter {
       protocolPrefix: options.protocolPrefix,
       addressPolicy: options.addressPolicy,
       providerValidityMs: timeouts.providerValidity,
-      reprovideIntervalMs: timeouts.providerValidity / 4,
-      dialTimeoutMs: timeouts.dial
+      reprovideIntervalMs: timeouts.providerValidity / 2,
+      dialTimeoutMs: timeouts.dial,
+      maxConnections: options.maxConnections
     })
     const report = (err: Error): void => {
       log.warn('%s', describeError(err))
@@ -190,12 +194,30 @@ export class SwarmNode extends SafeEmitter {
     const send: Send = async (peerId, req, requestOptions) =>
       await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type], requestOptions)
     const localLoad = (): Load => ({ load: this.load.load, capacity: this.load.capacity })
+    const pipePeers = new PipePeerTags(this.host)
     const onDistributionChange = (producerId: string): void => {
+      pipePeers.set([...incoming.pipes().map((p) => p.peerId), ...outgoing.streams().map((s) => s.peerId)])
       if (log.debug.enabled) log.debug('producer %s: %s', producerId, this.describeDistribution(producerId))
       this.emit('distributionchange', producerId)
     }
     const registry = this.registry
-    const directory = this.directory = new ProducerDirectory(this.host, timeouts.announce, report)
+    const multiaddrsOf = async (peerId: string): Promise<string[]> => await this.host.peerStore.get(peerIdFromString(peerId))
+      .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => [])
+    const directory = this.directory = new ProducerDirectory({
+      host: this.host,
+      announceTimeoutMs: timeouts.announce,
+      providerValidityMs: timeouts.providerValidity,
+      onError: report,
+      messenger: {
+        announce: async (peerId, producerIds, withdrawn) => { await send(peerId, { type: 'announce', producerIds, withdrawn }) },
+        locate: async (peerId, producerId, waitMs) => {
+          // The home may wait `waitMs` before it answers.
+          const answer = await request(this.host, peerId, this.protocol, { type: 'locate', producerId, waitMs }, waitMs + timeouts.request * DEADLINE_FACTOR.locate)
+          if (answer.type !== 'providers') throw new RemoteError(peerId, 'bad-message', 'locate answered with something else')
+          return answer.providers
+        }
+      }
+    })
     const spares = this.spares = new SpareTransports({ ip: options.pipeListenIp, announcedIp: options.pipeAnnouncedIp })
     const notices = this.notices = new Notices(send, report)
     const outgoing = this.outgoing = new OutgoingPipes({
@@ -267,8 +289,7 @@ export class SwarmNode extends SafeEmitter {
       localLoad,
       holdLoad: (cost) => this.load.hold(cost),
       remoteIpsOf: (peerId) => remoteIpsOf(this.host, peerId),
-      multiaddrsOf: async (peerId) => await this.host.peerStore.get(peerIdFromString(peerId))
-        .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => []),
+      multiaddrsOf,
       draining
     })
     const recruits = new RelayRecruits({
@@ -288,7 +309,9 @@ export class SwarmNode extends SafeEmitter {
       release: releaseHandler(outgoing),
       'producer-event': producerEventHandler(incoming),
       'close-pipe': closePipeHandler(outgoing, incoming),
-      move: moveHandler(repair)
+      move: moveHandler(repair),
+      announce: announceHandler(directory.homeRecords),
+      locate: locateHandler({ records: directory.homeRecords, multiaddrsOf })
     }
     this.announceProducers()
     this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
@@ -351,7 +374,7 @@ export class SwarmNode extends SafeEmitter {
       }
       // A draining node offers no copy to the swarm.
       const offer = (): boolean => !producer.closed && !this.stopped && this.drainer?.draining !== true
-      setTimeout(() => { if (offer()) void directory.announce(producer.id) }, COPY_ANNOUNCE_DELAY_MS).unref()
+      setTimeout(() => { if (offer()) void directory.announce(producer.id, false) }, COPY_ANNOUNCE_DELAY_MS).unref()
     })
     this.registry.on('remove', ({ producer }) => {
       if (this.registry.entries(producer.id).length === 0) void directory.withdraw(producer.id)

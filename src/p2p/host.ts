@@ -27,9 +27,13 @@ export interface HostInit {
   providerValidityMs: number
   reprovideIntervalMs: number
   dialTimeoutMs: number
+  /** Past this many connections libp2p closes the lowest-valued ones (pipe peers are tagged above the DHT's). */
+  maxConnections: number
 }
 
 export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
+
+const DHT_ALPHA = 3
 
 const PEER_INFO_MAPPERS = {
   all: passthroughMapper,
@@ -68,7 +72,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     // tags keep-alive) retries on the same schedule, and two simultaneous dials to one peer
     // end in a duplicate connection that libp2p aborts, sometimes under the DHT's
     // routing-table check of that peer, which then never lists it.
-    connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0 },
+    connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0, maxConnections: init.maxConnections },
     services: {
       identify: identify(),
       // Room for a ping of each side plus one that is still closing.
@@ -79,6 +83,10 @@ export async function createHost (init: HostInit): Promise<Host> {
         clientMode: false,
         peerInfoMapper: PEER_INFO_MAPPERS[init.addressPolicy],
         initialQuerySelfInterval: 0,
+        // A walk asks 3 peers at a time on one path (defaults 10 and 10): on a swarm of tens
+        // of nodes the defaults ask every node, several times, for every lookup.
+        alpha: DHT_ALPHA,
+        disjointPaths: 1,
         reprovide: {
           validity: init.providerValidityMs,
           interval: init.reprovideIntervalMs,

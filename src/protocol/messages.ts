@@ -77,8 +77,19 @@ export interface MoveRequest { type: 'move', producerId: string }
 export interface ReleaseRequest { type: 'release', pipeId: string, producerId: string }
 /** Either side: this pipe (named by the receiver's pipeId) is closed. */
 export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
+/**
+ * To a home of the producers (one of the nodes closest to their DHT keys): the sender
+ * provides `producerIds` (records kept for the provider validity unless announced again)
+ * and no longer provides `withdrawn`. Answered `ok`.
+ */
+export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[] }
+/**
+ * To a home: who provides `producerId`? When it knows none yet, the home waits up to
+ * `waitMs` for an announcement before it answers (`providers`, possibly empty).
+ */
+export interface LocateRequest { type: 'locate', producerId: string, waitMs: number }
 
-export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest
+export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest | AnnounceRequest | LocateRequest
 
 export interface PullOk extends Load {
   type: 'pull-ok'
@@ -103,15 +114,20 @@ export interface Redirect { type: 'redirect', producerId: string, candidates: Ar
  */
 export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number, draining?: boolean, fanout?: number }
 export interface Ok { type: 'ok' }
+/** Answer to `locate`: the providers the home knows, with the addresses it knows for them. */
+export interface Providers { type: 'providers', producerId: string, providers: Array<{ peerId: string, multiaddrs: string[] }> }
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
 
-export type Response = PullOk | Redirect | StatusOk | Ok | ErrorAnswer
+export type Response = PullOk | Redirect | StatusOk | Ok | Providers | ErrorAnswer
 
 /** Limits on list sizes in messages. */
 export const MAX_ROUTE = 32
 export const MAX_CANDIDATES = 16
 export const MAX_RTTS = 64
+export const MAX_ANNOUNCED_IDS = 256
+/** Longest a `locate` may ask a home to wait for a record. */
+export const MAX_LOCATE_WAIT_MS = 2000
 
 type Json = Record<string, unknown>
 
@@ -165,6 +181,11 @@ function list<T> (value: unknown, max: number, what: string, item: (v: unknown, 
 function multiaddr (value: unknown, what: string): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.length > 256) fail(`${what} must be a multiaddr string`)
   return value
+}
+
+function peerInfo (value: unknown, what: string): { peerId: string, multiaddrs: string[] } {
+  const c = object(value, what)
+  return { peerId: id(c.peerId, `${what}.peerId`), multiaddrs: list(c.multiaddrs, 8, `${what}.multiaddrs`, multiaddr) }
 }
 
 function rtts (value: unknown): Record<string, number> {
@@ -233,6 +254,15 @@ function requestOf (m: Json): Request {
       return { type: 'release', pipeId: id(m.pipeId, 'pipeId'), producerId: id(m.producerId, 'producerId') }
     case 'close-pipe':
       return { type: 'close-pipe', pipeId: id(m.pipeId, 'pipeId') }
+    case 'announce':
+      return {
+        type: 'announce',
+        producerIds: list(m.producerIds, MAX_ANNOUNCED_IDS, 'producerIds', id),
+        withdrawn: list(m.withdrawn ?? [], MAX_ANNOUNCED_IDS, 'withdrawn', id)
+      }
+    case 'locate':
+      if (typeof m.waitMs !== 'number' || !Number.isFinite(m.waitMs) || m.waitMs < 0 || m.waitMs > MAX_LOCATE_WAIT_MS) fail(`waitMs must be 0-${MAX_LOCATE_WAIT_MS}`)
+      return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs }
     default:
       throw new ProtocolError('unknown-type', `unknown request type ${JSON.stringify(m.type)?.slice(0, 40)}`)
   }
@@ -262,14 +292,9 @@ function responseOf (m: Json): Response {
         ...load(m)
       }
     case 'redirect':
-      return {
-        type: 'redirect',
-        producerId: id(m.producerId, 'producerId'),
-        candidates: list(m.candidates, MAX_CANDIDATES, 'candidates', (v, what) => {
-          const c = object(v, what)
-          return { peerId: id(c.peerId, `${what}.peerId`), multiaddrs: list(c.multiaddrs, 8, `${what}.multiaddrs`, multiaddr) }
-        })
-      }
+      return { type: 'redirect', producerId: id(m.producerId, 'producerId'), candidates: list(m.candidates, MAX_CANDIDATES, 'candidates', peerInfo) }
+    case 'providers':
+      return { type: 'providers', producerId: id(m.producerId, 'producerId'), providers: list(m.providers, MAX_CANDIDATES, 'providers', peerInfo) }
     case 'status-ok':
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
       if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')

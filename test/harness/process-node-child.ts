@@ -4,6 +4,7 @@ import '../../src/platform/promise-with-resolvers.js'
 // here, in the node's own process, with the same functions as in-process benchmarks.
 // Run as `node --import tsx test/harness/process-node-child.ts` with an IPC channel; exits
 // when the parent disconnects.
+import fs from 'node:fs'
 import { createSwarmNode } from '../../src/index.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
@@ -61,6 +62,16 @@ function source (producerId: string): RtpSource {
   const s = sources.get(producerId)
   if (s === undefined) throw new Error(`no source with producer ${producerId}`)
   return s
+}
+
+/** VmRSS of a process (Linux /proc), bytes; 0 when unreadable. */
+function residentBytes (pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    return kb === undefined ? 0 : Number(kb) * 1024
+  } catch {
+    return 0
+  }
 }
 
 function info (n: SwarmNode): NodeInfo {
@@ -132,9 +143,11 @@ const handlers: Handlers = {
   async pull ({ producerId }) {
     const { node, router } = started()
     if (held.has(producerId)) throw new Error(`${producerId} is already pulled`)
+    const t0 = performance.now()
     const { pipeProducer } = await node.pipeToRouter({ producerId, router })
+    const ms = performance.now() - t0
     held.set(producerId, { copy: pipeProducer })
-    return null
+    return ms
   },
   async timedLocal ({ producerId }) {
     const timed = await timeLocalConsume(started().router, producerId)
@@ -218,6 +231,8 @@ const handlers: Handlers = {
       draining: node.draining,
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
+      workerRssBytes: node.workers().reduce((n, w) => n + residentBytes(w.pid), 0),
+      connections: node.libp2p.getConnections().length,
       errors: [...errors]
     }
   },

@@ -27,8 +27,8 @@ export interface Commands {
   closeSource: { args: { producerId: string }, result: null }
   /** pipeToRouter() → first packet at a new sink, timed here (the sink and copy are kept until release). */
   timedPull: { args: { producerId: string }, result: Sample }
-  /** pipeToRouter() only; the copy is kept until release. */
-  pull: { args: { producerId: string }, result: null }
+  /** pipeToRouter() only, timed here (ms); the copy is kept until release. */
+  pull: { args: { producerId: string }, result: number }
   /** A sink on the node's own producer → first packet; the sink is closed after. */
   timedLocal: { args: { producerId: string }, result: Sample }
   /**
@@ -82,6 +82,10 @@ export interface NodeCounts {
   draining: boolean
   heapUsedBytes: number
   rssBytes: number
+  /** Resident memory of the node's mediasoup workers (VmRSS), summed. */
+  workerRssBytes: number
+  /** Open libp2p connections. */
+  connections: number
   /** Background errors and unhandled rejections seen by the process. */
   errors: string[]
 }

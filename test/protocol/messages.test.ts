@@ -15,7 +15,10 @@ describe('protocol messages', () => {
       { type: 'connect-pipe', pipeId: 'p0', remote: endpoint },
       { type: 'producer-event', pipeId: 'p0', producerId: 'x', event: 'pause' },
       { type: 'release', pipeId: 'p0', producerId: 'x' },
-      { type: 'close-pipe', pipeId: 'p0' }
+      { type: 'close-pipe', pipeId: 'p0' },
+      { type: 'move', producerId: 'x' },
+      { type: 'announce', producerIds: ['x', 'y'], withdrawn: ['z'] },
+      { type: 'locate', producerId: 'x', waitMs: 1000 }
     ]
     for (const m of valid) assert.deepEqual(decodeRequest(bytes(m)), m)
   })
@@ -38,6 +41,10 @@ describe('protocol messages', () => {
     ['bad port', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, port: 70000 } }, 'bad-message'],
     ['bad SRTP suite', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, srtpParameters: { cryptoSuite: 'NULL', keyBase64: 'AAAAAAAAAAAAAAAAAAAA' } } }, 'bad-message'],
     ['bad event', { type: 'producer-event', pipeId: 'p', producerId: 'x', event: 'explode' }, 'bad-message'],
+    ['an announce of too many ids', { type: 'announce', producerIds: Array(257).fill('x'), withdrawn: [] }, 'bad-message'],
+    ['an announce with a bad id', { type: 'announce', producerIds: ['a/b'], withdrawn: [] }, 'bad-message'],
+    ['a locate that waits too long', { type: 'locate', producerId: 'x', waitMs: 60_000 }, 'bad-message'],
+    ['a locate with no wait', { type: 'locate', producerId: 'x' }, 'bad-message'],
     ['too large', { type: 'pull', producerId: 'x', linkId: 'l', pad: 'x'.repeat(MAX_MESSAGE_BYTES) }, 'too-large']
   ]
   for (const [what, message, code] of invalid) {
@@ -46,6 +53,17 @@ describe('protocol messages', () => {
         (err: unknown) => err instanceof ProtocolError && err.code === code)
     })
   }
+
+  it('decodeRequest() takes an announce without withdrawn as withdrawing nothing', () => {
+    assert.deepEqual(decodeRequest(bytes({ type: 'announce', producerIds: ['x'] })), { type: 'announce', producerIds: ['x'], withdrawn: [] })
+  })
+
+  it('decodeResponse() checks providers', () => {
+    const ok = { type: 'providers', producerId: 'x', providers: [{ peerId: 'Qm1', multiaddrs: ['/ip4/10.0.0.1/tcp/4001'] }] }
+    assert.deepEqual(decodeResponse(encode(ok as never)), ok)
+    assert.throws(() => decodeResponse(bytes({ ...ok, providers: [{ peerId: 'Qm1', multiaddrs: ['not-an-address'] }] })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, providers: Array(17).fill(ok.providers[0]) })), ProtocolError)
+  })
 
   it('decodeResponse() checks pull-ok fields', () => {
     const ok = { type: 'pull-ok', producerId: 'x', kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus' }], encodings: [] }, paused: false, appData: { a: 1 }, pipe: endpoint, route: ['Qm1'], load: 1, capacity: 10 }

@@ -16,7 +16,7 @@ const PROTOCOL = pipeProtocolId('/rpc-test')
 async function startHost (): Promise<Host> {
   const host = await createHost({
     privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], announce: [], protocolPrefix: '/rpc-test',
-    addressPolicy: 'all', providerValidityMs: 60_000, reprovideIntervalMs: 15_000, dialTimeoutMs: 2000
+    addressPolicy: 'all', providerValidityMs: 60_000, reprovideIntervalMs: 15_000, dialTimeoutMs: 2000, maxConnections: 32
   })
   await host.start()
   return host

@@ -1,0 +1,199 @@
+import '../src/platform/promise-with-resolvers.js'
+// A swarm of N node processes on this machine (N = 10, 25, 50; 2 cores), all inside one
+// network namespace of their own so that the loopback counters there count their traffic
+// and nothing else. Nodes start one after the other, each bootstrapping from a random
+// earlier one. Random origins and requesters; every pull is a cold pull of a producer the
+// requester never had (pipeToRouter() → the copy usable, timed in the requester's
+// process), of producers made ≥ 2 s before, then of producers made 100 ms before. Then the
+// idle control traffic, the connections and the memory of each node; then a node joins
+// and pulls at once.
+import { spawnSync } from 'node:child_process'
+import { formatTable, sleep } from '../test/harness/index.js'
+import { RemoteNode, stopProcesses } from '../test/harness/process-node.js'
+import { ErrorLog, heading, summary } from './common.js'
+import type { Benchmark } from './common.js'
+import type { NodeCounts } from '../test/harness/process-node.js'
+import type { SwarmNodeOptions } from '../src/index.js'
+
+const SIZES = (process.env.SWARM_SCALE_SIZES ?? '10,25,50').split(',').map(Number)
+const PULLS = 200
+const OLD_PRODUCERS_AGE_MS = 2000
+const FRESH_PRODUCER_AGE_MS = 100
+const SETTLE_MS = 10_000
+const IDLE_WINDOW_MS = 20_000
+
+export const SCALE_TARGETS = {
+  oldP50: 30, oldP95: 100, freshP50: 60, freshP95: 200, idleBytesPerSecond: 2048, joinToPullMs: 1000, rssBytes: 80 * 1024 * 1024
+}
+
+/** A network namespace with loopback up, whose loopback counters count what its processes send. */
+class Namespace {
+  readonly name = `mss-scale-${process.pid}`
+
+  constructor () {
+    ip('netns', 'add', this.name)
+    ip('-n', this.name, 'link', 'set', 'lo', 'up')
+  }
+
+  /** Bytes through the namespace's loopback so far (every byte one node sends another). */
+  loopbackBytes (): number {
+    const r = spawnSync('ip', ['netns', 'exec', this.name, 'cat', '/sys/class/net/lo/statistics/tx_bytes'], { encoding: 'utf8' })
+    return Number(r.stdout.trim())
+  }
+
+  remove (): void {
+    spawnSync('ip', ['netns', 'del', this.name])
+  }
+}
+
+function ip (...args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${String(r.status)}`} (the scale benchmark needs root)`)
+}
+
+function pick<T> (items: readonly T[], not?: T): T {
+  for (;;) {
+    const item = items[Math.floor(Math.random() * items.length)]!
+    if (item !== not || items.length === 1) return item
+  }
+}
+
+interface ScaleResult {
+  n: number
+  startSeconds: number
+  old: number[]
+  fresh: number[]
+  failed: string[]
+  idleBytesPerSecond: number
+  connections: number[]
+  rss: number[]
+  joinToPullMs: number
+}
+
+async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog): Promise<ScaleResult> {
+  const ns = new Namespace()
+  const nodes: RemoteNode[] = []
+  const failed: string[] = []
+  try {
+    // The processes load in parallel (a few at a time: loading is the CPU-heavy part).
+    for (let i = 0; i < n; i += 5) {
+      nodes.push(...await Promise.all(Array.from({ length: Math.min(5, n - i) }, async (_, j) =>
+        await RemoteNode.spawn(i + j, (text) => errors.add(i + j, text), { netns: ns.name }))))
+    }
+    const started = performance.now()
+    for (const [i, node] of nodes.entries()) {
+      await node.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : pick(nodes.slice(0, i)).multiaddrs })
+    }
+    const startSeconds = (performance.now() - started) / 1000
+    await sleep(SETTLE_MS)
+
+    const pull = async (requester: RemoteNode, producerId: string, into: number[]): Promise<void> => {
+      try {
+        into.push(await requester.request('pull', { producerId }, 10_000))
+      } catch (err) {
+        failed.push((err as Error).message.slice(0, 160))
+      }
+    }
+    // Producers made ≥ 2 s before their pull.
+    const old: Array<{ origin: RemoteNode, producerId: string }> = []
+    for (let i = 0; i < PULLS; i++) {
+      const origin = pick(nodes)
+      old.push({ origin, producerId: (await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId })
+    }
+    await sleep(OLD_PRODUCERS_AGE_MS)
+    const oldSamples: number[] = []
+    for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, oldSamples)
+    // Producers made 100 ms before their pull (a participant joins and is watched at once).
+    const freshSamples: number[] = []
+    for (let i = 0; i < PULLS; i++) {
+      const origin = pick(nodes)
+      const { producerId } = await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
+      await sleep(FRESH_PRODUCER_AGE_MS)
+      await pull(pick(nodes, origin), producerId, freshSamples)
+    }
+
+    await sleep(2000)
+    const bytes0 = ns.loopbackBytes()
+    const t0 = performance.now()
+    await sleep(IDLE_WINDOW_MS)
+    const idleBytesPerSecond = (ns.loopbackBytes() - bytes0) / ((performance.now() - t0) / 1000) / n
+    const counts: NodeCounts[] = await Promise.all(nodes.map(async (node) => await node.request('counts', {})))
+
+    // A newcomer joins through a random node and pulls a producer at once.
+    const newcomer = await RemoteNode.spawn(n, (text) => errors.add(n, text), { netns: ns.name })
+    nodes.push(newcomer)
+    const j0 = performance.now()
+    await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
+    const joinSamples: number[] = []
+    await pull(newcomer, pick(old).producerId, joinSamples)
+    const joinToPullMs = joinSamples.length === 1 ? performance.now() - j0 : NaN
+
+    return {
+      n,
+      startSeconds,
+      old: oldSamples,
+      fresh: freshSamples,
+      failed,
+      idleBytesPerSecond,
+      connections: counts.map((c) => c.connections),
+      rss: counts.map((c) => c.rssBytes + c.workerRssBytes),
+      joinToPullMs
+    }
+  } finally {
+    await stopProcesses(nodes)
+    ns.remove()
+  }
+}
+
+const met = (ok: boolean): string => ok ? 'met' : 'missed'
+
+export function printScale (results: ScaleResult[]): void {
+  const t = SCALE_TARGETS
+  heading('cold pulls (pipeToRouter() → copy usable), ms; one OS process per node')
+  console.log(formatTable(results.map((r) => {
+    const old = summary(r.old)
+    const fresh = summary(r.fresh)
+    return {
+      nodes: r.n,
+      'made ≥ 2 s before: p50': old.p50.toFixed(1),
+      p95: old.p95.toFixed(1),
+      [`≤ ${t.oldP50} / ${t.oldP95}`]: met(old.p50 <= t.oldP50 && old.p95 <= t.oldP95),
+      'made 100 ms before: p50': fresh.p50.toFixed(1),
+      'p95 ': fresh.p95.toFixed(1),
+      [`≤ ${t.freshP50} / ${t.freshP95}`]: met(fresh.p50 <= t.freshP50 && fresh.p95 <= t.freshP95),
+      failed: `${r.failed.length}/${2 * PULLS}`,
+      'failed = 0': met(r.failed.length === 0)
+    }
+  })))
+  heading('the swarm at rest, and joining')
+  console.log(formatTable(results.map((r) => {
+    const conns = summary(r.connections)
+    const rss = summary(r.rss)
+    return {
+      nodes: r.n,
+      'start, s': r.startSeconds.toFixed(1),
+      'idle control traffic per node, B/s': r.idleBytesPerSecond.toFixed(0),
+      [`≤ ${t.idleBytesPerSecond}`]: met(r.idleBytesPerSecond <= t.idleBytesPerSecond),
+      'connections per node p50 / max': `${conns.p50} / ${conns.max}`,
+      'RSS node + worker p50 / max, MB': `${(rss.p50 / 2 ** 20).toFixed(0)} / ${(rss.max / 2 ** 20).toFixed(0)}`,
+      '≤ 80 MB': met(rss.max <= t.rssBytes),
+      'join → first pull, ms': r.joinToPullMs.toFixed(0),
+      [`≤ ${t.joinToPullMs}`]: met(r.joinToPullMs <= t.joinToPullMs)
+    }
+  })))
+  for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
+}
+
+async function run (): Promise<void> {
+  const errors = new ErrorLog()
+  const results: ScaleResult[] = []
+  for (const n of SIZES) {
+    results.push(await measure(n, {}, errors))
+    // Each size as soon as it is measured: a long run shows its progress.
+    printScale(results.slice(-1))
+  }
+  if (results.length > 1) printScale(results)
+  errors.print('swarm-scale')
+}
+
+export const swarmScale: Benchmark = { name: 'swarm-scale', title: 'N = 10, 25, 50 node processes: cold pulls, idle traffic, connections, memory, joining', run }
