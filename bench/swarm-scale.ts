@@ -20,6 +20,8 @@ const PULLS = 200
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
 const SETTLE_MS = 10_000
+/** Producers each node has while the swarm is at rest. */
+const LIVE_PRODUCERS = 2
 const IDLE_WINDOW_MS = 20_000
 
 export const SCALE_TARGETS = {
@@ -112,7 +114,11 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       await pull(pick(nodes, origin), producerId, freshSamples)
     }
 
-    await sleep(2000)
+    // At rest: the benchmark's producers and copies closed, each node with LIVE_PRODUCERS of
+    // its own (announced, sending nothing: only control traffic is counted).
+    await Promise.all(nodes.map(async (node) => await node.request('closeAll', {})))
+    for (const node of nodes) for (let i = 0; i < LIVE_PRODUCERS; i++) await node.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
+    await sleep(SETTLE_MS)
     const bytes0 = ns.loopbackBytes()
     const t0 = performance.now()
     await sleep(IDLE_WINDOW_MS)

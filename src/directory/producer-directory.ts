@@ -64,7 +64,7 @@ export interface ProducerDirectoryInit {
   onError: (err: Error) => void
 }
 
-interface RoutingTableView { routingTable?: { closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] } }
+interface RoutingTableView { routingTable?: { size: number, closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] } }
 
 export class ProducerDirectory {
   /** Announced producers: true for originals (also in the DHT), false for copies. */
@@ -84,6 +84,8 @@ export class ProducerDirectory {
   private retryDelayMs = RETRY_FIRST_MS
   private retrying = false
   private readonly reannounceTimer: NodeJS.Timeout
+  /** DHT walks one at a time: a burst of new producers is not a burst of walks. */
+  private dhtQueue: Promise<void> = Promise.resolve()
   private stopped = false
 
   constructor (init: ProducerDirectoryInit) {
@@ -108,7 +110,9 @@ export class ProducerDirectory {
   async announce (producerId: string, original = true): Promise<void> {
     this.announced.set(producerId, original)
     if (original) {
-      setTimeout(() => { void this.provideOriginal(producerId) }, DHT_PROVIDE_DELAY_MS).unref()
+      setTimeout(() => {
+        this.dhtQueue = this.dhtQueue.then(async () => { await this.provideOriginal(producerId) })
+      }, DHT_PROVIDE_DELAY_MS).unref()
     }
     await this.sendToHomes([producerId], [])
   }
@@ -140,8 +144,7 @@ export class ProducerDirectory {
     const key = await this.producerKadId(producerId)
     const self = this.host.peerId.toString()
     this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
-    const table = (this.host.services.dht as unknown as RoutingTableView).routingTable
-    const known = table?.closestPeers(key, { count: HOMES }).map((p) => p.toString()) ?? []
+    const known = this.routingTable().closestPeers(key, { count: HOMES }).map((p) => p.toString())
     const candidates = new Map<string, Uint8Array>([[self, this.selfKadId]])
     for (const peerId of [...known, ...(extra === undefined ? [] : [extra])]) {
       if (!candidates.has(peerId)) candidates.set(peerId, await kadId(peerIdFromString(peerId).toMultihash().bytes))
@@ -151,6 +154,10 @@ export class ProducerDirectory {
       .sort((a, b) => compare(a.distance, b.distance))
       .slice(0, HOMES)
       .map((c) => c.peerId)
+  }
+
+  private routingTable (): NonNullable<RoutingTableView['routingTable']> {
+    return (this.host.services.dht as unknown as RoutingTableView).routingTable ?? { size: 0, closestPeers: () => [] }
   }
 
   /** Sends records (and withdrawals) to the homes of each producer: one message per home. */

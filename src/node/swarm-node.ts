@@ -27,16 +27,7 @@ import { request, serve } from '../protocol/rpc.js'
 import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
-import { closePipeHandler } from './handlers/close-pipe.js'
-import { connectPipeHandler } from './handlers/connect-pipe.js'
-import { producerEventHandler } from './handlers/producer-event.js'
-import { pullHandler } from './handlers/pull.js'
-import { recruitHandler } from './handlers/recruit.js'
-import { releaseHandler } from './handlers/release.js'
-import { statusHandler } from './handlers/status.js'
-import { moveHandler } from './handlers/move.js'
-import { announceHandler } from './handlers/announce.js'
-import { locateHandler } from './handlers/locate.js'
+import { handlerTable } from './handlers/table.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
 import { resolveOptions } from './options.js'
@@ -48,75 +39,16 @@ import { ProducerPuller } from './pulling/producer-puller.js'
 import { Drain } from './serving/drain.js'
 import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
-import type { HandlerTable } from './handlers/index.js'
 import type { DrainOptions, DrainResult } from './serving/drain.js'
 import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
-import type { ProtocolErrorCode } from '../errors.js'
 import type { Host } from '../p2p/host.js'
-import type { Load, Request } from '../protocol/messages.js'
+import type { Load } from '../protocol/messages.js'
+import type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node')
-
-export interface PipeToRouterOptions {
-  /** Id of a producer anywhere in the swarm. */
-  producerId: string
-  /** A router created with this node's createRouter(). */
-  router: ms.Router
-}
-
-export interface PipeToRouterResult {
-  /** The producer with that id in `router` (the original when it was already there). */
-  pipeProducer: ms.Producer
-}
-
-/** How a producer this node has reaches it, and where it goes on to. */
-export interface Distribution {
-  producerId: string
-  /** Peer id of the node where the producer was created. */
-  origin: string
-  /** The node this one receives it from; null on the origin and for local copies of it. */
-  upstream: string | null
-  /** Peer ids from the origin to this node, both included. */
-  route: string[]
-  /** Nodes this one sends it to. */
-  downstream: string[]
-  /** Last load each downstream node reported (scaling points), when known. */
-  downstreamLoad: Record<string, Load>
-  /** This node's load and capacity (scaling points). */
-  load: number
-  capacity: number
-}
-
-/** Pipe counts of a node. */
-export interface PipeStats {
-  /** Pipes sending to other nodes. */
-  outgoingPipes: number
-  /** Pipes receiving from other nodes. */
-  incomingPipes: number
-  /** Consumers on outgoing pipes (a producer sent to one node). */
-  outgoingConsumers: number
-  /** Copies received on incoming pipes. */
-  incomingProducers: number
-}
-
-/** See SwarmNode.occupancy. */
-export interface Occupancy {
-  downstreamPipes: number
-  /** Producers created here (not copies). */
-  producers: number
-  /** Consumers on transports other than pipes. */
-  consumers: number
-  empty: boolean
-}
-
-/** Counters of bad input received from the network, by error code. */
-export type ProtocolErrorCounts = Partial<Record<ProtocolErrorCode, number>>
-
-/** Counters of requests received from other nodes, by type (docs/protocol.md). */
-export type RequestCounts = Partial<Record<Request['type'], number>>
 
 export async function createSwarmNode (options: SwarmNodeOptions = {}): Promise<SwarmNode> {
   const resolved = resolveOptions(options)
@@ -301,18 +233,11 @@ export class SwarmNode extends SafeEmitter {
       createRouter: async (routerOptions) => await this.createRouter(routerOptions),
       relayMediaCodecs: options.relayMediaCodecs
     })
-    const handlers: HandlerTable = {
-      pull: pullHandler({ server, registry, puller, notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load) }),
-      status: statusHandler({ registry, puller, outgoing, localLoad, draining, fanout: options.fanout }),
-      recruit: recruitHandler(recruits),
-      'connect-pipe': connectPipeHandler(outgoing, server),
-      release: releaseHandler(outgoing),
-      'producer-event': producerEventHandler(incoming),
-      'close-pipe': closePipeHandler(outgoing, incoming),
-      move: moveHandler(repair),
-      announce: announceHandler(directory.homeRecords),
-      locate: locateHandler({ records: directory.homeRecords, multiaddrsOf })
-    }
+    const handlers = handlerTable({
+      server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining, multiaddrsOf,
+      fanout: options.fanout,
+      notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
+    })
     this.announceProducers()
     this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
     this.host.addEventListener('peer:disconnect', (event) => {
@@ -354,7 +279,8 @@ export class SwarmNode extends SafeEmitter {
     this.monitor = new PeerMonitor(this.host, {
       intervalMs: timeouts.ping,
       failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE,
-      isAlive: (peerId) => this.watch?.carriesMedia(peerId) === true
+      // Media from it, or reports of its worker on our pipes to it: only its JS is stuck.
+      isAlive: async (peerId) => this.watch?.carriesMedia(peerId) === true || await this.outgoing.hearsFrom(peerId)
     })
     this.monitor.start()
     log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
@@ -619,3 +545,4 @@ export type { DrainOptions, DrainResult } from './serving/drain.js'
 export type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
+export type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

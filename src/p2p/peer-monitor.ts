@@ -20,7 +20,7 @@ export interface PeerMonitorInit {
    * is true is not given up, whatever its pings do (its Node.js process may be busy or
    * frozen while its mediasoup worker forwards).
    */
-  isAlive?: (peerId: string) => boolean
+  isAlive?: (peerId: string) => boolean | Promise<boolean>
 }
 
 interface PeerState {
@@ -112,7 +112,7 @@ export class PeerMonitor {
             return
           }
           if (!current()) return
-          if (this.init.isAlive?.(peerId) === true) {
+          if (await this.init.isAlive?.(peerId) === true) {
             state.failures = 0
             return
           }

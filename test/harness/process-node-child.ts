@@ -236,6 +236,16 @@ const handlers: Handlers = {
       errors: [...errors]
     }
   },
+  async closeAll () {
+    for (const h of held.values()) {
+      h.sink?.close()
+      h.copy.close()
+    }
+    held.clear()
+    for (const s of sources.values()) s.close()
+    sources.clear()
+    return null
+  },
   async stop () {
     await stop()
     return null

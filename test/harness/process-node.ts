@@ -57,6 +57,8 @@ export interface Commands {
   workerPids: { args: Record<string, never>, result: number[] }
   /** Counts the node can be asked for (baseline checks after churn). */
   counts: { args: Record<string, never>, result: NodeCounts }
+  /** Closes every pulled copy (and its sink) and every source of this node; the node goes on. */
+  closeAll: { args: Record<string, never>, result: null }
   /** Closes the sources and stops the node; the process exits when the parent disconnects. */
   stop: { args: Record<string, never>, result: null }
 }

@@ -37,7 +37,8 @@ describe('relay and origin failures (one process per node, signals to the proces
   })
 
   it('a relay whose Node.js process alone is frozen (its worker forwards) keeps the path: no gap, no restore', async () => {
-    const { b, c, producerId } = await relayChain(nodes)
+    // Pings every 400 ms: the 4 s below are ten periods of unanswered pings at A and at C.
+    const { a, b, c, producerId } = await relayChain(nodes, 'video', { timeouts: { ping: 400 } })
     const frozenAt = epochNow()
     // Only the node's own process: its worker (another process of the group) keeps forwarding.
     process.kill(b.pid!, 'SIGSTOP')
@@ -48,6 +49,8 @@ describe('relay and origin failures (one process per node, signals to the proces
       assert.ok(gapMs < 300, `a gap of ${gapMs.toFixed(0)} ms`)
       assert.equal(report.upstream, b.peerId)
       assert.deepEqual(report.events, [])
+      // Nor did A, above it, give B up (it hears B's worker on the pipe, not B's pings).
+      assert.deepEqual((await a.request('getDistribution', { producerId }))?.downstream, [b.peerId])
     } finally {
       process.kill(b.pid!, 'SIGCONT')
     }

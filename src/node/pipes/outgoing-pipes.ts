@@ -73,6 +73,8 @@ export interface OutgoingPipesInit {
 export class OutgoingPipes {
   /** By our transport id (the `pipeId` peers name). */
   private readonly byId = new Map<string, OutgoingPipe>()
+  /** Bytes received on each pipe at the last hearsFrom(). */
+  private readonly bytesHeard = new WeakMap<OutgoingPipe, number>()
   private readonly peers = new Map<string, PeerPipes>()
   /** Peers whose admitted pull of a producer is being set up, by producer id. */
   private readonly admitted = new Map<string, Set<string>>()
@@ -98,6 +100,28 @@ export class OutgoingPipes {
     const peers = new Set(this.admitted.get(producerId))
     for (const pipe of this.byId.values()) if (pipe.consumers.has(producerId)) peers.add(pipe.peerId)
     return [...peers]
+  }
+
+  /**
+   * True when something (RTCP reports of its worker) arrived on a pipe to `peerId` since
+   * the last call: the peer's worker is alive even when its Node.js process answers no
+   * ping. False on the first call (nothing to compare with yet).
+   */
+  async hearsFrom (peerId: string): Promise<boolean> {
+    let heard = false
+    for (const pipe of this.byId.values()) {
+      if (pipe.peerId !== peerId || pipe.transport.closed) continue
+      try {
+        const [stats] = await pipe.transport.getStats() as Array<{ bytesReceived?: number }>
+        const bytes = stats?.bytesReceived ?? 0
+        const before = this.bytesHeard.get(pipe)
+        this.bytesHeard.set(pipe, bytes)
+        if (before !== undefined && bytes > before) heard = true
+      } catch (err) {
+        log.trace('stats of pipe %s not read: %s', pipe.transport.id, describeError(err))
+      }
+    }
+    return heard
   }
 
   /** Pipes toward `peerId`, open or being made. */
