@@ -75,6 +75,7 @@ export class ProducerDirectory {
   /** The records this node keeps as a home. */
   readonly homeRecords: HomeRecords
   private readonly kadIds = new Map<string, Uint8Array>()
+  private readonly peerKadIds = new Map<string, Uint8Array>()
   private readonly host: Host
   private readonly messenger: DirectoryMessenger
   private readonly announceTimeoutMs: number
@@ -136,6 +137,16 @@ export class ProducerDirectory {
     return id
   }
 
+  private async peerKadId (peerId: string): Promise<Uint8Array> {
+    let id = this.peerKadIds.get(peerId)
+    if (id === undefined) {
+      id = await kadId(peerIdFromString(peerId).toMultihash().bytes)
+      if (this.peerKadIds.size > 10_000) this.peerKadIds.clear()
+      this.peerKadIds.set(peerId, id)
+    }
+    return id
+  }
+
   /**
    * The HOMES nodes closest to `producerId`'s key among this node and the peers of its
    * routing table (and `extra`, a peer about to enter it), by XOR distance, closest first.
@@ -144,10 +155,14 @@ export class ProducerDirectory {
     const key = await this.producerKadId(producerId)
     const self = this.host.peerId.toString()
     this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
+    // The routing table's closest, and the connected peers: a peer enters the table a moment
+    // after it connects (the DHT checks it first), and both sides of a new connection must
+    // agree on the homes meanwhile. At most maxConnections peers.
     const known = this.routingTable().closestPeers(key, { count: HOMES }).map((p) => p.toString())
+    const connected = this.host.getPeers().map((p) => p.toString())
     const candidates = new Map<string, Uint8Array>([[self, this.selfKadId]])
-    for (const peerId of [...known, ...(extra === undefined ? [] : [extra])]) {
-      if (!candidates.has(peerId)) candidates.set(peerId, await kadId(peerIdFromString(peerId).toMultihash().bytes))
+    for (const peerId of [...known, ...connected, ...(extra === undefined ? [] : [extra])]) {
+      if (!candidates.has(peerId)) candidates.set(peerId, await this.peerKadId(peerId))
     }
     return [...candidates]
       .map(([peerId, id]) => ({ peerId, distance: xor(id, key) }))
@@ -289,18 +304,20 @@ export class ProducerDirectory {
    * its DHT store and a DHT query. The DHT's generator is used directly (not libp2p's
    * content routing, which reads ahead): while the caller pulls from a provider found
    * earlier, no network query runs to compete with the pull for the CPU; one starts only
-   * if the caller asks for more. It stops when the caller stops iterating.
+   * if the caller asks for more. It stops when the caller stops iterating. Peers in
+   * `avoid` are neither yielded nor asked.
    */
-  async * findProviders (producerId: string, signal: AbortSignal): AsyncGenerator<string> {
+  async * findProviders (producerId: string, signal: AbortSignal, avoid: ReadonlySet<string> = new Set()): AsyncGenerator<string> {
     const self = this.host.peerId.toString()
-    const seen = new Set<string>([self])
+    const seen = new Set<string>([self, ...avoid])
     const fresh = (peerIds: string[]): string[] => peerIds.filter((peerId) => {
       if (seen.has(peerId)) return false
       seen.add(peerId)
       return true
     })
     yield * fresh(this.homeRecords.providers(producerId))
-    const asked = (await this.homesOf(producerId)).filter((home) => home !== self).map(async (home) => {
+    // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
+    const asked = (await this.homesOf(producerId)).filter((home) => !seen.has(home)).map(async (home) => {
       try {
         const providers = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
         await Promise.all(providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))

@@ -19,3 +19,10 @@ export const PING_FAILURES_BEFORE_CLOSE = 2
 
 /** How long a node waits before announcing a copy it received. */
 export const COPY_ANNOUNCE_DELAY_MS = 500
+
+/**
+ * A peer given up (silent, frozen, cut off) is not connected with again for this long:
+ * else the lookups of the repair that follows would dial it straight back (it is still in
+ * the DHT's routing table, and may be a home of the very producer).
+ */
+export const GIVEN_UP_QUARANTINE_MS = 5000

@@ -24,7 +24,7 @@ import { LoadTracker } from '../placement/capacity.js'
 import { DelegationPolicy } from '../placement/delegation-policy.js'
 import { MAX_RTTS, pipeProtocolId } from '../protocol/messages.js'
 import { request, serve } from '../protocol/rpc.js'
-import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
+import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
 import { handlerTable } from './handlers/table.js'
@@ -84,6 +84,8 @@ export class SwarmNode extends SafeEmitter {
   private readonly protocolErrors: ProtocolErrorCounts = {}
   private readonly requestsReceived: RequestCounts = {}
   private readonly peerLoads = new Map<string, Load>()
+  /** Peers given up, until when they are not connected with again (performance.now()). */
+  private readonly givenUp = new Map<string, number>()
   private readonly load: LoadTracker
   private stopped = false
   private readonly protocol: string
@@ -117,7 +119,14 @@ export class SwarmNode extends SafeEmitter {
       providerValidityMs: timeouts.providerValidity,
       reprovideIntervalMs: timeouts.providerValidity / 2,
       dialTimeoutMs: timeouts.dial,
-      maxConnections: options.maxConnections
+      maxConnections: options.maxConnections,
+      refusePeer: (peerId) => {
+        const until = this.givenUp.get(peerId)
+        if (until === undefined) return false
+        if (performance.now() < until) return true
+        this.givenUp.delete(peerId)
+        return false
+      }
     })
     const report = (err: Error): void => {
       log.warn('%s', describeError(err))
@@ -280,7 +289,8 @@ export class SwarmNode extends SafeEmitter {
       intervalMs: timeouts.ping,
       failuresBeforeClose: PING_FAILURES_BEFORE_CLOSE,
       // Media from it, or reports of its worker on our pipes to it: only its JS is stuck.
-      isAlive: async (peerId) => this.watch?.carriesMedia(peerId) === true || await this.outgoing.hearsFrom(peerId)
+      isAlive: async (peerId) => this.watch?.carriesMedia(peerId) === true || await this.outgoing.hearsFrom(peerId),
+      giveUp: (peerId, reason) => this.giveUp(peerId, reason)
     })
     this.monitor.start()
     log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
@@ -444,6 +454,7 @@ export class SwarmNode extends SafeEmitter {
   /** Closes the connections with a peer found dead: its pipes close and their copies are restored. */
   private giveUp (peerId: string, reason: string): void {
     log.warn('peer %s given up: %s', peerId, reason)
+    this.givenUp.set(peerId, performance.now() + GIVEN_UP_QUARANTINE_MS)
     for (const connection of this.host.getConnections(peerIdFromString(peerId))) connection.abort(new InvalidStateError(`given up: ${reason}`))
   }
 

@@ -29,6 +29,8 @@ export interface HostInit {
   dialTimeoutMs: number
   /** Past this many connections libp2p closes the lowest-valued ones (pipe peers are tagged above the DHT's). */
   maxConnections: number
+  /** Peers not to connect with right now, either way (checked at dial, and once an inbound connection is encrypted). */
+  refusePeer?: (peerId: string) => boolean
 }
 
 export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
@@ -73,6 +75,10 @@ export async function createHost (init: HostInit): Promise<Host> {
     // end in a duplicate connection that libp2p aborts, sometimes under the DHT's
     // routing-table check of that peer, which then never lists it.
     connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0, maxConnections: init.maxConnections },
+    connectionGater: {
+      denyDialPeer: (peerId) => init.refusePeer?.(peerId.toString()) ?? false,
+      denyInboundEncryptedConnection: (peerId) => init.refusePeer?.(peerId.toString()) ?? false
+    },
     services: {
       identify: identify(),
       // Room for a ping of each side plus one that is still closing.

@@ -21,6 +21,8 @@ export interface PeerMonitorInit {
    * frozen while its mediasoup worker forwards).
    */
   isAlive?: (peerId: string) => boolean | Promise<boolean>
+  /** Gives a peer up (closes its connections); by default its connections are aborted. */
+  giveUp?: (peerId: string, reason: string) => void
 }
 
 interface PeerState {
@@ -118,7 +120,8 @@ export class PeerMonitor {
           }
           if (++state.failures >= this.init.failuresBeforeClose) {
             this.peers.delete(peerId)
-            for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)
+            if (this.init.giveUp !== undefined) this.init.giveUp(peerId, `${state.failures} pings unanswered`)
+            else for (const connection of this.host.getConnections(peer)) connection.abort(err as Error)
             return
           }
           // A ping that failed at once (a stream error, not silence) gets its period before

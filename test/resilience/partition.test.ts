@@ -10,6 +10,7 @@ import type { WatchReport } from '../harness/process-node.js'
 const PPS = 100
 /** The nodes' timeouts.mediaSilence: a shorter partition must not restore anything. */
 const MEDIA_SILENCE_MS = DEFAULT_TIMEOUTS.mediaSilence
+const PING_MS = 2000
 
 // A real partition: each node is a process in a network namespace of its own, on one bridge;
 // cutting a node makes its packets vanish (no RST, no ICMP) while its process and sockets
@@ -48,7 +49,8 @@ describe('a relay cut off the network (one network namespace per node)', functio
     const [a, b, c] = nodes as [RemoteNode, RemoteNode, RemoteNode]
     for (const [i, node] of nodes.entries()) {
       const { ip } = hosts[i]!
-      await node.start({ listen: [`/ip4/${ip}/tcp/0`], pipeListenIp: ip, fanout: i === 0 ? 1 : 4, bootstrap: i === 0 ? [] : a.multiaddrs })
+      // Pings every 2 s (default 20 s): A, above the cut, finds out within the test's time.
+      await node.start({ listen: [`/ip4/${ip}/tcp/0`], pipeListenIp: ip, fanout: i === 0 ? 1 : 4, bootstrap: i === 0 ? [] : a.multiaddrs, timeouts: { ping: PING_MS } })
     }
     assert.ok(a.multiaddrs.every((m) => m.startsWith(`/ip4/${hosts[0]!.ip}/tcp/`)), `A listens on its host's address only: ${a.multiaddrs.join(', ')}`)
     await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.request('info', {})).peers.length))).every((p) => p >= 1), { timeoutMs: 10_000, what: 'the nodes connected' })
@@ -96,11 +98,12 @@ describe('a relay cut off the network (one network namespace per node)', functio
     assert.equal(report.upstream, a.peerId, 'C now receives from A')
     assert.deepEqual(events(report), ['copyclosed upstreamlost', 'producerrestored'])
 
-    // Nothing tells A that B is gone: its pings to B go unanswered until it gives B up.
+    // Nothing tells A that B is gone: its pings to B go unanswered, and no report of B's
+    // worker comes on the pipe to B, until it gives B up.
     await waitFor(async () => {
       const downstream = (await a.request('getDistribution', { producerId }))?.downstream ?? []
       return !downstream.includes(b.peerId) && downstream.includes(c.peerId)
-    }, { timeoutMs: 10_000, what: "A's downstream: C, not B" })
+    }, { timeoutMs: 20_000, what: "A's downstream: C, not B" })
     const givenUpAfterMs = epochNow() - cutAt
     // B, alone on its side of the cut, loses every peer too.
     await waitFor(async () => (await peersOf(b)).length === 0, { timeoutMs: 10_000, what: 'B without peers' })

@@ -116,8 +116,8 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     const frozenAt = performance.now()
     await waitFor(() => pipeProducer.closed, { what: 'the copy closed', timeoutMs: MEDIA_SILENCE_MS + 500 + 3000 })
     const tookMs = performance.now() - frozenAt
-    // One check period (a quarter of the silence) of slack, and the ping's deadline.
-    assert.ok(tookMs <= MEDIA_SILENCE_MS * 1.25 + 500 + 300, `given up after ${tookMs.toFixed(0)} ms`)
+    // One check period (a quarter of the silence), the ping's deadline, and room for a busy machine.
+    assert.ok(tookMs <= MEDIA_SILENCE_MS * 1.25 + 500 + 600, `given up after ${tookMs.toFixed(0)} ms`)
     assert.equal(a.getDistribution(pipeProducer.id), undefined)
     assert.equal(a.peers.includes(b.peerId), false)
   })

@@ -20,6 +20,9 @@ const log = createLogger('node:pipes')
 /** At stop, a peer that does not hear of a pipe closing finds out when the connection ends. */
 export const logStopNotice = (err: Error): void => log.trace('close-pipe at stop not delivered: %s', describeError(err))
 
+/** How long a pipe may carry no report from the peer's worker before the worker counts as silent. */
+const REPORTS_WINDOW_MS = 8000
+
 export interface OutgoingPipe {
   readonly transport: ms.PipeTransport
   readonly peerId: string
@@ -73,8 +76,8 @@ export interface OutgoingPipesInit {
 export class OutgoingPipes {
   /** By our transport id (the `pipeId` peers name). */
   private readonly byId = new Map<string, OutgoingPipe>()
-  /** Bytes received on each pipe at the last hearsFrom(). */
-  private readonly bytesHeard = new WeakMap<OutgoingPipe, number>()
+  /** Bytes received on each pipe at the last hearsFrom(), and when they last changed. */
+  private readonly bytesHeard = new WeakMap<OutgoingPipe, { bytes: number, changedAt: number }>()
   private readonly peers = new Map<string, PeerPipes>()
   /** Peers whose admitted pull of a producer is being set up, by producer id. */
   private readonly admitted = new Map<string, Set<string>>()
@@ -103,20 +106,23 @@ export class OutgoingPipes {
   }
 
   /**
-   * True when something (RTCP reports of its worker) arrived on a pipe to `peerId` since
-   * the last call: the peer's worker is alive even when its Node.js process answers no
-   * ping. False on the first call (nothing to compare with yet).
+   * True while something (RTCP reports of its worker) keeps arriving on a pipe to `peerId`:
+   * the peer's worker is alive even when its Node.js process answers no ping. mediasoup
+   * reports at most every 1.5 s for video and 7.5 s for audio (5 s, randomised ×0.5-1.5),
+   * so the bytes must have grown within REPORTS_WINDOW_MS; a pipe read for the first time
+   * gets that long before it counts as silent.
    */
   async hearsFrom (peerId: string): Promise<boolean> {
+    const now = performance.now()
     let heard = false
     for (const pipe of this.byId.values()) {
       if (pipe.peerId !== peerId || pipe.transport.closed) continue
       try {
         const [stats] = await pipe.transport.getStats() as Array<{ bytesReceived?: number }>
         const bytes = stats?.bytesReceived ?? 0
-        const before = this.bytesHeard.get(pipe)
-        this.bytesHeard.set(pipe, bytes)
-        if (before !== undefined && bytes > before) heard = true
+        let seen = this.bytesHeard.get(pipe)
+        if (seen === undefined || bytes !== seen.bytes) this.bytesHeard.set(pipe, seen = { bytes, changedAt: now })
+        if (now - seen.changedAt < REPORTS_WINDOW_MS) heard = true
       } catch (err) {
         log.trace('stats of pipe %s not read: %s', pipe.transport.id, describeError(err))
       }

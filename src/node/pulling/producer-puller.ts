@@ -214,7 +214,7 @@ export class ProducerPuller {
     while (!deadline.aborted && plan.useDirectory) {
       this.init.assertRunning()
       try {
-        for await (const peerId of directory.findProviders(producerId, deadline)) {
+        for await (const peerId of directory.findProviders(producerId, deadline, avoid)) {
           const producer = await tryPeer(peerId, 0)
           if (producer !== undefined) return producer
         }
