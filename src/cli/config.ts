@@ -37,6 +37,7 @@ export interface StartSettings {
   /** Default: workers × POINTS_PER_WORKER (the library's default). */
   capacity?: number
   fanout: number
+  maxConnections: number
   addressPolicy: AddressPolicy
   http: { host: string, port: number }
   signalling: boolean
@@ -66,6 +67,7 @@ function defaults (): StartSettings {
     rtcMaxPort: RTC_PORTS.max,
     mediaIp: DEFAULTS.pipeListenIp,
     fanout: DEFAULTS.fanout,
+    maxConnections: DEFAULTS.maxConnections,
     addressPolicy: DEFAULTS.addressPolicy,
     http: { host: '127.0.0.1', port: 7070 },
     signalling: false,
@@ -192,6 +194,8 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.capacity = positiveNumber(v) }),
   text('fanout', '<n>', String(DEFAULTS.fanout), 'most downstream pipes served per producer; more requesters are redirected to relays',
     (s, v) => { s.fanout = positiveInteger(v) }),
+  text('max-connections', '<n>', String(DEFAULTS.maxConnections), 'libp2p connections kept at most; past it the lowest-valued are closed (never one carrying a pipe while others are left)',
+    (s, v) => { s.maxConnections = positiveInteger(v) }),
   text('address-policy', '<policy>', DEFAULTS.addressPolicy, 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
     (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),
   text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics and /ws; port 0 picks a free one (the URL is printed)',

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 import '../platform/promise-with-resolvers.js'
 // The swarm node binary: `mediasoup-swarm start|keygen|psk` (docs/cli.md). A mistake of the
 // user (flag, value, file, address, port) is one line on stderr and exit code 2; SIGINT or
@@ -63,6 +63,7 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       pipeAnnouncedIp: s.mediaAnnouncedIp,
       capacity: s.capacity,
       fanout: s.fanout,
+      maxConnections: s.maxConnections,
       addressPolicy: s.addressPolicy
     },
     http: s.http,

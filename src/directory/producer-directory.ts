@@ -35,10 +35,17 @@ async function kadId (bytes: Uint8Array): Promise<Uint8Array> {
 
 /** Nodes that hold the home records of a producer. */
 export const HOMES = 3
+/**
+ * Nodes a lookup asks: more than the homes, so that a requester whose view of the swarm
+ * differs from the announcer's (routing tables still filling) still reaches one of them.
+ */
+export const LOOKUP_HOMES = 2 * HOMES
 /** How long a home holds a lookup for a record that has not arrived yet. */
 export const LOCATE_WAIT_MS = 1000
 /** Producer ids in one `announce` message at most. */
 export const MAX_ANNOUNCED = 256
+/** DHT walks of announcements under way at once. */
+const DHT_WALKS = 2
 /** An original is put in the DHT this long after its announcement to its homes (not competing with the first pulls). */
 const DHT_PROVIDE_DELAY_MS = 2000
 
@@ -49,10 +56,14 @@ const RETRY_LAST_MS = 30_000
 /** A provider as a home reports it: its peer id and the addresses the home knows for it. */
 export interface ProviderInfo { peerId: string, multiaddrs: string[] }
 
-/** How the directory talks to other nodes (the node's wire protocol). */
+/**
+ * How the directory talks to other nodes (the node's wire protocol). Both answers carry
+ * the nodes the receiver knows closer to the (first) producer's key: views of the swarm
+ * differ while routing tables fill, and one more round then reaches the real homes.
+ */
 export interface DirectoryMessenger {
-  announce: (peerId: string, producerIds: string[], withdrawn: string[]) => Promise<void>
-  locate: (peerId: string, producerId: string, waitMs: number) => Promise<ProviderInfo[]>
+  announce: (peerId: string, producerIds: string[], withdrawn: string[]) => Promise<{ closer: ProviderInfo[] }>
+  locate: (peerId: string, producerId: string, waitMs: number) => Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }>
 }
 
 export interface ProducerDirectoryInit {
@@ -85,8 +96,9 @@ export class ProducerDirectory {
   private retryDelayMs = RETRY_FIRST_MS
   private retrying = false
   private readonly reannounceTimer: NodeJS.Timeout
-  /** DHT walks one at a time: a burst of new producers is not a burst of walks. */
-  private dhtQueue: Promise<void> = Promise.resolve()
+  /** DHT walks DHT_WALKS at a time: a burst of new producers is not a burst of walks. */
+  private readonly dhtQueues: Array<Promise<void>> = Array.from({ length: DHT_WALKS }, async () => {})
+  private dhtNext = 0
   private stopped = false
 
   constructor (init: ProducerDirectoryInit) {
@@ -112,10 +124,18 @@ export class ProducerDirectory {
     this.announced.set(producerId, original)
     if (original) {
       setTimeout(() => {
-        this.dhtQueue = this.dhtQueue.then(async () => { await this.provideOriginal(producerId) })
+        const i = this.dhtNext++ % DHT_WALKS
+        this.dhtQueues[i] = this.dhtQueues[i]!.then(async () => { await this.provideOriginal(producerId) })
       }, DHT_PROVIDE_DELAY_MS).unref()
     }
-    await this.sendToHomes([producerId], [])
+    const homes = await this.homesOf(producerId)
+    const closer = await this.sendToHomes([producerId], [])
+    // Homes that know nodes closer to the key than ours: those get the record too.
+    const more = (await this.closest(producerId, [...homes, ...closer.map((c) => c.peerId)], HOMES)).filter((peerId) => !homes.includes(peerId))
+    if (more.length > 0) {
+      await Promise.all(closer.filter((c) => more.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
+      await Promise.all(more.map(async (home) => { await this.sendTo(home, [producerId], []) }))
+    }
   }
 
   private async provideOriginal (producerId: string): Promise<void> {
@@ -151,33 +171,48 @@ export class ProducerDirectory {
    * The HOMES nodes closest to `producerId`'s key among this node and the peers of its
    * routing table (and `extra`, a peer about to enter it), by XOR distance, closest first.
    */
-  async homesOf (producerId: string, extra?: string): Promise<string[]> {
+  async homesOf (producerId: string, extra?: string, count = HOMES): Promise<string[]> {
     const key = await this.producerKadId(producerId)
-    const self = this.host.peerId.toString()
-    this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
     // The routing table's closest, and the connected peers: a peer enters the table a moment
     // after it connects (the DHT checks it first), and both sides of a new connection must
     // agree on the homes meanwhile. At most maxConnections peers.
-    const known = this.routingTable().closestPeers(key, { count: HOMES }).map((p) => p.toString())
+    const known = this.routingTable().closestPeers(key, { count }).map((p) => p.toString())
     const connected = this.host.getPeers().map((p) => p.toString())
-    const candidates = new Map<string, Uint8Array>([[self, this.selfKadId]])
-    for (const peerId of [...known, ...connected, ...(extra === undefined ? [] : [extra])]) {
-      if (!candidates.has(peerId)) candidates.set(peerId, await this.peerKadId(peerId))
-    }
-    return [...candidates]
-      .map(([peerId, id]) => ({ peerId, distance: xor(id, key) }))
-      .sort((a, b) => compare(a.distance, b.distance))
-      .slice(0, HOMES)
-      .map((c) => c.peerId)
+    return await this.closest(producerId, [this.host.peerId.toString(), ...known, ...connected, ...(extra === undefined ? [] : [extra])], count)
+  }
+
+  /** The `count` of `peerIds` closest to `producerId`'s key (XOR), closest first. */
+  private async closest (producerId: string, peerIds: string[], count: number): Promise<string[]> {
+    const key = await this.producerKadId(producerId)
+    const unique = [...new Set(peerIds)]
+    const ids = await Promise.all(unique.map(async (peerId) => ({ peerId, distance: xor(await this.peerKadId(peerId), key) })))
+    return ids.sort((a, b) => compare(a.distance, b.distance)).slice(0, count).map((c) => c.peerId)
+  }
+
+  /**
+   * What a home answers beside its records: the nodes it knows closest to the producer's
+   * key (itself excluded, and `exclude`), with their addresses.
+   */
+  async closerPeers (producerId: string, exclude: string[]): Promise<ProviderInfo[]> {
+    const self = this.host.peerId.toString()
+    const peers = (await this.homesOf(producerId)).filter((peerId) => peerId !== self && !exclude.includes(peerId))
+    return await Promise.all(peers.map(async (peerId) => ({ peerId, multiaddrs: await this.addressesOf(peerId) })))
+  }
+
+  private async addressesOf (peerId: string): Promise<string[]> {
+    return await this.host.peerStore.get(peerIdFromString(peerId))
+      .then((p) => p.addresses.map((a) => a.multiaddr.toString()).slice(0, 8), () => [])
   }
 
   private routingTable (): NonNullable<RoutingTableView['routingTable']> {
     return (this.host.services.dht as unknown as RoutingTableView).routingTable ?? { size: 0, closestPeers: () => [] }
   }
 
-  /** Sends records (and withdrawals) to the homes of each producer: one message per home. */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<void> {
-    const self = this.host.peerId.toString()
+  /**
+   * Sends records (and withdrawals) to the homes of each producer: one message per home.
+   * Resolves with the closer nodes the homes named (for a single producer).
+   */
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<ProviderInfo[]> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
@@ -189,16 +224,22 @@ export class ProducerDirectory {
         }
       }
     }
-    await Promise.all([...byHome].map(async ([home, { add, remove }]) => {
-      if (home === self) {
-        this.homeRecords.store(self, add, remove)
-        return
-      }
-      for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
-        await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
-          .catch((err: Error) => log.debug('records not sent to home %s: %s', home, describeError(err)))
-      }
-    }))
+    const answers = await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
+    return answers.flat()
+  }
+
+  /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. */
+  private async sendTo (home: string, add: string[], remove: string[]): Promise<ProviderInfo[]> {
+    if (home === this.host.peerId.toString()) {
+      this.homeRecords.store(home, add, remove)
+      return []
+    }
+    const closer: ProviderInfo[] = []
+    for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
+      await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
+        .then((answer) => closer.push(...answer.closer), (err: Error) => log.debug('records not sent to home %s: %s', home, describeError(err)))
+    }
+    return closer
   }
 
   /** Every announced producer to its homes again (they may have changed; records expire). */
@@ -316,20 +357,32 @@ export class ProducerDirectory {
       return true
     })
     yield * fresh(this.homeRecords.providers(producerId))
-    // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
-    const asked = (await this.homesOf(producerId)).filter((home) => !seen.has(home)).map(async (home) => {
+    const asked = new Set(seen)
+    const ask = (homes: string[]): Array<Promise<{ providers: string[], closer: ProviderInfo[] }>> => homes.filter((home) => !asked.has(home)).map(async (home) => {
+      asked.add(home)
       try {
-        const providers = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
-        await Promise.all(providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))
-        return providers.map((p) => p.peerId)
+        const answer = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
+        await Promise.all(answer.providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))
+        return { providers: answer.providers.map((p) => p.peerId), closer: answer.closer }
       } catch (err) {
         log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
-        return []
+        return { providers: [], closer: [] }
       }
     })
-    for await (const providers of inOrderOfArrival(asked)) {
+    // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
+    const firstHomes = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
+    const closer: ProviderInfo[] = []
+    for await (const answer of inOrderOfArrival(ask(firstHomes))) {
       if (signal.aborted) return
-      yield * fresh(providers)
+      closer.push(...answer.closer)
+      yield * fresh(answer.providers)
+    }
+    // Nobody had it (or the caller wants more): the nodes the homes know closer to the key.
+    const next = (await this.closest(producerId, [...firstHomes, ...closer.map((c) => c.peerId)], LOOKUP_HOMES)).filter((peerId) => !asked.has(peerId))
+    await Promise.all(closer.filter((c) => next.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
+    for await (const answer of inOrderOfArrival(ask(next))) {
+      if (signal.aborted) return
+      yield * fresh(answer.providers)
     }
     const done = new AbortController()
     try {

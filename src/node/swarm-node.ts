@@ -150,12 +150,15 @@ export class SwarmNode extends SafeEmitter {
       providerValidityMs: timeouts.providerValidity,
       onError: report,
       messenger: {
-        announce: async (peerId, producerIds, withdrawn) => { await send(peerId, { type: 'announce', producerIds, withdrawn }) },
+        announce: async (peerId, producerIds, withdrawn) => {
+          const answer = await send(peerId, { type: 'announce', producerIds, withdrawn })
+          return { closer: answer.type === 'closer' ? answer.closer : [] }
+        },
         locate: async (peerId, producerId, waitMs) => {
           // The home may wait `waitMs` before it answers.
           const answer = await request(this.host, peerId, this.protocol, { type: 'locate', producerId, waitMs }, waitMs + timeouts.request * DEADLINE_FACTOR.locate)
           if (answer.type !== 'providers') throw new RemoteError(peerId, 'bad-message', 'locate answered with something else')
-          return answer.providers
+          return { providers: answer.providers, closer: answer.closer ?? [] }
         }
       }
     })

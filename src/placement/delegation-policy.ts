@@ -57,6 +57,8 @@ export interface DelegationPolicyInit {
   recruitProbe?: number
   /** Most candidates in one redirect. Default 16 (the protocol's limit). */
   maxCandidates?: number
+  /** The clock the recruit budget is measured on, ms. Default performance.now (tests pass their own). */
+  now?: () => number
 }
 
 export class DelegationPolicy implements PlacementPolicy {
@@ -114,10 +116,11 @@ export class DelegationPolicy implements PlacementPolicy {
     const idle = statuses.flatMap((x) => x !== undefined && !x.s.has && !x.s.pulling && x.s.draining !== true && x.s.capacity - x.s.load >= cost
       ? [{ peerId: x.peerId, spare: x.s.capacity - x.s.load, capacity: x.s.capacity, downstream: 0, rttMs: rtts[x.peerId] }]
       : [])
-    const deadline = performance.now() + this.init.recruitBudgetMs
+    const now = this.init.now ?? (() => performance.now())
+    const deadline = now() + this.init.recruitBudgetMs
     for (const candidate of rankCandidates(idle, { cost, fanout: this.init.fanout })) {
       // Too little time left to pull: the recruit would make a copy nobody waits for.
-      const remainingMs = Math.ceil(deadline - performance.now())
+      const remainingMs = Math.ceil(deadline - now())
       if (remainingMs < this.init.recruitBudgetMs / 4) break
       try {
         await this.view.recruit(candidate.peerId, producerId, remainingMs)

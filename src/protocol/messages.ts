@@ -114,18 +114,27 @@ export interface Redirect { type: 'redirect', producerId: string, candidates: Ar
  */
 export interface StatusOk extends Load { type: 'status-ok', has: boolean, pulling: boolean, downstream: number, draining?: boolean, fanout?: number }
 export interface Ok { type: 'ok' }
-/** Answer to `locate`: the providers the home knows, with the addresses it knows for them. */
-export interface Providers { type: 'providers', producerId: string, providers: Array<{ peerId: string, multiaddrs: string[] }> }
+/** A peer and the addresses the sender knows for it. */
+export interface PeerInfoMessage { peerId: string, multiaddrs: string[] }
+/**
+ * Answer to `locate`: the providers the home knows, with the addresses it knows for them,
+ * and the nodes it knows closest to the producer's key (other homes, as it sees them).
+ */
+export interface Providers { type: 'providers', producerId: string, providers: PeerInfoMessage[], closer?: PeerInfoMessage[] }
+/** Answer to an `announce` of one producer: the nodes the home knows closest to its key. */
+export interface Closer { type: 'closer', producerId: string, closer: PeerInfoMessage[] }
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
 
-export type Response = PullOk | Redirect | StatusOk | Ok | Providers | ErrorAnswer
+export type Response = PullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer
 
 /** Limits on list sizes in messages. */
 export const MAX_ROUTE = 32
 export const MAX_CANDIDATES = 16
 export const MAX_RTTS = 64
 export const MAX_ANNOUNCED_IDS = 256
+/** Closer nodes in one answer at most. */
+export const MAX_CLOSER = 8
 /** Longest a `locate` may ask a home to wait for a record. */
 export const MAX_LOCATE_WAIT_MS = 2000
 
@@ -294,7 +303,14 @@ function responseOf (m: Json): Response {
     case 'redirect':
       return { type: 'redirect', producerId: id(m.producerId, 'producerId'), candidates: list(m.candidates, MAX_CANDIDATES, 'candidates', peerInfo) }
     case 'providers':
-      return { type: 'providers', producerId: id(m.producerId, 'producerId'), providers: list(m.providers, MAX_CANDIDATES, 'providers', peerInfo) }
+      return {
+        type: 'providers',
+        producerId: id(m.producerId, 'producerId'),
+        providers: list(m.providers, MAX_CANDIDATES, 'providers', peerInfo),
+        ...(m.closer === undefined ? {} : { closer: list(m.closer, MAX_CLOSER, 'closer', peerInfo) })
+      }
+    case 'closer':
+      return { type: 'closer', producerId: id(m.producerId, 'producerId'), closer: list(m.closer, MAX_CLOSER, 'closer', peerInfo) }
     case 'status-ok':
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
       if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')

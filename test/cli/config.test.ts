@@ -26,6 +26,7 @@ describe('start settings', () => {
     assert.deepEqual(s.listen, ['/ip4/0.0.0.0/tcp/4001'])
     assert.equal(s.workers, 1)
     assert.equal(s.fanout, 4)
+    assert.equal(s.maxConnections, 32)
     assert.equal(s.capacity, undefined)
     assert.equal(s.webrtcPort, 0)
     assert.equal(s.signalling, false)
@@ -35,8 +36,8 @@ describe('start settings', () => {
   it('a flag wins over a variable, which wins over the config file', () => {
     const config = path.join(dir, 'order.json')
     fs.writeFileSync(config, JSON.stringify({ fanout: 2, workers: 3, capacity: 100 }))
-    const s = settings(['--config', config, '--fanout', '7'], { MEDIASOUP_SWARM_FANOUT: '5', MEDIASOUP_SWARM_WORKERS: '4' })
-    assert.deepEqual([s.fanout, s.workers, s.capacity], [7, 4, 100])
+    const s = settings(['--config', config, '--fanout', '7', '--max-connections', '12'], { MEDIASOUP_SWARM_FANOUT: '5', MEDIASOUP_SWARM_WORKERS: '4' })
+    assert.deepEqual([s.fanout, s.workers, s.capacity, s.maxConnections], [7, 4, 100, 12])
     assert.equal(settings([], { MEDIASOUP_SWARM_CONFIG: config }).workers, 3)
   })
 

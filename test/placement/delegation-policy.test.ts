@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { setTimeout as delay } from 'node:timers/promises'
 import { DEFAULT_COSTS } from '../../src/placement/capacity.js'
 import { DelegationPolicy } from '../../src/placement/delegation-policy.js'
 import type { DelegationPolicyInit, PeerStatus, SwarmView } from '../../src/placement/delegation-policy.js'
@@ -35,6 +34,8 @@ interface FakeSwarm {
   fitsAsked: Array<[cost: number, reserve: number, useReserve: boolean]>
   statusAsked: string[]
   recruited: Array<{ peerId: string, timeoutMs: number }>
+  /** The policy's clock, ms: a recruit's `delayMs` moves it on (no real waiting, so no busy machine can stretch it). */
+  clock: number
 }
 
 /** A SwarmView over a scenario, recording what the policy asked of it. */
@@ -44,6 +45,7 @@ function fakeSwarm (scenario: Partial<Scenario> = {}): FakeSwarm {
     fitsAsked: [],
     statusAsked: [],
     recruited: [],
+    clock: 0,
     view: {
       // What LoadTracker.fits() does, over the scenario's numbers.
       fits: (cost, reserve, useReserve) => {
@@ -65,7 +67,8 @@ function fakeSwarm (scenario: Partial<Scenario> = {}): FakeSwarm {
         assert.equal(producerId, PRODUCER)
         fake.recruited.push({ peerId, timeoutMs })
         const how = s.recruits[peerId] ?? {}
-        if (how.delayMs !== undefined) await delay(how.delayMs)
+        await Promise.resolve()
+        if (how.delayMs !== undefined) fake.clock += how.delayMs
         if (how.fails === true) throw new Error(`${peerId} filled up meanwhile`)
       }
     }
@@ -82,7 +85,7 @@ const pull = (extra: Partial<PullContext> = {}): PullContext =>
   ({ producerId: PRODUCER, kind: 'video', requester: REQUESTER, recruited: false, leavingDownstream: false, rtts: {}, ...extra })
 
 const policyOver = (fake: FakeSwarm, init: Partial<DelegationPolicyInit> = {}): DelegationPolicy =>
-  new DelegationPolicy(fake.view, { costs: DEFAULT_COSTS, fanout: FANOUT, reserve: RESERVE, recruitBudgetMs: 1000, ...init })
+  new DelegationPolicy(fake.view, { costs: DEFAULT_COSTS, fanout: FANOUT, reserve: RESERVE, recruitBudgetMs: 1000, now: () => fake.clock, ...init })
 
 describe('delegation policy', () => {
   describe('admits(): serve the pull here', () => {

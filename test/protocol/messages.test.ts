@@ -63,6 +63,12 @@ describe('protocol messages', () => {
     assert.deepEqual(decodeResponse(encode(ok as never)), ok)
     assert.throws(() => decodeResponse(bytes({ ...ok, providers: [{ peerId: 'Qm1', multiaddrs: ['not-an-address'] }] })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, providers: Array(17).fill(ok.providers[0]) })), ProtocolError)
+    const withCloser = { ...ok, closer: ok.providers }
+    assert.deepEqual(decodeResponse(encode(withCloser as never)), withCloser)
+    assert.throws(() => decodeResponse(bytes({ ...ok, closer: Array(9).fill(ok.providers[0]) })), ProtocolError)
+    const closer = { type: 'closer', producerId: 'x', closer: ok.providers }
+    assert.deepEqual(decodeResponse(encode(closer as never)), closer)
+    assert.throws(() => decodeResponse(bytes({ ...closer, closer: 'Qm1' })), ProtocolError)
   })
 
   it('decodeResponse() checks pull-ok fields', () => {

@@ -38,7 +38,9 @@ describe(`a swarm of ${NODES} nodes`, function () {
 
   before(async () => {
     for (let i = 0; i < NODES; i++) {
-      nodes.push(await createSwarmNode({ bootstrap: i === 0 ? [] : pick(nodes).multiaddrs }))
+      // A generous lookup deadline: this test is about finding every producer, not how fast
+      // (bench/swarm-scale.ts measures that); 30 nodes in one process on a busy machine are slow.
+      nodes.push(await createSwarmNode({ bootstrap: i === 0 ? [] : pick(nodes).multiaddrs, timeouts: { lookup: 15_000 } }))
     }
     await waitFor(() => nodes.every((n) => n.peers.length >= 1), { timeoutMs: 30_000, what: 'every node connected' })
   })

@@ -46,7 +46,7 @@ export function handlerTable (p: HandlerParts): HandlerTable {
     'producer-event': producerEventHandler(p.incoming),
     'close-pipe': closePipeHandler(p.outgoing, p.incoming),
     move: moveHandler(p.repair),
-    announce: announceHandler(p.directory.homeRecords),
-    locate: locateHandler({ records: p.directory.homeRecords, multiaddrsOf: p.multiaddrsOf })
+    announce: announceHandler(p.directory),
+    locate: locateHandler({ directory: p.directory, multiaddrsOf: p.multiaddrsOf })
   }
 }
