@@ -6,11 +6,14 @@ import '../src/platform/promise-with-resolvers.js'
 // requester never had (pipeToRouter() → the copy usable, timed in the requester's
 // process), of producers made ≥ 2 s before, then of producers made 100 ms before. Then the
 // idle control traffic, the connections and the memory of each node; then a node joins
-// and pulls at once.
+// and pulls at once. Last, the same pulls with a central directory in Redis instead
+// (swarm-scale-redis.ts), on the same nodes, with new producers once the others are closed.
 import { spawnSync } from 'node:child_process'
 import { formatTable, sleep } from '../test/harness/index.js'
 import { RemoteNode, stopProcesses } from '../test/harness/process-node.js'
 import { ErrorLog, heading, summary } from './common.js'
+import { measureCentral, printCentral } from './swarm-scale-redis.js'
+import type { CentralResult } from './swarm-scale-redis.js'
 import type { Benchmark } from './common.js'
 import type { NodeCounts } from '../test/harness/process-node.js'
 import type { SwarmNodeOptions } from '../src/index.js'
@@ -70,6 +73,8 @@ interface ScaleResult {
   connections: number[]
   rss: number[]
   joinToPullMs: number
+  /** The central design's pulls on the same swarm, after everything else. */
+  central?: CentralResult
 }
 
 async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog): Promise<ScaleResult> {
@@ -133,6 +138,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const joinSamples: number[] = []
     await pull(newcomer, pick(old).producerId, joinSamples)
     const joinToPullMs = joinSamples.length === 1 ? performance.now() - j0 : NaN
+    // Last, so that the numbers above are those of the DHT design alone.
+    const central = await measureCentral(ns.name, nodes.slice(0, n), { pulls: PULLS, oldAgeMs: OLD_PRODUCERS_AGE_MS, freshAgeMs: FRESH_PRODUCER_AGE_MS })
 
     return {
       n,
@@ -143,7 +150,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       idleBytesPerSecond,
       connections: counts.map((c) => c.connections),
       rss: counts.map((c) => c.rssBytes + c.workerRssBytes),
-      joinToPullMs
+      joinToPullMs,
+      central
     }
   } finally {
     await stopProcesses(nodes)
@@ -188,6 +196,7 @@ export function printScale (results: ScaleResult[]): void {
     }
   })))
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
+  printCentral(results)
 }
 
 async function run (): Promise<void> {
@@ -202,4 +211,4 @@ async function run (): Promise<void> {
   errors.print('swarm-scale')
 }
 
-export const swarmScale: Benchmark = { name: 'swarm-scale', title: 'N = 10, 25, 50 node processes: cold pulls, idle traffic, connections, memory, joining', run }
+export const swarmScale: Benchmark = { name: 'swarm-scale', title: 'N = 10, 25, 50 node processes: cold pulls, idle traffic, connections, memory, joining; a central directory in Redis side by side', run }

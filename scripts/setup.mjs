@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // One-stop set-up, run by `npm test`, `npm run demo` and `npm run bench` before anything
-// else: npm packages, the mediasoup worker (built offline when needed) and, with
-// --browser, Debian's Chromium for the browser tests. Idempotent and fast when all is there.
+// else: npm packages, the mediasoup worker (built offline when needed), with --browser
+// Debian's Chromium for the browser tests and with --bench Debian's redis-server (the
+// central directory swarm-scale measures side by side). Idempotent and fast when all is there.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -25,12 +26,18 @@ async function ensureNpmPackages () {
 
 async function main () {
   const withBrowser = process.argv.includes('--browser')
+  const forBench = process.argv.includes('--bench')
   await ensureNpmPackages()
   const { ensureWorker } = await import('./setup/worker.mjs')
   await ensureWorker()
   if (withBrowser) {
     await ensureDebianPackages(['chromium'])
     console.log('[setup] chromium: /usr/bin/chromium')
+  }
+  if (forBench) {
+    // Only the binary is used: the benchmark starts its own server, in its network namespace.
+    await ensureDebianPackages(['redis-server'])
+    console.log('[setup] redis-server: /usr/bin/redis-server')
   }
   console.log(`[setup] ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }

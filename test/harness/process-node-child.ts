@@ -5,6 +5,9 @@ import '../../src/platform/promise-with-resolvers.js'
 // Run as `node --import tsx test/harness/process-node-child.ts` with an IPC channel; exits
 // when the parent disconnects.
 import fs from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Redis } from 'ioredis'
 import { createSwarmNode } from '../../src/index.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
@@ -18,6 +21,7 @@ import { epochNow } from './process-node.js'
 import type { ChildMessage, Command, Commands, CopyEvent, NodeInfo, RequestMessage } from './process-node.js'
 import type { RtpSink } from './rtp-sink.js'
 import type { RtpSource } from './rtp-source.js'
+import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { types as ms } from 'mediasoup'
 
@@ -33,6 +37,25 @@ const held = new Map<string, { sink?: RtpSink, copy: ms.Producer }>()
 const watches = new Map<string, { sink?: RtpSink, past: number[], events: CopyEvent[] }>()
 const errors: string[] = []
 process.on('unhandledRejection', (reason) => errors.push(`unhandled rejection: ${String(reason)}`))
+/** Redis clients (the central directory of bench/swarm-scale-redis.ts), connected, by URL. */
+const redisClients = new Map<string, Promise<Redis>>()
+
+/** The central directory's key of a producer: its value is `{ peerId, multiaddrs }` (JSON). */
+const redisKey = (producerId: string): string => `mss:producer:${producerId}`
+
+/** A connected client of the Redis at `url`, made on first use and kept. */
+async function redisAt (url: string): Promise<Redis> {
+  let client = redisClients.get(url)
+  if (client === undefined) {
+    // No reconnects: a benchmark's Redis goes away once measured, and a lost connection is a failure.
+    const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null })
+    redis.on('error', (err: Error) => errors.push(`redis ${url}: ${err.message}`))
+    client = redis.connect().then(() => redis)
+    client.catch(() => redisClients.delete(url))
+    redisClients.set(url, client)
+  }
+  return await client
+}
 
 /** Opens a sink on the watch's producer in the node's router, counting into the watch. */
 async function watchSink (producerId: string): Promise<void> {
@@ -88,6 +111,8 @@ async function stop (): Promise<void> {
     await node?.stop()
     for (const s of sources.values()) s.close()
     sources.clear()
+    for (const client of redisClients.values()) client.then((redis) => redis.disconnect(), () => {})
+    redisClients.clear()
   })()
   await stopping
 }
@@ -114,10 +139,14 @@ const handlers: Handlers = {
   async info () {
     return info(started().node)
   },
-  async createSource ({ kind, packetsPerSecond, inNewRouter = false }) {
+  async createSource ({ kind, packetsPerSecond, inNewRouter = false, redisUrl }) {
     const { node, router } = started()
     const s = await createRtpSource({ router: inNewRouter ? await node.createRouter({ mediaCodecs }) : router, kind, packetsPerSecond, autoStart: false })
     sources.set(s.producer.id, s)
+    if (redisUrl !== undefined) {
+      // As LiveKit's routing table: the origin writes where the producer is before answering.
+      await (await redisAt(redisUrl)).set(redisKey(s.producer.id), JSON.stringify({ peerId: node.peerId, multiaddrs: node.multiaddrs }))
+    }
     return { producerId: s.producer.id }
   },
   async startSource ({ producerId }) {
@@ -148,6 +177,31 @@ const handlers: Handlers = {
     const ms = performance.now() - t0
     held.set(producerId, { copy: pipeProducer })
     return ms
+  },
+  async redisConnect ({ redisUrl }) {
+    const redis = await redisAt(redisUrl)
+    const t0 = performance.now()
+    await redis.ping()
+    return performance.now() - t0
+  },
+  async pullViaRedis ({ producerId, redisUrl }) {
+    const { node, router } = started()
+    if (held.has(producerId)) throw new Error(`${producerId} is already pulled`)
+    const redis = await redisAt(redisUrl)
+    // The same clock as `pull`, started before the GET: the central lookup replaces the swarm's.
+    const t0 = performance.now()
+    const value = await redis.get(redisKey(producerId))
+    const getMs = performance.now() - t0
+    if (value === null) throw new Error(`${producerId} is not in Redis`)
+    const { peerId, multiaddrs } = JSON.parse(value) as { peerId: string, multiaddrs: string[] }
+    // What a pull knows after a lookup: the node that has it (the location cache, tried
+    // first, with no swarm lookup when it serves) and how to dial it.
+    ;(node as unknown as { directory: ProducerDirectory }).directory.remember(producerId, peerId)
+    await node.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: multiaddrs.map((a) => multiaddr(a)) })
+    const { pipeProducer } = await node.pipeToRouter({ producerId, router })
+    const ms = performance.now() - t0
+    held.set(producerId, { copy: pipeProducer })
+    return { ms, getMs }
   },
   async timedLocal ({ producerId }) {
     const timed = await timeLocalConsume(started().router, producerId)

@@ -21,7 +21,11 @@ export interface Commands {
   info: { args: Record<string, never>, result: NodeInfo }
   /** An RTP source on the node's router, not sending until startSource. */
   /** `inNewRouter`: in a router made for it (on the least loaded worker), not the node's first one. */
-  createSource: { args: { kind: MediaKind, packetsPerSecond: number, inNewRouter?: boolean }, result: { producerId: string } }
+  /**
+   * `redisUrl`: also writes producer id → this node's peer id and addresses to that Redis
+   * (the central directory of bench/swarm-scale-redis.ts) before answering.
+   */
+  createSource: { args: { kind: MediaKind, packetsPerSecond: number, inNewRouter?: boolean, redisUrl?: string }, result: { producerId: string } }
   startSource: { args: { producerId: string }, result: null }
   stopSource: { args: { producerId: string }, result: null }
   closeSource: { args: { producerId: string }, result: null }
@@ -29,6 +33,14 @@ export interface Commands {
   timedPull: { args: { producerId: string }, result: Sample }
   /** pipeToRouter() only, timed here (ms); the copy is kept until release. */
   pull: { args: { producerId: string }, result: number }
+  /** Connects to a Redis (kept for later commands), then one PING: its round trip, ms. */
+  redisConnect: { args: { redisUrl: string }, result: number }
+  /**
+   * The central design's pull: GET producer id → node from Redis, tell the node where it is
+   * (location cache, peer store), then pipeToRouter(), as `pull`. `ms`: GET + pull; `getMs`:
+   * the GET alone. The copy is kept until release.
+   */
+  pullViaRedis: { args: { producerId: string, redisUrl: string }, result: { ms: number, getMs: number } }
   /** A sink on the node's own producer → first packet; the sink is closed after. */
   timedLocal: { args: { producerId: string }, result: Sample }
   /**
