@@ -122,7 +122,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     // At rest: the benchmark's producers and copies closed, each node with LIVE_PRODUCERS of
     // its own (announced, sending nothing: only control traffic is counted).
     await Promise.all(nodes.map(async (node) => await node.request('closeAll', {})))
-    for (const node of nodes) for (let i = 0; i < LIVE_PRODUCERS; i++) await node.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
+    const live: string[] = []
+    for (const node of nodes) for (let i = 0; i < LIVE_PRODUCERS; i++) live.push((await node.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId)
     await sleep(SETTLE_MS)
     const bytes0 = ns.loopbackBytes()
     const t0 = performance.now()
@@ -136,7 +137,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const j0 = performance.now()
     await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
     const joinSamples: number[] = []
-    await pull(newcomer, pick(old).producerId, joinSamples)
+    await pull(newcomer, pick(live), joinSamples)
     const joinToPullMs = joinSamples.length === 1 ? performance.now() - j0 : NaN
     // Last, so that the numbers above are those of the DHT design alone.
     const central = await measureCentral(ns.name, nodes.slice(0, n), { pulls: PULLS, oldAgeMs: OLD_PRODUCERS_AGE_MS, freshAgeMs: FRESH_PRODUCER_AGE_MS })

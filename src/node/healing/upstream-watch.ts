@@ -89,6 +89,12 @@ export class UpstreamWatch {
       return
     }
     const now = performance.now()
+    // Nothing ever came (a source that has not sent yet): there is no media to lose, so no
+    // hurry; the peer monitor's slow pings cover such an upstream.
+    if (bytes === 0) {
+      state.changedAt = now
+      return
+    }
     if (bytes !== state.bytes) {
       state.bytes = bytes
       state.changedAt = now
