@@ -44,6 +44,8 @@ export const LOOKUP_HOMES = 2 * HOMES
 export const LOCATE_WAIT_MS = 1000
 /** Producer ids in one `announce` message at most. */
 export const MAX_ANNOUNCED = 256
+/** Rounds of an announcement at most: its homes, the closer nodes they name, stand-ins for homes that did not answer. */
+const ANNOUNCE_WAVES = 3
 /** DHT walks of announcements under way at once. */
 const DHT_WALKS = 2
 /** An original is put in the DHT this long after its announcement to its homes (not competing with the first pulls). */
@@ -128,14 +130,26 @@ export class ProducerDirectory {
         this.dhtQueues[i] = this.dhtQueues[i]!.then(async () => { await this.provideOriginal(producerId) })
       }, DHT_PROVIDE_DELAY_MS).unref()
     }
-    const homes = await this.homesOf(producerId)
-    const closer = await this.sendToHomes([producerId], [])
-    // Homes that know nodes closer to the key than ours: those get the record too.
-    const more = (await this.closest(producerId, [...homes, ...closer.map((c) => c.peerId)], HOMES)).filter((peerId) => !homes.includes(peerId))
-    if (more.length > 0) {
-      await Promise.all(closer.filter((c) => more.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
-      await Promise.all(more.map(async (home) => { await this.sendTo(home, [producerId], []) }))
+    // Waves: the HOMES closest known, then those the homes named closer (views differ while
+    // routing tables fill), and the next closest in place of a home that did not answer.
+    const known = new Set(await this.homesOf(producerId, undefined, 2 * HOMES))
+    const tried = new Set<string>()
+    let failed = 0
+    for (let wave = 0; wave < ANNOUNCE_WAVES; wave++) {
+      const next = (await this.closest(producerId, [...known], HOMES + failed)).filter((peerId) => !tried.has(peerId))
+      if (next.length === 0) break
+      for (const peerId of next) tried.add(peerId)
+      const answers = await Promise.all(next.map(async (home) => await this.sendTo(home, [producerId], [])))
+      for (const answer of answers) {
+        if (!answer.ok) failed++
+        for (const c of answer.closer) {
+          if (known.has(c.peerId)) continue
+          known.add(c.peerId)
+          await this.learnAddresses(c.peerId, c.multiaddrs)
+        }
+      }
     }
+    log.trace('announced %s to %s (%d did not answer)', producerId, [...tried].join(' '), failed)
   }
 
   private async provideOriginal (producerId: string): Promise<void> {
@@ -225,21 +239,25 @@ export class ProducerDirectory {
       }
     }
     const answers = await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
-    return answers.flat()
+    return answers.flatMap((a) => a.closer)
   }
 
-  /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. */
-  private async sendTo (home: string, add: string[], remove: string[]): Promise<ProviderInfo[]> {
+  /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. `ok`: every message answered. */
+  private async sendTo (home: string, add: string[], remove: string[]): Promise<{ ok: boolean, closer: ProviderInfo[] }> {
     if (home === this.host.peerId.toString()) {
       this.homeRecords.store(home, add, remove)
-      return []
+      return { ok: true, closer: [] }
     }
     const closer: ProviderInfo[] = []
+    let ok = true
     for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
       await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
-        .then((answer) => closer.push(...answer.closer), (err: Error) => log.debug('records not sent to home %s: %s', home, describeError(err)))
+        .then((answer) => closer.push(...answer.closer), (err: Error) => {
+          ok = false
+          log.debug('records not sent to home %s: %s', home, describeError(err))
+        })
     }
-    return closer
+    return { ok, closer }
   }
 
   /** Every announced producer to its homes again (they may have changed; records expire). */
@@ -366,9 +384,11 @@ export class ProducerDirectory {
         return { providers: answer.providers.map((p) => p.peerId), closer: answer.closer }
       } catch (err) {
         log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
+        failed++
         return { providers: [], closer: [] }
       }
     })
+    let failed = 0
     // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
     const firstHomes = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const closer: ProviderInfo[] = []
@@ -378,7 +398,10 @@ export class ProducerDirectory {
       yield * fresh(answer.providers)
     }
     // Nobody had it (or the caller wants more): the nodes the homes know closer to the key.
-    const next = (await this.closest(producerId, [...firstHomes, ...closer.map((c) => c.peerId)], LOOKUP_HOMES)).filter((peerId) => !asked.has(peerId))
+    // In place of a home that did not answer, the next closest this node knows.
+    const known = await this.homesOf(producerId, undefined, 2 * LOOKUP_HOMES)
+    const next = (await this.closest(producerId, [...known, ...closer.map((c) => c.peerId)], LOOKUP_HOMES + failed)).filter((peerId) => !asked.has(peerId))
+    log.trace('%s not at %s; asking %s', producerId, firstHomes.join(' '), next.join(' '))
     await Promise.all(closer.filter((c) => next.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
     for await (const answer of inOrderOfArrival(ask(next))) {
       if (signal.aborted) return

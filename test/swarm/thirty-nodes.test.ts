@@ -6,7 +6,7 @@ import type { SwarmNode } from '../../src/index.js'
 import type { RtpSink, RtpSource } from '../harness/index.js'
 
 const NODES = 30
-const PULLS = 40
+const PULLS = 30
 
 /** A seeded generator (mulberry32): a failing run can be replayed with its seed. */
 function random (seed: number): () => number {
@@ -23,7 +23,7 @@ function random (seed: number): () => number {
 // other random nodes, half of them made just before the pull. Every pull must succeed and
 // deliver packets. Timings are the benchmark's (bench/swarm-scale.ts), not asserted here.
 describe(`a swarm of ${NODES} nodes`, function () {
-  this.timeout(240_000)
+  this.timeout(300_000)
   const nodes: SwarmNode[] = []
   const sources: RtpSource[] = []
   const sinks: RtpSink[] = []
@@ -38,9 +38,10 @@ describe(`a swarm of ${NODES} nodes`, function () {
 
   before(async () => {
     for (let i = 0; i < NODES; i++) {
-      // A generous lookup deadline: this test is about finding every producer, not how fast
-      // (bench/swarm-scale.ts measures that); 30 nodes in one process on a busy machine are slow.
-      nodes.push(await createSwarmNode({ bootstrap: i === 0 ? [] : pick(nodes).multiaddrs, timeouts: { lookup: 15_000 } }))
+      // Generous deadlines: this test is about finding every producer, not how fast
+      // (bench/swarm-scale.ts measures that, one process per node); thirty nodes sharing this
+      // one JavaScript thread on a busy machine answer slowly.
+      nodes.push(await createSwarmNode({ bootstrap: i === 0 ? [] : pick(nodes).multiaddrs, timeouts: { lookup: 30_000, request: 10_000 } }))
     }
     await waitFor(() => nodes.every((n) => n.peers.length >= 1), { timeoutMs: 30_000, what: 'every node connected' })
   })
