@@ -6,12 +6,15 @@ import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError, SwarmError } from '
 import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
 import { copyEventsOf, createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
+import { createLogger, describeError } from '../logger.js'
 import { createHttpServer, listen } from './http-server.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { DrainOptions, DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
 import type { NodeMetrics } from '../observability/index.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
+
+const log = createLogger('cli:signalling')
 
 /**
  * Codecs of the routers browsers publish to and watch from: those of a recruited relay's
@@ -130,15 +133,16 @@ async function startSignalling (
 ): Promise<ClientSignalling> {
   const serverOf = new Map<ms.Router, ms.WebRtcServer>()
   const routers: ms.Router[] = []
-  // createRouter() picks the worker with the fewest routers: one call per worker covers them all.
-  for (let i = 0; i < workers; i++) {
+  /** One router and WebRtcServer on the worker with the fewest routers (a new one: the one just added), on port + `slot`. */
+  const addSite = async (slot: number): Promise<void> => {
     const router = await node.createRouter({ mediaCodecs: SIGNALLING_CODECS })
-    const port = config.port === 0 ? undefined : config.port + i
+    const port = config.port === 0 ? undefined : config.port + slot
     const listenInfo = { ip: config.listenIp, announcedIp: config.announcedIp, port }
     let webRtcServer: ms.WebRtcServer
     try {
       webRtcServer = await node.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ...listenInfo }, { protocol: 'tcp', ...listenInfo }] }, router)
     } catch (err) {
+      router.close()
       // mediasoup: "uv_udp_bind() failed [transport:udp, ip:'…', port:…]: address already in use [method:…]"
       const match = /uv_(udp|tcp)_bind\(\) failed .*?\]: ([^[]+)/.exec((err as Error).message)
       const what = match === null ? (err as Error).message : `${match[1]!.toUpperCase()} ${match[2]!.trim()}`
@@ -147,7 +151,24 @@ async function startSignalling (
     webRtcServers.push(webRtcServer)
     serverOf.set(router, webRtcServer)
     routers.push(router)
+    // A dead worker's router closes: new clients go to the others, and to its replacement.
+    router.observer.once('close', () => {
+      routers.splice(routers.indexOf(router), 1)
+      serverOf.delete(router)
+      webRtcServers.splice(webRtcServers.indexOf(webRtcServer), 1)
+      freeSlots.push(slot)
+    })
   }
+  const freeSlots: number[] = []
+  // createRouter() picks the worker with the fewest routers: one call per worker covers them all.
+  for (let i = 0; i < workers; i++) await addSite(i)
+  node.on('newworker', () => {
+    const slot = freeSlots.shift() ?? routers.length
+    addSite(slot).then(() => log.info('signalling serves on the new worker too'), (err: Error) => {
+      freeSlots.push(slot)
+      log.error('signalling could not use the new worker: %s', describeError(err))
+    })
+  })
   let next = 0
   return createClientSignalling({
     server,
