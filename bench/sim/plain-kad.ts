@@ -1,7 +1,8 @@
-// The directory as the node runs it on main (src/directory/producer-directory.ts): an
-// announcement is kad-dht's provide() (getClosestPeers to the key, then ADD_PROVIDER to
-// the K closest that answered), a lookup kad-dht's findProviders() read until the first
-// provider (the node's own store first).
+// kad-dht alone as a directory (what src/directory ran before the homes; the homes designs
+// still put originals in the DHT this way and fall back on its lookup): an announcement is
+// kad-dht's provide() (getClosestPeers to the key, then ADD_PROVIDER to the K closest that
+// answered), a lookup kad-dht's findProviders() read until the first provider (the node's
+// own store first).
 import { runQuery } from './kad-query.js'
 import type { DirectoryDesign, LookupOutcome } from './directory-design.js'
 import type { Prng } from './prng.js'
@@ -31,7 +32,7 @@ export class PlainKad implements DirectoryDesign {
   }
 
   lookup (node: number, keyRef: number): LookupOutcome {
-    if (this.model.providersAt(node, keyRef).length > 0) return { found: true, hops: 0, local: true, fastHit: false }
+    if (this.model.providersAt(node, keyRef).length > 0) return { found: true, hops: 0, by: 'local' }
     const { found, rounds } = runQuery(this.model, this.prng, node, this.model.keys[keyRef]!, keyRef, {
       type: 'GET_PROVIDERS',
       alpha: this.init.alpha,
@@ -39,6 +40,6 @@ export class PlainKad implements DirectoryDesign {
       stopOnProvider: true,
       eventLimit: Infinity
     })
-    return { found, hops: rounds, local: false, fastHit: false }
+    return found ? { found, hops: rounds, by: 'dht' } : { found, hops: rounds }
   }
 }

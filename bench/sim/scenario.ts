@@ -2,25 +2,26 @@
 // directory design from the same built state. Returns plain numbers (it runs in a child
 // process and its result crosses IPC).
 import { ClosestNodes } from './closest-nodes.js'
-import { HomeFastPath } from './home-fast-path.js'
+import { HomeDirectory } from './home-fast-path.js'
 import { producerKadId } from './kad-ids.js'
 import { Membership } from './membership.js'
 import { PlainKad } from './plain-kad.js'
 import { Prng } from './prng.js'
-import { recordCensus } from './record-census.js'
+import { censusPopulation, dhtCensus, homeCensus } from './record-census.js'
 import { SwarmModel } from './swarm-model.js'
-import { WireSizes } from './wire-sizes.js'
-import type { DirectoryDesign, LookupOutcome } from './directory-design.js'
+import { NodeWire, WireSizes } from './wire-sizes.js'
+import type { DirectoryDesign, FoundBy, LookupOutcome } from './directory-design.js'
 import type { OperationCost } from './swarm-model.js'
-import type { Placement } from './record-census.js'
-import type { WireInit } from './wire-sizes.js'
+import type { Population } from './record-census.js'
+import type { NodeWireInit, WireInit } from './wire-sizes.js'
 
 /** Everything the benchmark's constants say; see bench/control-plane-sim.ts for each. */
 export interface SimParameters {
   seed: number
   homes: number
-  fallbackAlpha: number
-  fallbackDisjointPaths: number
+  lookupHomes: number
+  locateWaitMs: number
+  maxConnections: number
   kadAlpha: number
   kadDisjointPaths: number
   prefixLength: number
@@ -37,14 +38,20 @@ export interface SimParameters {
   providerValidityMs: number
   reprovideIntervalMs: number
   reprovideThresholdMs: number
+  homeReannounceIntervalMs: number
+  homeSweepIntervalMs: number
   censusRateWindowMs: number
   pullSamples: number
   maintenanceSamples: number
   wire: WireInit
+  nodeWire: NodeWireInit
 }
+
+export type DesignKind = 'homes' | 'kad'
 
 export interface DesignResult {
   design: string
+  kind: DesignKind
   /** Cold pulls of new producers (only the origin has announced). */
   fresh: PullStats
   /** Pulls of producers whose copies have announced too. */
@@ -53,8 +60,12 @@ export interface DesignResult {
   messagesPerPull: number[]
   /** Per pull (fresh): lookup + the copy's announcement, bytes incl. pings. */
   bytesPerPull: number[]
-  /** One announcement (first or repeated), on average. */
+  /** One first announcement (homes: to the homes, closer round included; kad: provide()). */
   announce: MeanCost
+  /** Homes: an original's DHT record (provide()), first or repeated. */
+  provide: MeanCost | null
+  /** Homes: one withdrawal. */
+  withdraw: MeanCost | null
   /** One cold pull's lookup, on average. */
   lookup: MeanCost
   /** Peers that entered a routing table, per sampled operation. */
@@ -64,25 +75,44 @@ export interface DesignResult {
    * closest to the key: where a converged lookup ends.
    */
   holdersAmongTrueClosest: number
-  recordsPerNode: number[]
-  announcesPerNodePerSecond: number
-  reannouncesPerNodePerSecond: number
-  upstreamLinksPerNode: number
+  /** Records held at the census: home records (homes designs), DHT records. */
+  homeRecordsPerNode: number[]
+  dhtRecordsPerNode: number[]
+  /** Per node per second. */
+  rates: {
+    /** First announcements (new producers and copies), originals alone, closes (withdrawals). */
+    announces: number
+    originals: number
+    withdrawals: number
+    /** DHT re-announcements (kad: every record; homes: originals). */
+    dhtReannounces: number
+    /** Home re-announcements: messages and bytes, all producers and originals alone. */
+    homeReannounceMessages: number
+    homeReannounceBytes: number
+    idleHomeReannounceMessages: number
+    idleHomeReannounceBytes: number
+    /** Distinct homes (other than itself) of a node's announced producers, all and originals alone. */
+    distinctHomes: number
+    idleDistinctHomes: number
+    /** Bytes of one announcement of one producer and its answer. */
+    oneRecordBytes: number
+  }
 }
 
-/** An operation's mean cost: kad messages (requests and ADD_PROVIDERs), aborted requests, pings, bytes of all. */
+/** An operation's mean cost: messages (requests and ADD_PROVIDERs), aborted requests, pings, bytes of all, dials. */
 export interface MeanCost {
   messages: number
   aborted: number
   pings: number
   bytes: number
+  dials: number
 }
 
 export interface PullStats {
   count: number
   found: number
-  /** Found without the fallback (first round, or the puller held a record). */
-  fastHits: number
+  /** Found how: own records, first round, second round, DHT. */
+  by: Record<FoundBy, number>
   hops: number[]
 }
 
@@ -108,7 +138,13 @@ function mean (values: readonly number[]): number {
 }
 
 function meanCost (costs: readonly OperationCost[]): MeanCost {
-  return { messages: mean(costs.map(messages)), aborted: mean(costs.map((c) => c.aborted)), pings: mean(costs.map((c) => c.pings)), bytes: mean(costs.map((c) => c.bytes)) }
+  return {
+    messages: mean(costs.map(messages)),
+    aborted: mean(costs.map((c) => c.aborted)),
+    pings: mean(costs.map((c) => c.pings)),
+    bytes: mean(costs.map((c) => c.bytes)),
+    dials: mean(costs.map((c) => c.dials))
+  }
 }
 
 function randomOther (prng: Prng, nodes: number, taken: ReadonlySet<number>): number {
@@ -123,6 +159,7 @@ export function runScenario (params: SimParameters, nodes: number, k: number): S
   const seed = params.seed * 1_000_003 + nodes * 31 + k
   const model = new SwarmModel({
     capacity: nodes,
+    maxConnections: params.maxConnections,
     routingTable: { kBucketSize: k, prefixLength: params.prefixLength, oldContactsToPing: params.oldContactsToPing, lastPingThresholdMs: params.lastPingThresholdMs },
     wire: new WireSizes(params.wire),
     seed
@@ -160,18 +197,33 @@ export function runScenario (params: SimParameters, nodes: number, k: number): S
   }
 
   const closestNodes = new ClosestNodes(model.ids)
+  const population = censusPopulation(new Prng(seed + 4), {
+    nodes,
+    producersPerNode: params.producersPerNode,
+    producerLifetimeMs: params.producerLifetimeMs,
+    pullsPerProducer: params.pullsPerProducer,
+    copyAnnounceDelayMs: params.copyAnnounceDelayMs,
+    rateWindowMs: params.censusRateWindowMs,
+    recordLifetimeMs: params.providerValidityMs + Math.max(params.reprovideIntervalMs, params.homeSweepIntervalMs),
+    producerIdPrefix: `census-${nodes}-${k}-`
+  })
   const designs: DesignResult[] = []
-  for (const which of ['fast', 'plain'] as const) {
+  for (const which of ['closer', 'homes', 'kad'] as const) {
     restore()
     const prng = new Prng(seed + 3)
-    const fast = new HomeFastPath(model, prng, { homes: params.homes, fallbackAlpha: params.fallbackAlpha, fallbackDisjointPaths: params.fallbackDisjointPaths })
-    const plain = new PlainKad(model, prng, { alpha: params.kadAlpha, disjointPaths: params.kadDisjointPaths })
-    const design: DirectoryDesign = which === 'fast' ? fast : plain
-    const placement: Placement = which === 'fast'
-      ? (announcer, key) => fast.homesOf(announcer, key)
-      : (announcer, key) => closestNodes.closest(key, k, announcer)
-    designs.push(measureDesign(params, model, prng, design, placement, closestNodes))
-  }
+    const dht = { alpha: params.kadAlpha, disjointPaths: params.kadDisjointPaths }
+    const design: DirectoryDesign = which === 'kad'
+      ? new PlainKad(model, prng, dht)
+      : new HomeDirectory(model, prng, {
+        homes: params.homes,
+        lookupHomes: params.lookupHomes,
+        closerRound: which === 'closer',
+        locateWaitMs: params.locateWaitMs,
+        dht,
+        wire: new NodeWire(params.nodeWire)
+      })
+    designs.push(measureDesign(params, model, prng, design, population, closestNodes))
+    }
   const cpu = process.cpuUsage(cpuStart)
   return {
     nodes,
@@ -185,14 +237,20 @@ export function runScenario (params: SimParameters, nodes: number, k: number): S
   }
 }
 
-function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, design: DirectoryDesign, placement: Placement, closestNodes: ClosestNodes): DesignResult {
+function pullStats (): PullStats {
+  return { count: 0, found: 0, by: { local: 0, 'round 1': 0, 'round 2': 0, dht: 0 }, hops: [] }
+}
+
+function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, design: DirectoryDesign, population: Population, closestNodes: ClosestNodes): DesignResult {
   const nodes = model.size
   const k = model.routingTableInit.kBucketSize
-  const fresh: PullStats = { count: 0, found: 0, fastHits: 0, hops: [] }
-  const old: PullStats = { count: 0, found: 0, fastHits: 0, hops: [] }
+  const fresh = pullStats()
+  const old = pullStats()
   const messagesPerPull: number[] = []
   const bytesPerPull: number[] = []
   const announces: OperationCost[] = []
+  const provides: OperationCost[] = []
+  const withdrawals: OperationCost[] = []
   const lookups: OperationCost[] = []
   let holdersAmongTrueClosest = 0
   let holderCount = 0
@@ -201,8 +259,8 @@ function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, de
     if (outcome.found) {
       stats.found++
       stats.hops.push(outcome.hops)
+      stats.by[outcome.by!]++
     }
-    if (outcome.local || outcome.fastHit) stats.fastHits++
   }
   const operation = (run: () => void): OperationCost => {
     model.beginOperation()
@@ -217,6 +275,8 @@ function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, de
     const keyRef = model.addKey(producerKadId(`sim-${nodes}-${k}-${p}`))
     let holders: readonly number[] = []
     announces.push(operation(() => { holders = design.announce(origin, keyRef) }))
+    // The DHT record is in place when a lookup falls back on the DHT (see docs/benchmarks.md).
+    if (design.announceOriginal !== undefined) provides.push(operation(() => design.announceOriginal!(origin, keyRef)))
     const truth = new Set(closestNodes.closest(model.keys[keyRef]!, k))
     holdersAmongTrueClosest += holders.filter((h) => truth.has(h)).length
     holderCount += holders.length
@@ -247,34 +307,53 @@ function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, de
       operation(() => { outcome = design.lookup(late, keyRef) })
       record(old, outcome!)
     }
+    if (design.withdraw !== undefined) for (const node of [origin, ...pullers]) withdrawals.push(operation(() => design.withdraw!(node, keyRef)))
   }
 
-  const census = recordCensus(prng, placement, {
-    nodes,
-    producersPerNode: params.producersPerNode,
-    producerLifetimeMs: params.producerLifetimeMs,
-    pullsPerProducer: params.pullsPerProducer,
-    copyAnnounceDelayMs: params.copyAnnounceDelayMs,
-    providerValidityMs: params.providerValidityMs,
-    reprovideIntervalMs: params.reprovideIntervalMs,
-    reprovideThresholdMs: params.reprovideThresholdMs,
-    rateWindowMs: params.censusRateWindowMs,
-    producerIdPrefix: `census-${nodes}-${k}-`
-  })
-  const sampled = [...announces, ...lookups]
+  // The census, with its own random stream: the designs see the same population.
+  const censusPrng = new Prng(model.size * 7 + k)
+  const dhtTiming = { providerValidityMs: params.providerValidityMs, reprovideIntervalMs: params.reprovideIntervalMs, reprovideThresholdMs: params.reprovideThresholdMs }
+  const trueClosest = (announcer: number, key: Parameters<ClosestNodes['closest']>[0]): number[] => closestNodes.closest(key, k, announcer)
+  const homes = design instanceof HomeDirectory ? design : undefined
+  const dht = dhtCensus(censusPrng, population, (a) => homes === undefined || a.original, trueClosest, dhtTiming)
+  let home: ReturnType<typeof homeCensus> | undefined
+  const wire = new NodeWire(params.nodeWire)
+  const closer = homes === undefined ? 0 : Math.round(homes.closerNamed.peers / Math.max(1, homes.closerNamed.answers))
+  if (homes !== undefined) {
+    home = homeCensus(censusPrng, population, (node, key, withExtra) => homes.placement(node, key, withExtra), {
+      providerValidityMs: params.providerValidityMs,
+      reannounceIntervalMs: params.homeReannounceIntervalMs,
+      sweepIntervalMs: params.homeSweepIntervalMs
+    }, (ids) => wire.announce(ids, closer))
+  }
+  const sampled = [...announces, ...provides, ...withdrawals, ...lookups]
   return {
     design: design.name,
+    kind: homes === undefined ? 'kad' : 'homes',
     fresh,
     old,
     messagesPerPull,
     bytesPerPull,
     announce: meanCost(announces),
+    provide: provides.length > 0 ? meanCost(provides) : null,
+    withdraw: withdrawals.length > 0 ? meanCost(withdrawals) : null,
     lookup: meanCost(lookups),
     tableAddsPerOperation: mean(sampled.map((c) => c.tableAdds)),
     holdersAmongTrueClosest: holdersAmongTrueClosest / holderCount,
-    recordsPerNode: census.recordsPerNode,
-    announcesPerNodePerSecond: census.announcesPerNodePerSecond,
-    reannouncesPerNodePerSecond: census.reannouncesPerNodePerSecond,
-    upstreamLinksPerNode: census.upstreamLinksPerNode
+    homeRecordsPerNode: home?.recordsPerNode ?? [],
+    dhtRecordsPerNode: dht.recordsPerNode,
+    rates: {
+      announces: population.announcesPerNodePerSecond,
+      originals: population.originalsPerNodePerSecond,
+      withdrawals: homes === undefined ? 0 : population.closesPerNodePerSecond,
+      dhtReannounces: dht.reannouncesPerNodePerSecond,
+      homeReannounceMessages: home?.reannounce.messages ?? 0,
+      homeReannounceBytes: home?.reannounce.bytes ?? 0,
+      idleHomeReannounceMessages: home?.reannounceOriginals.messages ?? 0,
+      idleHomeReannounceBytes: home?.reannounceOriginals.bytes ?? 0,
+      distinctHomes: (home?.reannounce.messages ?? 0) * params.homeReannounceIntervalMs / 1000,
+      idleDistinctHomes: (home?.reannounceOriginals.messages ?? 0) * params.homeReannounceIntervalMs / 1000,
+      oneRecordBytes: wire.announce(1, closer)
+    }
   }
 }

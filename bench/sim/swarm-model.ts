@@ -2,8 +2,13 @@
 // and the messages between nodes with what each side learns from them, as in kad-dht v16:
 // - a node that answers teaches the asker itself and every peer its answer names (the
 //   network's `peer` events), each offered to the asker's routing table;
-// - a new connection teaches both sides each other (the topology listener); connections
-//   are assumed to stay open once made, so this happens on a pair's first contact only;
+// - a new connection teaches both sides each other (the topology listener), on a pair's
+//   first contact only (kad-dht offers a reconnected peer again; it is then usually in the
+//   table already, and the re-offers are not modelled);
+// - connections: each node keeps the `maxConnections` peers it exchanged a message with
+//   most recently (libp2p's connection manager prunes past maxConnections; the model
+//   closes the least recently used, at both ends); a message between nodes that are not
+//   connected dials first (counted, not in the bytes);
 // - a routing-table insertion pings as RoutingTable says; pings of one contact that one
 //   node starts in the same query round are one ping (kad-dht joins a ping under way).
 // Every node stays up: pings are answered, nothing is evicted. Costs are added to the
@@ -17,6 +22,8 @@ import type { WireSizes } from './wire-sizes.js'
 
 export interface SwarmModelInit {
   capacity: number
+  /** Connections a node keeps at most (libp2p's maxConnections as the node sets it). */
+  maxConnections: number
   routingTable: RoutingTableInit
   wire: WireSizes
   seed: number
@@ -24,7 +31,7 @@ export interface SwarmModelInit {
 
 /** What one operation cost, all nodes together. */
 export interface OperationCost {
-  /** Request/answer exchanges (FIND_NODE, GET_PROVIDERS). */
+  /** Request/answer exchanges (FIND_NODE, GET_PROVIDERS; the node's announce and locate). */
   requests: number
   /** Messages without answer (ADD_PROVIDER). */
   oneWay: number
@@ -36,6 +43,8 @@ export interface OperationCost {
   bytes: number
   /** Peers that entered a routing table. */
   tableAdds: number
+  /** New connections (both ends were not connected): connection set-up, not in `bytes`. */
+  dials: number
 }
 
 export interface Answer {
@@ -46,7 +55,7 @@ export interface Answer {
 const NO_PROVIDERS: readonly number[] = []
 
 function zeroCost (): OperationCost {
-  return { requests: 0, oneWay: 0, aborted: 0, pings: 0, bytes: 0, tableAdds: 0 }
+  return { requests: 0, oneWay: 0, aborted: 0, pings: 0, bytes: 0, tableAdds: 0, dials: 0 }
 }
 
 export class SwarmModel {
@@ -59,6 +68,12 @@ export class SwarmModel {
   private records = new Map<number, Map<number, number[]>>()
   /** Pairs that have been connected (bit a·capacity + b, a < b). */
   private met: Uint8Array
+  /** Each node's connected peers (`slots` per node, the first connectionCounts[node] used) and when each connection was last used. */
+  private readonly slots: number
+  private connected: Int32Array
+  private lastUsed: Float64Array
+  private connectionCounts: Uint8Array
+  private tick = 0
   private readonly prng: Prng
   private cost = zeroCost()
   private instantPings = new Set<number>()
@@ -69,6 +84,11 @@ export class SwarmModel {
   constructor (private readonly init: SwarmModelInit) {
     this.ids = new KadIdSpace(init.capacity)
     this.met = new Uint8Array(Math.ceil(init.capacity * init.capacity / 8))
+    if (init.maxConnections > 255) throw new RangeError('maxConnections above 255 is not modelled')
+    this.slots = init.maxConnections
+    this.connected = new Int32Array(init.capacity * this.slots)
+    this.lastUsed = new Float64Array(init.capacity * this.slots)
+    this.connectionCounts = new Uint8Array(init.capacity)
     this.prng = new Prng(init.seed)
   }
 
@@ -112,7 +132,7 @@ export class SwarmModel {
     this.instantPings.clear()
   }
 
-  /** `from` asks `to` (a connection is made if they never met) and gets its answer. */
+  /** `from` asks `to` (on their connection, dialled if needed) and gets its answer. */
   request (from: number, to: number, type: 'FIND_NODE' | 'GET_PROVIDERS', keyRef: number, key: KadKey): Answer {
     this.meet(from, to)
     const closer = this.tables[to]!.closest(key, this.init.routingTable.kBucketSize, type === 'FIND_NODE' ? from : -1)
@@ -133,6 +153,29 @@ export class SwarmModel {
     for (const peer of answer.closer) this.learn(node, peer)
     for (const peer of answer.providers) this.learn(node, peer)
     this.learn(node, from)
+  }
+
+  /**
+   * A request of the node's own protocol (announce, locate): `answer` runs at `to` once the
+   * request is there, and returns the bytes of request and answer.
+   */
+  nodeRequest (from: number, to: number, answer: () => number): void {
+    this.meet(from, to)
+    this.cost.requests++
+    this.cost.bytes += answer()
+  }
+
+  /** The peers `node` is connected to now. */
+  connectedPeers (node: number): Int32Array {
+    return this.connected.subarray(node * this.slots, node * this.slots + this.connectionCounts[node]!)
+  }
+
+  isConnected (a: number, b: number): boolean {
+    return this.slotOf(a, b) >= 0
+  }
+
+  connectionCount (node: number): number {
+    return this.connectionCounts[node]!
   }
 
   /** `from` sends `to` a provider record of its own (ADD_PROVIDER); `to` stores it. */
@@ -163,8 +206,12 @@ export class SwarmModel {
     this.pingingNode = outer
   }
 
-  /** A connection between a and b: on their first, each side's topology listener offers the other. */
+  /**
+   * A message between a and b, on their connection (dialled if they are not connected); on
+   * their first connection ever, each side's topology listener offers the other.
+   */
   meet (a: number, b: number): void {
+    this.connect(a, b)
     if (this.markMet(a, b)) {
       this.learn(a, b)
       this.learn(b, a)
@@ -175,16 +222,68 @@ export class SwarmModel {
   snapshot (): () => void {
     const tables = this.tables.map((t) => t.clone())
     const met = this.met.slice()
+    const connected = this.connected.slice()
+    const lastUsed = this.lastUsed.slice()
+    const connectionCounts = this.connectionCounts.slice()
     const now = this.now
     return () => {
       this.tables = tables.map((t) => t.clone())
       this.met = met.slice()
+      this.connected = connected.slice()
+      this.lastUsed = lastUsed.slice()
+      this.connectionCounts = connectionCounts.slice()
       this.now = now
       this.records = new Map()
     }
   }
 
+  /** Uses the connection between a and b, dialling it if there is none; past maxConnections the least recently used goes. */
+  private connect (a: number, b: number): void {
+    if (a === b) return
+    const tick = ++this.tick
+    const at = this.slotOf(a, b)
+    if (at >= 0) {
+      this.lastUsed[at] = tick
+      this.lastUsed[this.slotOf(b, a)] = tick
+      return
+    }
+    this.cost.dials++
+    this.addSlot(a, b, tick)
+    this.addSlot(b, a, tick)
+  }
+
+  /** Slot of `peer` among `node`'s connections, or -1. */
+  private slotOf (node: number, peer: number): number {
+    const base = node * this.slots
+    for (let s = base, end = base + this.connectionCounts[node]!; s < end; s++) if (this.connected[s] === peer) return s
+    return -1
+  }
+
+  private addSlot (node: number, peer: number, tick: number): void {
+    const base = node * this.slots
+    let count = this.connectionCounts[node]!
+    if (count === this.init.maxConnections) {
+      let oldest = base
+      for (let s = base + 1; s < base + count; s++) if (this.lastUsed[s]! < this.lastUsed[oldest]!) oldest = s
+      const gone = this.connected[oldest]!
+      this.removeSlot(node, oldest)
+      this.removeSlot(gone, this.slotOf(gone, node))
+      count--
+    }
+    this.connected[base + count] = peer
+    this.lastUsed[base + count] = tick
+    this.connectionCounts[node] = count + 1
+  }
+
+  private removeSlot (node: number, slot: number): void {
+    const last = node * this.slots + this.connectionCounts[node]! - 1
+    this.connected[slot] = this.connected[last]!
+    this.lastUsed[slot] = this.lastUsed[last]!
+    this.connectionCounts[node]!--
+  }
+
   private ping (node: number, peer: number, purpose: 'new' | 'old'): boolean {
+    this.connect(node, peer)
     if (purpose === 'old') {
       const id = node * this.init.capacity + peer
       if (this.instantPings.has(id)) return true

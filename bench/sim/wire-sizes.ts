@@ -1,7 +1,10 @@
 // Bytes on the wire of the DHT's messages: kad-dht's protobuf Message (dist/src/message/
 // dht.proto) in a length-prefixed frame, on a new yamux stream per message (kad-dht opens
 // one for every request), with multistream-select naming the protocol, each yamux frame in
-// its own Noise message. TCP/IP headers are not counted.
+// its own Noise message. TCP/IP headers are not counted. Also the node's own directory
+// messages (announce, locate), sized with the node's encoder.
+import { encodeFrame } from '../../src/protocol/messages.js'
+import type { PeerInfoMessage, Request, Response } from '../../src/protocol/messages.js'
 
 export interface WireInit {
   /** A peer id's multihash (Ed25519: identity multihash of the 36-byte public key = 38). */
@@ -89,5 +92,75 @@ export class WireSizes {
   ping (): number {
     return 2 * this.init.pingPayloadBytes + 2 * this.multistreamOneWay(this.init.pingProtocol) +
       FRAMES_REQUEST_ANSWER * this.init.frameOverheadBytes
+  }
+}
+
+export interface NodeWireInit {
+  /** A peer id as a string (Ed25519, base58btc: 52 characters). */
+  peerIdChars: number
+  /** A producer id (mediasoup's: a UUID, 36 characters). */
+  producerIdChars: number
+  /** Multiaddrs sent with a peer, as strings. */
+  multiaddrs: string[]
+  /** Added to every frame: yamux header 12 + Noise length prefix 2 + Noise tag 16. */
+  frameOverheadBytes: number
+}
+
+/**
+ * Bytes on the wire of the node's own directory messages (src/protocol/messages.ts: JSON in
+ * varint length-prefixed frames, on one long-lived stream per pair of nodes and direction,
+ * so no stream set-up per message; the session's opening is not counted). Sizes come from
+ * the node's own encoder with ids of the real lengths.
+ */
+export class NodeWire {
+  /** Sizes already computed, by message shape. */
+  private readonly sizes = new Map<string, number>()
+
+  constructor (private readonly init: NodeWireInit) {}
+
+  private sized (shape: string, size: () => number): number {
+    let bytes = this.sizes.get(shape)
+    if (bytes === undefined) this.sizes.set(shape, bytes = size())
+    return bytes
+  }
+
+  private peerId (i: number): string {
+    return `12D3KooW${String(i).padStart(this.init.peerIdChars - 8, 'x')}`
+  }
+
+  private producerId (i: number): string {
+    return String(i).padStart(this.init.producerIdChars, 'p')
+  }
+
+  private peers (count: number): PeerInfoMessage[] {
+    return Array.from({ length: count }, (_, i) => ({ peerId: this.peerId(i), multiaddrs: this.init.multiaddrs }))
+  }
+
+  private frame (message: Request | Response): number {
+    const body = encodeFrame(1000, message).length
+    return varintLength(body) + body + this.init.frameOverheadBytes
+  }
+
+  /** `announce` of `ids` producers (or a withdrawal of them) and its answer (`closer` peers when one producer is announced). */
+  announce (ids: number, closer: number, withdraw = false): number {
+    return this.sized(`a${ids},${closer},${String(withdraw)}`, () => this.announceSize(ids, closer, withdraw))
+  }
+
+  private announceSize (ids: number, closer: number, withdraw: boolean): number {
+    const producerIds = Array.from({ length: ids }, (_, i) => this.producerId(i))
+    const request: Request = { type: 'announce', producerIds: withdraw ? [] : producerIds, withdrawn: withdraw ? producerIds : [] }
+    const answer: Response = !withdraw && ids === 1 ? { type: 'closer', producerId: this.producerId(0), closer: this.peers(closer) } : { type: 'ok' }
+    return this.frame(request) + this.frame(answer)
+  }
+
+  /** `locate` and its answer: `providers` providers, or (none) `closer` peers. */
+  locate (providers: number, closer: number, waitMs: number): number {
+    return this.sized(`l${providers},${closer},${waitMs}`, () => this.locateSize(providers, closer, waitMs))
+  }
+
+  private locateSize (providers: number, closer: number, waitMs: number): number {
+    const producerId = this.producerId(0)
+    return this.frame({ type: 'locate', producerId, waitMs }) +
+      this.frame({ type: 'providers', producerId, providers: this.peers(providers), closer: this.peers(providers > 0 ? 0 : closer) })
   }
 }

@@ -1,17 +1,35 @@
 import assert from 'node:assert/strict'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { producerKadId, KadIdSpace, keyFromBytes, ID_WORDS } from '../../bench/sim/kad-ids.js'
-import { HomeFastPath } from '../../bench/sim/home-fast-path.js'
+import { HomeDirectory } from '../../bench/sim/home-fast-path.js'
 import { Membership } from '../../bench/sim/membership.js'
 import { Prng } from '../../bench/sim/prng.js'
 import { RoutingTable } from '../../bench/sim/routing-table.js'
 import { SwarmModel } from '../../bench/sim/swarm-model.js'
-import { WireSizes } from '../../bench/sim/wire-sizes.js'
+import { NodeWire, WireSizes } from '../../bench/sim/wire-sizes.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import type { KadKey } from '../../bench/sim/kad-ids.js'
 import type { Pinger, RoutingTableInit } from '../../bench/sim/routing-table.js'
 
 const minute = 60_000
+const wire = new WireSizes({ peerIdBytes: 38, multiaddrBytes: 20, multiaddrsPerPeer: 2, keyBytes: 34, frameOverheadBytes: 30, kadProtocol: '/x/kad/1.0.0', pingProtocol: '/ipfs/ping/1.0.0', pingPayloadBytes: 32 })
+const nodeWire = new NodeWire({ peerIdChars: 52, producerIdChars: 36, multiaddrs: ['/ip4/10.0.0.1/tcp/4000'], frameOverheadBytes: 30 })
+const kadTable: RoutingTableInit = { kBucketSize: 20, prefixLength: 6, oldContactsToPing: 3, lastPingThresholdMs: 10 * minute }
+
+function homeDirectory (model: SwarmModel, closerRound: boolean): HomeDirectory {
+  return new HomeDirectory(model, new Prng(9), { homes: 3, lookupHomes: 6, closerRound, locateWaitMs: 1000, dht: { alpha: 3, disjointPaths: 1 }, wire: nodeWire })
+}
+
+/** `n` nodes with empty tables, no connections, and a key; nodes by distance to the key. */
+function bareSwarm (n: number, maxConnections = 32): { model: SwarmModel, keyRef: number, byDistance: number[], know: (node: number, peers: number[]) => void } {
+  const model = new SwarmModel({ capacity: n, maxConnections, routingTable: kadTable, wire, seed: 5 })
+  for (let i = 0; i < n; i++) model.addNode()
+  const keyRef = model.addKey(producerKadId('closer-round'))
+  const byDistance = [...Array(n).keys()].sort((a, b) => model.ids.compare(a, b, model.keys[keyRef]!))
+  // Tables filled directly: no message, no connection.
+  const know = (node: number, peers: number[]): void => { for (const peer of peers) model.tables[node]!.add(peer, 0, () => true) }
+  return { model, keyRef, byDistance, know }
+}
 
 /** An id whose first bits are `bits` (a string of 0s and 1s), then `fill`. */
 function idWithPrefix (bits: string, fill = 0): KadKey {
@@ -156,25 +174,84 @@ describe('control-plane simulation: kad model', () => {
     })
   })
 
+  describe('connections', () => {
+    it('keeps each node\'s most recently used connections, closes the oldest at both ends, and counts dials', () => {
+      const { model } = bareSwarm(5, 2)
+      model.beginOperation()
+      model.meet(0, 1)
+      model.meet(0, 2)
+      model.meet(0, 1)
+      model.meet(0, 3)
+      assert.deepEqual([...model.connectedPeers(0)].sort(), [1, 3])
+      assert.deepEqual([...model.connectedPeers(2)], [])
+      assert.equal(model.endOperation().dials, 3)
+    })
+  })
+
+  describe('homes', () => {
+    it('counts connected peers among the homes', () => {
+      const { model, keyRef, byDistance: [c0, c1, c2, c3, far], know } = bareSwarm(6)
+      know(far!, [c1!, c2!, c3!])
+      const homes = homeDirectory(model, false)
+      assert.deepEqual(homes.homesOf(far!, model.keys[keyRef]!, 3), [c1, c2, c3])
+      model.meet(far!, c0!)
+      assert.deepEqual(homes.homesOf(far!, model.keys[keyRef]!, 3), [c0, c1, c2])
+    })
+
+    it('the closer round takes the record to a home the announcer does not know, and lookups to it', () => {
+      for (const closerRound of [true, false]) {
+        const { model, keyRef, byDistance, know } = bareSwarm(8)
+        const [c0, c1, c2, c3, , c5, c6, c7] = byDistance as [number, number, number, number, number, number, number, number]
+        for (const node of byDistance) know(node, byDistance)
+        // The announcer c7 does not know c0, the closest node; c1 (one of its homes) does.
+        model.tables[c7] = new RoutingTable(c7, model.ids, kadTable)
+        know(c7, byDistance.filter((n) => n !== c0))
+        const directory = homeDirectory(model, closerRound)
+        model.beginOperation()
+        const holders = directory.announce(c7, keyRef)
+        const cost = model.endOperation()
+        assert.deepEqual(holders, closerRound ? [c1, c2, c3, c0] : [c1, c2, c3])
+        // Every home was dialled: each gets the record again from the identify hand-off.
+        assert.equal(cost.requests, 2 * (closerRound ? 4 : 3))
+        // A node that knows only c0 finds the record in round 1, with the closer round.
+        const onlyC0 = byDistance[4]!
+        model.tables[onlyC0] = new RoutingTable(onlyC0, model.ids, kadTable)
+        know(onlyC0, [c0])
+        assert.deepEqual(directory.lookup(onlyC0, keyRef), closerRound ? { found: true, hops: 1, by: 'round 1' } : { found: false, hops: 2 })
+        // A node that knows only c5 (no record) is told of c0, c1, c2 and asks them: round 2.
+        model.tables[c6] = new RoutingTable(c6, model.ids, kadTable)
+        know(c6, [c5])
+        if (closerRound) assert.deepEqual(directory.lookup(c6, keyRef), { found: true, hops: 2, by: 'round 2' })
+      }
+    })
+
+    it('sizes the node\'s messages with its encoder: a closer answer grows with the peers named', () => {
+      assert.ok(nodeWire.announce(1, 2) > nodeWire.announce(1, 0))
+      assert.ok(nodeWire.announce(2, 2) < nodeWire.announce(1, 2) + 100)
+      assert.ok(nodeWire.locate(1, 0, 1000) < nodeWire.locate(0, 3, 1000))
+    })
+  })
+
   describe('a small swarm', () => {
-    it('knows every node after the joins, and the fast path finds a new record in one round', () => {
-      const wire = new WireSizes({ peerIdBytes: 38, multiaddrBytes: 20, multiaddrsPerPeer: 2, keyBytes: 34, frameOverheadBytes: 30, kadProtocol: '/x/kad/1.0.0', pingProtocol: '/ipfs/ping/1.0.0', pingPayloadBytes: 32 })
-      const model = new SwarmModel({ capacity: 30, routingTable: { kBucketSize: 20, prefixLength: 6, oldContactsToPing: 3, lastPingThresholdMs: 10 * minute }, wire, seed: 1 })
+    it('knows every node after the joins, and the homes answer a new record in one round', () => {
+      const model = new SwarmModel({ capacity: 30, maxConnections: 32, routingTable: kadTable, wire, seed: 1 })
       const prng = new Prng(2)
-      const membership = new Membership(model, prng, { alpha: 10, disjointPaths: 10, selfQueryEventLimit: 20, maxRefreshCommonPrefix: 15 })
+      const membership = new Membership(model, prng, { alpha: 3, disjointPaths: 1, selfQueryEventLimit: 20, maxRefreshCommonPrefix: 15 })
       for (let i = 0; i < 30; i++) membership.join()
       for (let i = 0; i < 30; i++) membership.probeEveryRegion(i)
       assert.ok(model.tables.every((t) => t.size === 29))
-      const fast = new HomeFastPath(model, prng, { homes: 3, fallbackAlpha: 3, fallbackDisjointPaths: 1 })
+      const directory = homeDirectory(model, true)
       const keyRef = model.addKey(producerKadId('p'))
-      const homes = fast.announce(0, keyRef)
+      const homes = directory.announce(0, keyRef)
+      // Every view is the whole swarm: the homes name no one closer, no second round.
       assert.equal(homes.length, 3)
       const asker = [...Array(30).keys()].find((n) => n !== 0 && !homes.includes(n))!
+      const asked = directory.homesOf(asker, model.keys[keyRef]!, 6).filter((n) => n !== asker).length
       model.beginOperation()
-      const outcome = fast.lookup(asker, keyRef)
+      const outcome = directory.lookup(asker, keyRef)
       const cost = model.endOperation()
-      assert.deepEqual(outcome, { found: true, hops: 1, local: false, fastHit: true })
-      assert.equal(cost.requests, 3)
+      assert.deepEqual(outcome, { found: true, hops: 1, by: 'round 1' })
+      assert.equal(cost.requests, asked)
     })
   })
 })
