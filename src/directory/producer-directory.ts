@@ -213,7 +213,8 @@ export class ProducerDirectory {
     return await Promise.all(peers.map(async (peerId) => ({ peerId, multiaddrs: await this.addressesOf(peerId) })))
   }
 
-  private async addressesOf (peerId: string): Promise<string[]> {
+  /** Addresses this node knows for a peer, at most 8 (what a message may carry). */
+  async addressesOf (peerId: string): Promise<string[]> {
     return await this.host.peerStore.get(peerIdFromString(peerId))
       .then((p) => p.addresses.map((a) => a.multiaddr.toString()).slice(0, 8), () => [])
   }
@@ -222,11 +223,8 @@ export class ProducerDirectory {
     return (this.host.services.dht as unknown as RoutingTableView).routingTable ?? { size: 0, closestPeers: () => [] }
   }
 
-  /**
-   * Sends records (and withdrawals) to the homes of each producer: one message per home.
-   * Resolves with the closer nodes the homes named (for a single producer).
-   */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<ProviderInfo[]> {
+  /** Sends records (and withdrawals) to the homes of each producer: one message per home. */
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<void> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
@@ -238,8 +236,7 @@ export class ProducerDirectory {
         }
       }
     }
-    const answers = await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
-    return answers.flatMap((a) => a.closer)
+    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
   }
 
   /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. `ok`: every message answered. */

@@ -142,8 +142,6 @@ export class SwarmNode extends SafeEmitter {
       this.emit('distributionchange', producerId)
     }
     const registry = this.registry
-    const multiaddrsOf = async (peerId: string): Promise<string[]> => await this.host.peerStore.get(peerIdFromString(peerId))
-      .then((p) => p.addresses.map((a) => a.multiaddr.toString()), () => [])
     const directory = this.directory = new ProducerDirectory({
       host: this.host,
       announceTimeoutMs: timeouts.announce,
@@ -233,7 +231,7 @@ export class SwarmNode extends SafeEmitter {
       localLoad,
       holdLoad: (cost) => this.load.hold(cost),
       remoteIpsOf: (peerId) => remoteIpsOf(this.host, peerId),
-      multiaddrsOf,
+      multiaddrsOf: async (peerId) => await directory.addressesOf(peerId),
       draining
     })
     const recruits = new RelayRecruits({
@@ -246,7 +244,7 @@ export class SwarmNode extends SafeEmitter {
       relayMediaCodecs: options.relayMediaCodecs
     })
     const handlers = handlerTable({
-      server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining, multiaddrsOf,
+      server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining,
       fanout: options.fanout,
       notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
     })

@@ -32,7 +32,6 @@ export interface HandlerParts {
   localLoad: () => Load
   draining: () => boolean
   fanout: number
-  multiaddrsOf: (peerId: string) => Promise<string[]>
   notePeerLoad: (peerId: string, load: Load) => void
 }
 
@@ -47,6 +46,6 @@ export function handlerTable (p: HandlerParts): HandlerTable {
     'close-pipe': closePipeHandler(p.outgoing, p.incoming),
     move: moveHandler(p.repair),
     announce: announceHandler(p.directory),
-    locate: locateHandler({ directory: p.directory, multiaddrsOf: p.multiaddrsOf })
+    locate: locateHandler(p.directory)
   }
 }
