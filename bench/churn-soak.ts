@@ -57,6 +57,8 @@ async function run (): Promise<void> {
     const actions: Action[] = ['kill', 'drain', 'freeze', 'join']
     const churnEnd = performance.now() + CHURN_MS
     const pending: Array<Promise<unknown>> = []
+    // Caught at once: a failed restart or join is a finding to print, not a crash of the run.
+    const later = (work: Promise<unknown>): void => { pending.push(work.catch((err: Error) => errors.add(0, `churn: ${err.message}`))) }
     for (let step = 0; performance.now() < churnEnd; step++) {
       const action = actions[step % actions.length]!
       const victim = watchers[Math.floor(Math.random() * watchers.length)]!
@@ -64,22 +66,22 @@ async function run (): Promise<void> {
       if (action === 'kill') {
         victim.signal('SIGKILL')
         watchers = watchers.filter((w) => w !== victim)
-        pending.push(sleep(1000).then(async () => { addWatcher(await spawnWatcher(bootstrap, producerIds)) }))
+        later(sleep(1000).then(async () => { addWatcher(await spawnWatcher(bootstrap, producerIds)) }))
       } else if (action === 'drain') {
         watchers = watchers.filter((w) => w !== victim)
-        pending.push(victim.request('drain', { timeoutMs: 10_000 }).then(async () => {
+        later(victim.request('drain', { timeoutMs: 10_000 }).then(async () => {
           await victim.stop()
           addWatcher(await spawnWatcher(bootstrap, producerIds))
         }))
       } else if (action === 'freeze') {
         victim.signal('SIGSTOP')
-        pending.push(sleep(FROZEN_MS).then(() => victim.signal('SIGCONT')))
+        later(sleep(FROZEN_MS).then(() => victim.signal('SIGCONT')))
       } else {
-        pending.push(spawnWatcher(bootstrap, producerIds).then(addWatcher))
+        later(spawnWatcher(bootstrap, producerIds).then(addWatcher))
       }
       await sleep(ACTION_EVERY_MS)
     }
-    await Promise.all(pending.map(async (p) => await p.catch((err: Error) => errors.add(0, `churn: ${err.message}`))))
+    await Promise.all(pending)
     await sleep(SETTLE_MS)
 
     // Every live watcher receives every stream.

@@ -232,7 +232,7 @@ function percent (part: number, whole: number): string {
 
 /** Found without the DHT: own records, first or second round. */
 function fastHits (stats: PullStats): number {
-  return stats.by.local + stats.by['round 1'] + stats.by['round 2']
+  return stats.by.local + stats.by['round 1'] + stats.by['round 2+']
 }
 
 function lookupRows (results: ScenarioResult[]): TableRow[] {
@@ -247,7 +247,7 @@ function lookupRows (results: ScenarioResult[]): TableRow[] {
       design: d.design,
       'own records': percent(d.fresh.by.local, d.fresh.count),
       'round 1': homes ? percent(d.fresh.by['round 1'], d.fresh.count) : '-',
-      'round 2': homes ? percent(d.fresh.by['round 2'], d.fresh.count) : '-',
+      'round 2+': homes ? percent(d.fresh.by['round 2+'], d.fresh.count) : '-',
       DHT: percent(d.fresh.by.dht, d.fresh.count),
       'fast hits old': homes ? percent(fastHits(d.old), d.old.count) : '-',
       'not found fresh/old': `${d.fresh.count - d.fresh.found}/${d.old.count - d.old.found}`,

@@ -1,7 +1,7 @@
 // Where a producer's record goes and how a pull finds it: the designs compared.
 
 /** How a lookup that found a provider found it. */
-export type FoundBy = 'local' | 'round 1' | 'round 2' | 'dht'
+export type FoundBy = 'local' | 'round 1' | 'round 2+' | 'dht'
 
 export interface LookupOutcome {
   found: boolean

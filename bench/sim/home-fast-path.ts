@@ -12,8 +12,9 @@
 // - lookup: the node's own home records (0 hops); then `locate` to the LOOKUP_HOMES of its
 //   view at once (round 1): a home with records answers providers, one without answers the
 //   HOMES closest of its view, less itself and the asker. With the closer round, if no
-//   provider came, the LOOKUP_HOMES closest over the first ones and all the peers named,
-//   those not asked yet, at once (round 2). Then kad-dht's findProviders() over the DHT
+//   provider came, those not asked yet of the LOOKUP_HOMES closest over the first ones and
+//   all the peers named, at once (round 2), and so on until the closest are all asked
+//   (LOOKUP_ROUNDS rounds at most). Then kad-dht's findProviders() over the DHT
 //   records: its own store, then a walk (α, disjoint paths as the node sets them), read
 //   until a provider;
 // - withdrawal (the producer closed): to the homes of the node's view then. A closer
@@ -22,6 +23,7 @@
 //   announced producers whose homes (its view, plus that peer) include the other: an
 //   announcement that dials its home sends it twice. Here only that case; other
 //   connections' hand-offs are estimated in bench/control-plane-sim.ts.
+import { LOOKUP_ROUNDS } from '../../src/directory/producer-directory.js'
 import { PlainKad } from './plain-kad.js'
 import type { DirectoryDesign, LookupOutcome } from './directory-design.js'
 import type { KadKey } from './kad-ids.js'
@@ -149,8 +151,11 @@ export class HomeDirectory implements DirectoryDesign {
     }
     const first = this.homesOf(node, key, this.init.lookupHomes)
     if (ask(first)) return { found: true, hops: rounds, by: 'round 1' }
-    if (this.init.closerRound && ask(closestOf(this.model, key, [...first, ...named], this.init.lookupHomes))) {
-      return { found: true, hops: rounds, by: 'round 2' }
+    // The closer rounds: the closest of all named, those not asked yet, until the closest are all asked.
+    for (let round = 1; this.init.closerRound && round < LOOKUP_ROUNDS; round++) {
+      const next = closestOf(this.model, key, [...first, ...named], this.init.lookupHomes).filter((peer) => !asked.has(peer))
+      if (next.length === 0) break
+      if (ask(next)) return { found: true, hops: rounds, by: 'round 2+' }
     }
     const walk = this.dht.lookup(node, keyRef)
     return walk.found ? { found: true, hops: rounds + walk.hops, by: 'dht' } : { found: false, hops: rounds + walk.hops }

@@ -238,7 +238,7 @@ export function runScenario (params: SimParameters, nodes: number, k: number): S
 }
 
 function pullStats (): PullStats {
-  return { count: 0, found: 0, by: { local: 0, 'round 1': 0, 'round 2': 0, dht: 0 }, hops: [] }
+  return { count: 0, found: 0, by: { local: 0, 'round 1': 0, 'round 2+': 0, dht: 0 }, hops: [] }
 }
 
 function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, design: DirectoryDesign, population: Population, closestNodes: ClosestNodes): DesignResult {

@@ -40,6 +40,11 @@ export const HOMES = 3
  * differs from the announcer's (routing tables still filling) still reaches one of them.
  */
 export const LOOKUP_HOMES = 2 * HOMES
+/**
+ * Rounds of `locate` a lookup makes at most before the DHT: the closest it knows, then the
+ * closer nodes they name, and so on (each round one round trip to up to LOOKUP_HOMES nodes).
+ */
+export const LOOKUP_ROUNDS = 4
 /** How long a home holds a lookup for a record that has not arrived yet. */
 export const LOCATE_WAIT_MS = 1000
 /** Producer ids in one `announce` message at most. */
@@ -387,22 +392,22 @@ export class ProducerDirectory {
     })
     let failed = 0
     // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
-    const firstHomes = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
+    let round = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const closer: ProviderInfo[] = []
-    for await (const answer of inOrderOfArrival(ask(firstHomes))) {
-      if (signal.aborted) return
-      closer.push(...answer.closer)
-      yield * fresh(answer.providers)
-    }
-    // Nobody had it (or the caller wants more): the nodes the homes know closer to the key.
-    // In place of a home that did not answer, the next closest this node knows.
-    const known = await this.homesOf(producerId, undefined, 2 * LOOKUP_HOMES)
-    const next = (await this.closest(producerId, [...known, ...closer.map((c) => c.peerId)], LOOKUP_HOMES + failed)).filter((peerId) => !asked.has(peerId))
-    log.trace('%s not at %s; asking %s', producerId, firstHomes.join(' '), next.join(' '))
-    await Promise.all(closer.filter((c) => next.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
-    for await (const answer of inOrderOfArrival(ask(next))) {
-      if (signal.aborted) return
-      yield * fresh(answer.providers)
+    for (let r = 0; r < LOOKUP_ROUNDS && round.length > 0; r++) {
+      for await (const answer of inOrderOfArrival(ask(round))) {
+        if (signal.aborted) return
+        closer.push(...answer.closer)
+        yield * fresh(answer.providers)
+      }
+      // Nobody had it (or the caller wants more): the nodes the homes know closer to the
+      // key, until no one names a node not asked yet (a node that just joined knows few).
+      // In place of a home that did not answer, the next closest this node knows.
+      const known = await this.homesOf(producerId, undefined, 2 * LOOKUP_HOMES)
+      const next = (await this.closest(producerId, [...known, ...closer.map((c) => c.peerId)], LOOKUP_HOMES + failed)).filter((peerId) => !asked.has(peerId))
+      log.trace('%s not at %s; asking %s', producerId, round.join(' '), next.join(' '))
+      await Promise.all(closer.filter((c) => next.includes(c.peerId)).map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
+      round = next
     }
     const done = new AbortController()
     try {
