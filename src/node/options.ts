@@ -110,7 +110,7 @@ export interface SwarmTimeouts {
    * Ping period of every connected peer (round-trip times for ranking, liveness of idle
    * peers): a peer that misses two pings in a row is given up, within three periods. Kept
    * long because it costs every connection: the links that carry media are watched by
-   * `mediaSilence` and `livenessPing` instead. Default 20000.
+   * `mediaSilence` and `livenessPing` instead. Default 60000.
    */
   ping: number
   /**
@@ -121,8 +121,15 @@ export interface SwarmTimeouts {
   mediaSilence: number
   /** Deadline of a liveness ping: a silent upstream's, and a repair candidate's before it is asked. Default 500. */
   livenessPing: number
-  /** Lifetime of a DHT provider record (re-announced every validity/4). Default 120000. */
+  /** Lifetime of a home record (`announce`), re-announced every half of it. Default 120000. */
   providerValidity: number
+  /**
+   * Lifetime of an original producer's DHT provider record, re-provided every half of it.
+   * Long because each re-provide is a DHT walk and about 20 stores, for every original,
+   * the largest idle cost at 25+ nodes; the DHT is only the fallback of lookups, and a
+   * stale record costs a requester one `not-found` answer. Default 1800000 (30 min).
+   */
+  dhtRecordValidity: number
   /** Dial timeout for a peer. Default 3000. */
   dial: number
   /**
@@ -136,10 +143,11 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   lookup: 5000,
   request: 3000,
   pipeConnect: 10_000,
-  ping: 20_000,
+  ping: 60_000,
   mediaSilence: 1000,
   livenessPing: 500,
   providerValidity: 120_000,
+  dhtRecordValidity: 1_800_000,
   dial: 3000,
   announce: 10_000
 }

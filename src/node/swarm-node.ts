@@ -116,8 +116,8 @@ export class SwarmNode extends SafeEmitter {
       swarmKey,
       protocolPrefix: options.protocolPrefix,
       addressPolicy: options.addressPolicy,
-      providerValidityMs: timeouts.providerValidity,
-      reprovideIntervalMs: timeouts.providerValidity / 2,
+      providerValidityMs: timeouts.dhtRecordValidity,
+      reprovideIntervalMs: timeouts.dhtRecordValidity / 2,
       dialTimeoutMs: timeouts.dial,
       maxConnections: options.maxConnections,
       refusePeer: (peerId) => {

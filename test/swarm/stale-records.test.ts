@@ -145,7 +145,7 @@ describe('stale provider records, dead peers and late answers', function () {
   })
 
   it('provider records (home and DHT) of a stopped node expire after the provider validity', async () => {
-    nodes = await startChain(3, { timeouts: { providerValidity: 3000 } })
+    nodes = await startChain(3, { timeouts: { providerValidity: 3000, dhtRecordValidity: 3000 } })
     await waitConnected(nodes)
     const [a, , c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
     await announceOn(a)
