@@ -47,13 +47,14 @@ const MAX_CONNECTIONS = DEFAULTS.maxConnections
 /** PeerMonitor pings every connected peer this often (timeouts.ping). */
 const PEER_PING_INTERVAL_MS = DEFAULT_TIMEOUTS.ping
 
-// Records as the node configures them. DHT: src/node/swarm-node.ts sets the reprovide
-// interval to validity / 2, src/p2p/host.ts the threshold to validity / 2. Homes
-// (src/directory): everything announced again every validity / 2; a home sweeps expired
-// records every max(1 s, validity / 4).
+// Records as the node configures them. DHT (timeouts.dhtRecordValidity): src/node/swarm-node.ts
+// sets the reprovide interval to validity / 2, src/p2p/host.ts the threshold to validity / 2.
+// Homes (timeouts.providerValidity, src/directory): everything announced again every
+// validity / 2; a home sweeps expired records every max(1 s, validity / 4).
 const PROVIDER_VALIDITY_MS = DEFAULT_TIMEOUTS.providerValidity
-const REPROVIDE_INTERVAL_MS = PROVIDER_VALIDITY_MS / 2
-const REPROVIDE_THRESHOLD_MS = PROVIDER_VALIDITY_MS / 2
+const DHT_RECORD_VALIDITY_MS = DEFAULT_TIMEOUTS.dhtRecordValidity
+const REPROVIDE_INTERVAL_MS = DHT_RECORD_VALIDITY_MS / 2
+const REPROVIDE_THRESHOLD_MS = DHT_RECORD_VALIDITY_MS / 2
 const HOME_REANNOUNCE_INTERVAL_MS = PROVIDER_VALIDITY_MS / 2
 const HOME_SWEEP_INTERVAL_MS = Math.max(1000, PROVIDER_VALIDITY_MS / 4)
 
@@ -118,6 +119,7 @@ const PARAMETERS: SimParameters = {
   pullsPerProducer: PULLS_PER_PRODUCER,
   copyAnnounceDelayMs: COPY_ANNOUNCE_DELAY_MS,
   providerValidityMs: PROVIDER_VALIDITY_MS,
+  dhtRecordValidityMs: DHT_RECORD_VALIDITY_MS,
   reprovideIntervalMs: REPROVIDE_INTERVAL_MS,
   reprovideThresholdMs: REPROVIDE_THRESHOLD_MS,
   homeReannounceIntervalMs: HOME_REANNOUNCE_INTERVAL_MS,
@@ -148,9 +150,9 @@ async function runScenarios (tasks: ScenarioTask[]): Promise<ScenarioResult[]> {
   return results.sort((a, b) => b.k - a.k || a.nodes - b.nodes)
 }
 
-/** Re-announcement period of a DHT record once it runs on the reprovider's passes (120 s here). */
+/** Re-announcement period of a DHT record once it runs on the reprovider's passes. */
 function steadyReprovidePeriodMs (): number {
-  return REPROVIDE_INTERVAL_MS * (Math.floor((PROVIDER_VALIDITY_MS - REPROVIDE_THRESHOLD_MS) / REPROVIDE_INTERVAL_MS) + 1)
+  return REPROVIDE_INTERVAL_MS * (Math.floor((DHT_RECORD_VALIDITY_MS - REPROVIDE_THRESHOLD_MS) / REPROVIDE_INTERVAL_MS) + 1)
 }
 
 /** What a node sends per second for one part of its traffic, on average (equal to what it receives). */
@@ -348,7 +350,7 @@ async function run (): Promise<void> {
   heading(`cold pulls: ${PULL_SAMPLES} per swarm (${PULLS_PER_PRODUCER} per new producer) + one pull per producer after its copies announced ("old"); HOMES = ${HOMES}, LOOKUP_HOMES = ${LOOKUP_HOMES}, kad-dht α = ${KAD_ALPHA}, ${KAD_DISJOINT_PATHS} path`)
   console.log(formatTable(lookupRows(results)))
   console.log('(fresh pulls found by the puller\'s own records, round 1, round 2, the DHT; fast hits old: found without the DHT; hops: rounds until a provider is named, 0 when the puller holds a record; msgs/pull: the lookup\'s requests + the copy\'s announcement)')
-  heading(`load per node: ${PRODUCERS_PER_NODE} live producers per node, ${PRODUCER_LIFETIME_MS / minute} min each, ${PULLS_PER_PRODUCER} pulls each; records valid ${PROVIDER_VALIDITY_MS / second} s; homes re-announced every ${HOME_REANNOUNCE_INTERVAL_MS / second} s, DHT records every ${steadyReprovidePeriodMs() / second} s`)
+  heading(`load per node: ${PRODUCERS_PER_NODE} live producers per node, ${PRODUCER_LIFETIME_MS / minute} min each, ${PULLS_PER_PRODUCER} pulls each; home records valid ${PROVIDER_VALIDITY_MS / second} s, DHT records ${DHT_RECORD_VALIDITY_MS / second} s; homes re-announced every ${HOME_REANNOUNCE_INTERVAL_MS / second} s, DHT records every ${steadyReprovidePeriodMs() / second} s`)
   console.log(formatTable(loadRows(results, pingBytes)))
   console.log(`(B/s: bytes a node sends per second on average, = what it receives; idle: table maintenance + peer pings + re-announcing its originals (Poisson mean ${PRODUCERS_PER_NODE}); workload adds new producers, copies, withdrawals and pulls. Peer pings: 1 per connection per ${PEER_PING_INTERVAL_MS / second} s, min(${MAX_CONNECTIONS}, N - 1) connections; dials: new connections (at most ${MAX_CONNECTIONS} kept, the least recently used closed), "with dials" adds ${CONNECTION_SETUP_BYTES} B per dial)`)
   heading(`workload bytes per node per second by part, K = ${BUCKET_SIZES[0]}`)

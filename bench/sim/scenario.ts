@@ -35,7 +35,10 @@ export interface SimParameters {
   producerLifetimeMs: number
   pullsPerProducer: number
   copyAnnounceDelayMs: number
+  /** Home records' validity. */
   providerValidityMs: number
+  /** DHT records' validity (originals; and every record of plain kad-dht). */
+  dhtRecordValidityMs: number
   reprovideIntervalMs: number
   reprovideThresholdMs: number
   homeReannounceIntervalMs: number
@@ -204,7 +207,7 @@ export function runScenario (params: SimParameters, nodes: number, k: number): S
     pullsPerProducer: params.pullsPerProducer,
     copyAnnounceDelayMs: params.copyAnnounceDelayMs,
     rateWindowMs: params.censusRateWindowMs,
-    recordLifetimeMs: params.providerValidityMs + Math.max(params.reprovideIntervalMs, params.homeSweepIntervalMs),
+    recordLifetimeMs: Math.max(params.dhtRecordValidityMs + params.reprovideIntervalMs, params.providerValidityMs + params.homeSweepIntervalMs),
     producerIdPrefix: `census-${nodes}-${k}-`
   })
   const designs: DesignResult[] = []
@@ -312,7 +315,7 @@ function measureDesign (params: SimParameters, model: SwarmModel, prng: Prng, de
 
   // The census, with its own random stream: the designs see the same population.
   const censusPrng = new Prng(model.size * 7 + k)
-  const dhtTiming = { providerValidityMs: params.providerValidityMs, reprovideIntervalMs: params.reprovideIntervalMs, reprovideThresholdMs: params.reprovideThresholdMs }
+  const dhtTiming = { providerValidityMs: params.dhtRecordValidityMs, reprovideIntervalMs: params.reprovideIntervalMs, reprovideThresholdMs: params.reprovideThresholdMs }
   const trueClosest = (announcer: number, key: Parameters<ClosestNodes['closest']>[0]): number[] => closestNodes.closest(key, k, announcer)
   const homes = design instanceof HomeDirectory ? design : undefined
   const dht = dhtCensus(censusPrng, population, (a) => homes === undefined || a.original, trueClosest, dhtTiming)
