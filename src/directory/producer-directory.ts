@@ -200,6 +200,11 @@ export class ProducerDirectory {
     return await this.closest(producerId, [this.host.peerId.toString(), ...known, ...connected, ...(extra === undefined ? [] : [extra])], count)
   }
 
+  /** Whether this node is one of the HOMES closest to `producerId`'s key it knows of. */
+  async isHomeOf (producerId: string): Promise<boolean> {
+    return (await this.homesOf(producerId)).includes(this.host.peerId.toString())
+  }
+
   /** The `count` of `peerIds` closest to `producerId`'s key (XOR), closest first. */
   private async closest (producerId: string, peerIds: string[], count: number): Promise<string[]> {
     const key = await this.producerKadId(producerId)

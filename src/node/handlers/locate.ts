@@ -6,7 +6,10 @@ import type { ProducerDirectory } from '../../directory/producer-directory.js'
 
 export function locateHandler (directory: ProducerDirectory): Handler<'locate'> {
   return async ({ producerId, waitMs }, peerId) => {
-    const found = (await directory.homeRecords.providersWithin(producerId, waitMs)).filter((p) => p !== peerId).slice(0, MAX_CANDIDATES)
+    // Only a home waits for an announcement to land: a node that knows closer ones answers
+    // at once and names them (a requester that just joined asks nodes far from the key).
+    const wait = await directory.isHomeOf(producerId) ? waitMs : 0
+    const found = (await directory.homeRecords.providersWithin(producerId, wait)).filter((p) => p !== peerId).slice(0, MAX_CANDIDATES)
     // With the addresses this node knows: a requester may not know the provider yet.
     const providers = await Promise.all(found.map(async (provider) => ({ peerId: provider, multiaddrs: await directory.addressesOf(provider) })))
     // Closer nodes only matter when this one has nothing: a requester then asks them.
