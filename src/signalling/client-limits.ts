@@ -195,10 +195,9 @@ export class SignallingAdmission {
     }
   }
 
-  /** One node-wide lookup slot; call the result when the lookup ends. @throws Refusal past maxLookups */
+  /** One node-wide lookup slot; call the result when the lookup ends. @throws Refusal past maxLookups (counted by whoever answers it) */
   lookup (): () => void {
     if (this.lookups >= this.limits.maxLookups) {
-      this.count('lookups')
       throw new Refusal('lookups', `the node is looking up ${this.limits.maxLookups} producers for its clients already; try again`)
     }
     this.lookups++
