@@ -31,6 +31,11 @@ export interface ClientSignallingLimits {
    * found and brought in (`resolveProducer`: a swarm lookup) at once. Default 2.
    */
   maxLookupsPerConnection: number
+  /**
+   * Such lookups of the connections of one IP address (IPv6: one /64) at once, those of
+   * connections already closed included (a lookup runs to its end). Default 8.
+   */
+  maxLookupsPerIp: number
   /** Such lookups of all clients at once. Default 128. */
   maxLookups: number
 }
@@ -46,6 +51,7 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
   maxConnections: 1000,
   maxConnectionsPerIp: 16,
   maxLookupsPerConnection: 2,
+  maxLookupsPerIp: 8,
   maxLookups: 128
 }
 
@@ -57,14 +63,18 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
  * - `connections`, `connections-per-ip`: maxConnections, maxConnectionsPerIp
  * - `request-rate`: requestsPerSecond / requestBurst
  * - `pending-requests`, `transports`, `producers`, `consumers`: the per-connection limits
- * - `lookups`, `lookups-per-connection`: maxLookups, maxLookupsPerConnection
+ * - `lookups`, `lookups-per-ip`, `lookups-per-connection`: maxLookups, maxLookupsPerIp,
+ *   maxLookupsPerConnection
  */
 export const REFUSAL_REASONS = [
   'origin', 'unauthorized', 'connections', 'connections-per-ip', 'request-rate', 'pending-requests',
-  'transports', 'producers', 'consumers', 'lookups', 'lookups-per-connection'
+  'transports', 'producers', 'consumers', 'lookups', 'lookups-per-ip', 'lookups-per-connection'
 ] as const
 
 export type RefusalReason = typeof REFUSAL_REASONS[number]
+
+/** Replies and notifications waiting to be sent to one client past which it is disconnected: it does not read them. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
 /** Close code of a connection whose Origin is not allowed (like HTTP 403). */
 export const CLOSE_FORBIDDEN_ORIGIN = 4403
@@ -146,6 +156,7 @@ export class SignallingAdmission {
   private connections = 0
   private readonly perAddress = new Map<string, number>()
   private lookups = 0
+  private readonly lookupsPerAddress = new Map<string, number>()
   private readonly origins: ReadonlySet<string> | undefined
   private readonly trustedProxies: ReadonlySet<string>
 
@@ -195,17 +206,29 @@ export class SignallingAdmission {
     }
   }
 
-  /** One node-wide lookup slot; call the result when the lookup ends. @throws Refusal past maxLookups (counted by whoever answers it) */
-  lookup (): () => void {
+  /**
+   * A lookup slot of the client's address and of the node; call the result when the lookup
+   * ends. @throws Refusal past maxLookupsPerIp or maxLookups (counted by whoever answers it)
+   */
+  lookup (request: http.IncomingMessage): () => void {
+    const key = addressKey(clientAddress(request, this.trustedProxies))
+    const fromAddress = this.lookupsPerAddress.get(key) ?? 0
+    if (fromAddress >= this.limits.maxLookupsPerIp) {
+      throw new Refusal('lookups-per-ip', `at most ${this.limits.maxLookupsPerIp} consumes of producers not in this node at once from your address; try again`)
+    }
     if (this.lookups >= this.limits.maxLookups) {
       throw new Refusal('lookups', `the node is looking up ${this.limits.maxLookups} producers for its clients already; try again`)
     }
     this.lookups++
+    this.lookupsPerAddress.set(key, fromAddress + 1)
     let done = false
     return () => {
       if (done) return
       done = true
       this.lookups--
+      const left = (this.lookupsPerAddress.get(key) ?? 1) - 1
+      if (left === 0) this.lookupsPerAddress.delete(key)
+      else this.lookupsPerAddress.set(key, left)
     }
   }
 

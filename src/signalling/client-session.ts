@@ -11,7 +11,7 @@ import type {
   ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
   ResponseDataMap, SignallingErrorName, TransportDirection
 } from './messages.js'
-import { Refusal, TokenBucket } from './client-limits.js'
+import { MAX_BUFFERED_BYTES, Refusal, TokenBucket } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 import { authorize, checkRoom, publishedAppData } from './grants.js'
 import type { ClientTokenClaims } from './token.js'
@@ -45,8 +45,8 @@ export interface SessionOwner {
   readonly restoreTimeoutMs: number
   countError: (name: SignallingErrorName) => void
   countRefusal: (reason: RefusalReason) => void
-  /** A node-wide lookup slot, released by calling the result. @throws Refusal */
-  lookup: () => () => void
+  /** A lookup slot of the client's address and of the node, released by calling the result. @throws Refusal */
+  lookup: (request: http.IncomingMessage) => () => void
   watchRouter: (router: ms.Router, session: ClientSession) => void
   unwatchRouter: (router: ms.Router, session: ClientSession) => void
   closeReasonOf: (producerId: string) => ConsumerCloseReason
@@ -126,7 +126,14 @@ export class ClientSession {
   }
 
   private send (message: OkReply | ErrorReply | Notification): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message))
+    if (this.ws.readyState !== WebSocket.OPEN) return
+    // A client that sends but does not read would make its unsent replies grow without end.
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      log.debug('closing a client that does not read its replies (%d bytes unsent)', this.ws.bufferedAmount)
+      this.ws.terminate()
+      return
+    }
+    this.ws.send(JSON.stringify(message))
   }
 
   /** Sent only once the client is admitted (its token checked). */
@@ -299,7 +306,7 @@ export class ClientSession {
     if (this.lookups >= this.limits.maxLookupsPerConnection) {
       throw new Refusal('lookups-per-connection', `at most ${this.limits.maxLookupsPerConnection} consumes of producers not in this node at once per connection`)
     }
-    const releaseNodeSlot = this.owner.lookup()
+    const releaseNodeSlot = this.owner.lookup(this.request)
     this.lookups++
     return () => {
       this.lookups--

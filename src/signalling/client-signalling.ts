@@ -246,8 +246,8 @@ export class ClientSignalling implements SessionOwner {
   }
 
   /** @internal */
-  lookup (): () => void {
-    return this.admission.lookup()
+  lookup (request: http.IncomingMessage): () => void {
+    return this.admission.lookup(request)
   }
 
   /** @internal */

@@ -3,6 +3,7 @@
 // error to the client (reply or close code) and a count by reason; legitimate work goes on.
 import assert from 'node:assert/strict'
 import http from 'node:http'
+import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import * as mediasoup from 'mediasoup'
 import type { types as ms } from 'mediasoup'
@@ -168,12 +169,12 @@ describe('client signalling limits', function () {
       assert.deepEqual(refusals(), { origin: 2 })
     })
 
-    it('lookups: past the connection\'s and the node\'s limits LimitExceeded; a producer already in the router is still consumed', async () => {
+    it('lookups: past the connection\'s, the address\'s (closed connections\' included) and the node\'s limits LimitExceeded; a producer already in the router is still consumed', async () => {
       const asked: string[] = []
       let release = (): void => {}
       const released = new Promise<void>((resolve) => { release = resolve })
       const url = start({
-        limits: { maxLookupsPerConnection: 2, maxLookups: 3 },
+        limits: { maxLookupsPerConnection: 2, maxLookupsPerIp: 3, maxLookups: 4 },
         resolveProducer: async (producerId) => {
           if (producerId === local.producer.id) return local.producer
           asked.push(producerId)
@@ -183,26 +184,81 @@ describe('client signalling limits', function () {
       })
       const local = await createRtpSource({ router, kind: 'audio', autoStart: false })
       try {
-        const [one, two] = [await connect(url), await connect(url)]
+        const [one, two, other] = [await connect(url), await connect(url), await connect(url, { localAddress: '127.0.0.2' })]
         const recv = async (c: TestClient): Promise<string> => (await c.ok('createWebRtcTransport', { direction: 'recv' })).id as string
-        const [r1, r2] = [await recv(one), await recv(two)]
+        const [r1, r2, r3] = [await recv(one), await recv(two), await recv(other)]
         const consume = async (c: TestClient, transportId: string, producerId: string): Promise<ReturnType<TestClient['request']>> =>
           await c.request('consume', { transportId, producerId, rtpCapabilities: router.rtpCapabilities })
-        const waiting = [consume(one, r1, 'x1'), consume(one, r1, 'x2')]
-        assertError(await consume(one, r1, 'x3'), 'LimitExceeded')
-        waiting.push(consume(two, r2, 'x4'))
+        // Never answered: their connection closes below.
+        void consume(one, r1, 'x1')
+        void consume(one, r1, 'x2')
+        assertError(await consume(one, r1, 'x3'), 'LimitExceeded') // the connection's 2
+        const waiting = [consume(two, r2, 'x4')]
         await until(() => asked.length === 3)
-        assertError(await consume(two, r2, 'x5'), 'LimitExceeded')
+        assertError(await consume(two, r2, 'x5'), 'LimitExceeded') // the address's 3
+        waiting.push(consume(other, r3, 'x6'))
+        await until(() => asked.length === 4)
+        assertError(await consume(other, r3, 'x7'), 'LimitExceeded') // the node's 4
         const ok = await consume(two, r2, local.producer.id)
         assert.equal(ok.ok, true, JSON.stringify(ok))
-        assert.deepEqual(refusals(), { 'lookups-per-connection': 1, lookups: 1 })
+        // Reconnecting does not free the address's slots: the lookups run on.
+        one.close()
+        await until(() => signalling?.connectionCount === 2)
+        const again = await connect(url)
+        assertError(await consume(again, await recv(again), 'x8'), 'LimitExceeded')
+        assert.deepEqual(refusals(), { 'lookups-per-connection': 1, 'lookups-per-ip': 2, lookups: 1 })
         release()
         for (const reply of await Promise.all(waiting)) assertError(reply, 'NotFound')
-        assertError(await consume(one, r1, 'x6'), 'NotFound')
-        assert.deepEqual(asked, ['x1', 'x2', 'x4', 'x6'], 'the slots were freed')
+        assertError(await consume(two, r2, 'x9'), 'NotFound')
+        assert.deepEqual(asked, ['x1', 'x2', 'x4', 'x6', 'x9'], 'the slots were freed')
       } finally {
         local.close()
       }
+    })
+
+    it('transports and consumers of closed connections are closed: the router is back to what it had', async () => {
+      const url = start({ limits: { maxConnectionsPerIp: 100 } })
+      const source = await createRtpSource({ router, kind: 'audio', autoStart: false })
+      try {
+        const baseline = (await router.dump()).transportIds.length
+        const many = await Promise.all(Array.from({ length: 40 }, async () => await connect(url)))
+        await Promise.all(many.map(async (c) => {
+          const ids = await Promise.all(Array.from({ length: 4 }, async () => (await c.ok('createWebRtcTransport', { direction: 'recv' })).id as string))
+          await Promise.all(ids.map(async (transportId) => await c.ok('consume', { transportId, producerId: source.producer.id, rtpCapabilities: router.rtpCapabilities })))
+        }))
+        const during = await router.dump()
+        assert.equal(during.transportIds.length, baseline + 160)
+        assert.equal(during.mapProducerIdConsumerIds.find((e) => e.key === source.producer.id)?.values.length, 160)
+        for (const c of many) c.close()
+        await until(async () => (await router.dump()).transportIds.length === baseline, 10_000)
+        assert.deepEqual((await router.dump()).mapProducerIdConsumerIds.find((e) => e.key === source.producer.id)?.values, [])
+        await until(() => signalling?.connectionCount === 0)
+      } finally {
+        source.close()
+      }
+    })
+
+    it('a client that sends requests but never reads the replies is disconnected once 4 MiB of them wait', async () => {
+      const unlimited = { requestsPerSecond: 1e9, requestBurst: 1e9, maxPendingRequests: 1e9 }
+      start({ limits: unlimited })
+      const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1')
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      socket.pause()
+      socket.on('error', () => {})
+      await until(() => signalling?.connectionCount === 1)
+      // Client frames are masked; a zero mask leaves the payload as is.
+      const payload = Buffer.from(JSON.stringify({ id: 1, method: 'getRouterRtpCapabilities' }))
+      const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload])
+      const replyBytes = JSON.stringify(router.rtpCapabilities).length
+      // Enough replies to fill both sockets' kernel buffers and then 4 MiB more.
+      const count = Math.ceil(40 * 1024 * 1024 / replyBytes)
+      for (let sent = 0; sent < count && signalling?.connectionCount === 1; sent += 500) {
+        socket.write(Buffer.concat(Array.from({ length: 500 }, () => frame)))
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      await until(() => signalling?.connectionCount === 0, 10_000)
+      socket.destroy()
     })
 
     it('refusals of the per-connection object limits are counted by reason', async () => {
