@@ -1,7 +1,7 @@
 // One client of the signalling (one WebSocket) and everything it created: its requests are
 // checked against its token's grants and its limits, then answered; its transports (and
 // with them its producers and consumers) close when it leaves. Consumers of a copy whose
-// path broke are made again when the copy is restored (restoreConsumers).
+// path broke are made again when the copy is restored (consumer-restores.ts).
 import { WebSocket } from 'ws'
 import type http from 'node:http'
 import type { RawData } from 'ws'
@@ -14,8 +14,10 @@ import type {
 import { MAX_BUFFERED_BYTES, Refusal, TokenBucket } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 import { authorize, checkRoom, publishedAppData } from './grants.js'
+import { ConsumerRestores } from './consumer-restores.js'
+import type { ConsumeArgs } from './consumer-restores.js'
 import type { ClientTokenClaims } from './token.js'
-import { createLogger, describeError } from '../logger.js'
+import { createLogger } from '../logger.js'
 
 const log = createLogger('signalling')
 
@@ -61,10 +63,6 @@ export interface SessionOwner {
 
 interface TransportEntry { transport: ms.WebRtcTransport, direction: TransportDirection }
 
-/** What a consumer was made with, so it can be made again when its producer comes back. */
-interface ConsumeArgs { transport: ms.WebRtcTransport, producerId: string, rtpCapabilities: ms.RtpCapabilities }
-/** A consumer closed with `upstreamlost` or `moving`, by its id: waiting for its producer. */
-interface PendingRestore extends ConsumeArgs { timer: NodeJS.Timeout, creating: boolean }
 type Handlers = { [M in ClientMethod]: (data: RequestDataMap[M]) => Promise<ResponseDataMap[M]> }
 
 function toSignallingError (err: unknown): SignallingError {
@@ -84,7 +82,7 @@ export class ClientSession {
   private readonly producers = new Map<string, ms.Producer>()
   private readonly consumers = new Map<string, ms.Consumer>()
   /** Closed consumers waiting for their producer to be restored; each keeps its slot of maxConsumers. */
-  private readonly awaitingRestore = new Map<string, PendingRestore>()
+  private readonly restores: ConsumerRestores
   /** Objects being created, counted against the limits before they exist. */
   private readonly reserved = { transports: 0, producers: 0, consumers: 0 }
   private readonly bucket: TokenBucket
@@ -108,6 +106,7 @@ export class ClientSession {
     private readonly limits: ClientSignallingLimits
   ) {
     this.bucket = new TokenBucket(limits.requestsPerSecond, limits.requestBurst)
+    this.restores = new ConsumerRestores({ timeoutMs: owner.restoreTimeoutMs, send: (n) => this.send(n), adopt: (c, a) => this.adopt(c, a) })
     auth.then((token) => { this.context = { request, token } }, () => {})
     ws.on('message', (raw, isBinary) => { void this.onMessage(raw, isBinary) })
   }
@@ -117,8 +116,7 @@ export class ClientSession {
     if (!this.closed) {
       this.closed = true
       if (this.router !== undefined) this.owner.unwatchRouter(this.router, this)
-      for (const pending of this.awaitingRestore.values()) clearTimeout(pending.timer)
-      this.awaitingRestore.clear()
+      this.restores.clear()
       for (const { transport } of this.transports.values()) transport.close()
       this.transports.clear()
     }
@@ -143,61 +141,22 @@ export class ClientSession {
 
   /** `producerId` is back in this client's router: its consumers waiting for it are made again. */
   restoreConsumers (producerId: string): void {
-    for (const [oldConsumerId, pending] of this.awaitingRestore) {
-      if (pending.producerId === producerId && !pending.creating) void this.restoreConsumer(oldConsumerId, pending)
-    }
+    this.restores.restore(producerId)
   }
 
   /** `producerId` could not be restored in this client's router. */
   failRestores (producerId: string): void {
-    for (const [oldConsumerId, pending] of this.awaitingRestore) {
-      if (pending.producerId === producerId && !pending.creating) this.giveUpRestore(oldConsumerId, true)
-    }
-  }
-
-  private async restoreConsumer (oldConsumerId: string, pending: PendingRestore): Promise<void> {
-    pending.creating = true
-    const { transport, producerId, rtpCapabilities } = pending
-    let consumer: ms.Consumer
-    try {
-      // Paused, as by `consume`: the client resumes it once its side is ready.
-      consumer = await transport.consume({ producerId, rtpCapabilities, paused: true })
-    } catch (err) {
-      log.debug('consumer of %s not restored: %s', producerId, describeError(err))
-      if (this.awaitingRestore.get(oldConsumerId) === pending) this.giveUpRestore(oldConsumerId, true)
-      return
-    }
-    // The client left (its transports closed) or closed the old consumer meanwhile: either
-    // took it off the waiting list.
-    if (this.awaitingRestore.get(oldConsumerId) !== pending) {
-      consumer.close()
-      return
-    }
-    this.giveUpRestore(oldConsumerId, false)
-    this.send({ notification: 'consumerRestored', data: { oldConsumerId, consumer: this.adopt(consumer, pending) } })
-  }
-
-  /** Forgets a consumer waiting for its producer; with `tell`, the client hears it is closed for good. */
-  private giveUpRestore (oldConsumerId: string, tell: boolean): void {
-    const pending = this.awaitingRestore.get(oldConsumerId)
-    if (pending === undefined) return
-    clearTimeout(pending.timer)
-    this.awaitingRestore.delete(oldConsumerId)
-    if (tell) this.send({ notification: 'consumerClosed', data: { consumerId: oldConsumerId, producerId: pending.producerId, reason: 'producerclosed' } })
+    this.restores.fail(producerId)
   }
 
   /** Keeps a new consumer of this client and tells it when its producer goes. */
   private adopt (consumer: ms.Consumer, args: ConsumeArgs): ConsumerInfo {
-    const { transport, producerId, rtpCapabilities } = args
+    const { transport, producerId } = args
     this.consumers.set(consumer.id, consumer)
     consumer.observer.once('close', () => this.consumers.delete(consumer.id))
     consumer.once('producerclose', () => {
       const reason = this.owner.closeReasonOf(producerId)
-      if (RESTORING_REASONS.has(reason) && !this.closed && !transport.closed) {
-        const timer = setTimeout(() => this.giveUpRestore(consumer.id, true), this.owner.restoreTimeoutMs)
-        timer.unref()
-        this.awaitingRestore.set(consumer.id, { transport, producerId, rtpCapabilities, timer, creating: false })
-      }
+      if (RESTORING_REASONS.has(reason) && !this.closed && !transport.closed) this.restores.wait(consumer.id, args)
       this.send({ notification: 'consumerClosed', data: { consumerId: consumer.id, producerId, reason } })
     })
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters }
@@ -387,7 +346,7 @@ export class ClientSession {
         this.transports.set(transport.id, { transport, direction })
         transport.observer.once('close', () => {
           this.transports.delete(transport.id)
-          for (const [consumerId, pending] of this.awaitingRestore) if (pending.transport === transport) this.giveUpRestore(consumerId, false)
+          this.restores.dropTransport(transport)
         })
         return {
           id: transport.id,
@@ -423,7 +382,7 @@ export class ClientSession {
 
     consume: async ({ transportId, producerId, rtpCapabilities }) => {
       const transport = this.transport(transportId, 'recv')
-      return await this.withSlot('consumers', this.consumers.size + this.awaitingRestore.size, this.limits.maxConsumers, async () => {
+      return await this.withSlot('consumers', this.consumers.size + this.restores.size, this.limits.maxConsumers, async () => {
         const router = await this.getRouter()
         const endConsume = this.owner.consumeStarting(router, producerId)
         try {
@@ -438,7 +397,7 @@ export class ClientSession {
     resumeConsumer: async ({ consumerId }) => { await this.consumer(consumerId).resume(); return {} },
     closeConsumer: async ({ consumerId }) => {
       // One waiting for its producer is no longer wanted: it will not be made again.
-      if (this.awaitingRestore.has(consumerId)) this.giveUpRestore(consumerId, false)
+      if (this.restores.has(consumerId)) this.restores.giveUp(consumerId, false)
       else this.consumer(consumerId).close()
       return {}
     },
