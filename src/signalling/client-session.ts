@@ -71,9 +71,10 @@ function toSignallingError (err: unknown): SignallingError {
   return new SignallingError('MediaError', err instanceof Error ? err.message : String(err))
 }
 
-function producerOf (resolved: ResolvedProducer | undefined | void): ms.Producer | undefined {
+/** The producer resolveProducer gave; `piped`: a copy node.pipeToRouter() made, which the signalling may release. */
+function producerOf (resolved: ResolvedProducer | undefined | void): { producer: ms.Producer, piped: boolean } | undefined {
   if (resolved === undefined || resolved === null || typeof resolved !== 'object') return undefined
-  return 'pipeProducer' in resolved ? resolved.pipeProducer : resolved
+  return 'pipeProducer' in resolved ? { producer: resolved.pipeProducer, piped: true } : { producer: resolved, piped: false }
 }
 
 /** One connected client and everything it created. @internal */
@@ -273,7 +274,7 @@ export class ClientSession {
     }
   }
 
-  private async resolveProducer (producerId: string, router: ms.Router): Promise<ms.Producer | undefined> {
+  private async resolveProducer (producerId: string, router: ms.Router): Promise<ReturnType<typeof producerOf>> {
     const resolve = this.options.resolveProducer
     if (resolve === undefined) return undefined
     try {
@@ -295,7 +296,7 @@ export class ClientSession {
   ): Promise<ConsumerInfo> {
     const wasHere = router.canConsume({ producerId, rtpCapabilities })
     const endLookup = wasHere || this.options.resolveProducer === undefined ? undefined : this.takeLookup()
-    let resolved: ms.Producer | undefined
+    let resolved: ReturnType<typeof producerOf>
     try {
       resolved = await this.resolveProducer(producerId, router)
     } finally {
@@ -310,12 +311,12 @@ export class ClientSession {
       throw new SignallingError('CannotConsume', `these rtpCapabilities cannot receive producer ${producerId}`)
     }
     try {
-      checkRoom(this.grants, producerId, resolved ?? this.owner.producerById(producerId))
+      checkRoom(this.grants, producerId, resolved?.producer ?? this.owner.producerById(producerId))
     } catch (err) {
       // A copy brought in only for a client that may not consume it is not kept.
-      if (!wasHere && resolved !== undefined) {
+      if (!wasHere && resolved?.piped === true) {
         endConsume()
-        await this.owner.releaseUnusedCopy(router, resolved)
+        await this.owner.releaseUnusedCopy(router, resolved.producer)
       }
       throw err
     }
