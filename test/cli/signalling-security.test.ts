@@ -69,6 +69,13 @@ describe('mediasoup-swarm token and signalling security flags', function () {
     assert.deepEqual(anonymous.grants, { publish: true, consume: true })
   })
 
+  it('token --help prints its usage; the binary\'s help lists the command', () => {
+    const help = run(['token', '--help'])
+    assert.equal(help.code, 0, help.stderr)
+    assert.match(help.stdout, /^usage: mediasoup-swarm token --secret-file <file> --ttl <duration>/)
+    assert.match(run(['--help']).stdout, /\n {2}token {12}print a client token/)
+  })
+
   it('parses --ttl durations', () => {
     assert.deepEqual(['90', '45s', '10m', '1.5h', '2d'].map(parseDuration), [90, 45, 600, 5400, 172_800])
     for (const bad of ['', '0', '10x', '-5', 'm', '1e3']) assert.throws(() => parseDuration(bad), UsageError, bad)
