@@ -10,10 +10,11 @@ import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
+import { signallingFloods } from './signalling-floods.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

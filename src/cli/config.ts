@@ -42,6 +42,10 @@ export interface StartSettings {
   http: { host: string, port: number }
   signalling: boolean
   tokenSecret?: string
+  /** Signalling without a token on a non-loopback address, knowingly. */
+  openSignalling: boolean
+  /** Origins whose pages may use the signalling; empty: any. */
+  allowedOrigins: string[]
   /** WebRTC port of the first worker (UDP and TCP); worker i uses webrtcPort + i. 0: free ports of the RTC range. */
   webrtcPort: number
   logLevel: LogLevel
@@ -71,6 +75,8 @@ function defaults (): StartSettings {
     addressPolicy: DEFAULTS.addressPolicy,
     http: { host: '127.0.0.1', port: 7070 },
     signalling: false,
+    openSignalling: false,
+    allowedOrigins: [],
     webrtcPort: 0,
     logLevel: 'info',
     drainTimeout: DEFAULT_DRAIN_TIMEOUT_S
@@ -163,8 +169,18 @@ function hostPort (value: string): { host: string, port: number } {
   return { host, port: portOrZero(match[3] as string) }
 }
 
+/** An origin as browsers send it: http(s)://host[:port], no path. */
+function origin (value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== value.replace(/\/$/, '').toLowerCase()) {
+    throw new Invalid(`must be an origin like https://app.example (got "${value}")`)
+  }
+  return url.origin
+}
+
 function secret (value: string): string {
-  if (value.length < 16) throw new Invalid('must be at least 16 characters')
+  // RFC 7518 §3.2: an HS256 key has at least 256 bits.
+  if (value.length < 32) throw new Invalid('must be at least 32 characters')
   return value
 }
 
@@ -202,8 +218,12 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.http = hostPort(v) }),
   toggle('signalling', 'serve WebSocket signalling for mediasoup-client browsers on /ws (docs/client-signalling.md)',
     (s, v) => { s.signalling = v }),
-  text('token-secret', '<secret>', 'none: no token needed', 'signalling clients need a token signed with this secret (≥ 16 characters); set it in the environment or the config file, where other users cannot read it',
+  text('token-secret', '<secret>', 'none: no token needed', 'signalling clients need a token (JWT, HS256) signed with this secret (≥ 32 characters; mint one with `token`); set it in the environment or the config file, where other users cannot read it',
     (s, v) => { s.tokenSecret = secret(v) }),
+  toggle('open-signalling', 'allow --signalling without --token-secret on a non-loopback --http address: anyone who reaches it may publish and consume',
+    (s, v) => { s.openSignalling = v }),
+  { ...list('allowed-origin', 'any', 'origin (https://app.example) whose pages may use the signalling; repeat for several',
+    (s, v) => { s.allowedOrigins = v.map(origin) }), placeholder: '<origin>' },
   text('drain-timeout', '<seconds>', String(DEFAULT_DRAIN_TIMEOUT_S), 'on SIGTERM or SIGINT the node first drains (takes no new pulls, moves what it relays to other nodes, docs/resilience.md) for at most this long, then stops; a second signal stops at once; 0: stop at once',
     (s, v) => { s.drainTimeout = nonNegativeNumber(v) }),
   text('webrtc-port', '<port>', '0', 'UDP and TCP port of the WebRTC server for browsers (worker i: port + i); 0 picks free ports from the RTC range',
@@ -370,9 +390,16 @@ function checkTogether (s: StartSettings): void {
   if ((s.mediaIp === '0.0.0.0' || s.mediaIp === '::') && s.mediaAnnouncedIp === undefined) {
     throw new UsageError(`--media-ip ${s.mediaIp} listens on every interface: --media-announced-ip must say which IP other nodes and browsers reach`)
   }
+  if (s.signalling && s.tokenSecret === undefined && !s.openSignalling && !isLoopbackHost(s.http.host)) {
+    throw new UsageError(`--signalling on ${s.http.host} without --token-secret lets anyone who reaches it publish and consume: give --token-secret, or --open-signalling to allow it`)
+  }
   if (s.signalling && s.webrtcPort !== 0 && s.webrtcPort + s.workers - 1 > 65535) {
     throw new UsageError(`--webrtc-port ${s.webrtcPort} leaves no port for each of ${s.workers} workers (up to 65535)`)
   }
+}
+
+export function isLoopbackHost (host: string): boolean {
+  return host.startsWith('127.') || host === '::1'
 }
 
 /** Help of `start`, generated from the table. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 import '../platform/promise-with-resolvers.js'
-// The swarm node binary: `mediasoup-swarm start|keygen|psk` (docs/cli.md). A mistake of the
+// The swarm node binary: `mediasoup-swarm start|keygen|psk|token` (docs/cli.md). A mistake of the
 // user (flag, value, file, address, port) is one line on stderr and exit code 2; SIGINT or
 // SIGTERM drains, then stops gracefully and exits 0. The node's modules are loaded only for commands
 // that need them, so help and mistakes answer at once.
@@ -30,6 +30,7 @@ commands:
   start            run a swarm node (see: mediasoup-swarm start --help)
   keygen <file>    create an identity key file (the node's peer id)
   psk <file>       create a pre-shared swarm key file (private swarm)
+  token            print a client token for the signalling (see: mediasoup-swarm token --help)
 
 options: -h, --help, -v, --version
 `
@@ -67,7 +68,7 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       addressPolicy: s.addressPolicy
     },
     http: s.http,
-    signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret } : undefined,
+    signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret, allowedOrigins: s.allowedOrigins.length === 0 ? undefined : s.allowedOrigins } : undefined,
     version: VERSION
   }
 }
@@ -210,6 +211,7 @@ async function main (argv: string[]): Promise<number> {
     case 'start': return await start(rest)
     case 'keygen': return await keygen(rest)
     case 'psk': return await psk(rest)
+    case 'token': return await (await import('./token-command.js')).tokenCommand(rest)
     case '--version': case '-v':
       process.stdout.write(`${VERSION}\n`)
       return EXIT_OK
@@ -218,7 +220,7 @@ async function main (argv: string[]): Promise<number> {
       return EXIT_OK
     default:
       if (command.startsWith('-')) throw new UsageError(`unknown option ${command} (see mediasoup-swarm --help)`)
-      throw new UsageError(`unknown command "${command}" (commands: start, keygen, psk; see mediasoup-swarm --help)`)
+      throw new UsageError(`unknown command "${command}" (commands: start, keygen, psk, token; see mediasoup-swarm --help)`)
   }
 }
 

@@ -8,6 +8,7 @@ import { copyEventsOf, createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { createHttpServer, listen } from './http-server.js'
+import { isLoopbackHost } from './config.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { DrainOptions, DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
 import type { NodeMetrics } from '../observability/index.js'
@@ -34,8 +35,10 @@ export interface NodeServiceConfig {
     announcedIp?: string
     /** UDP and TCP port of the first worker's WebRtcServer; worker i uses port + i. 0: free ports of the RTC range. */
     port: number
-    /** HMAC secret of client tokens; undefined: no authentication. */
+    /** HS256 secret of client tokens (JWT); undefined: no authentication. */
     tokenSecret?: string
+    /** Origins whose pages may connect (the Origin header); undefined: any. */
+    allowedOrigins?: string[]
   }
   /** Shown in /status and the metrics. */
   version?: string
@@ -88,6 +91,9 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     if (config.signalling !== undefined) {
       signalling = await startSignalling(node, server, config.signalling, config.node.numWorkers ?? 1, webRtcServers, metrics)
       metrics.watchSignalling(signalling)
+      if (config.signalling.tokenSecret === undefined && !isLoopbackHost(config.http.host)) {
+        log.warn('signalling on %s without a token secret: whoever reaches it may publish into and consume from the whole swarm', config.http.host)
+      }
     }
     try {
       httpUrl = await listen(server, config.http.host, config.http.port)
@@ -176,13 +182,15 @@ async function startSignalling (
     router: () => routers[next++ % routers.length]!,
     webRtcServer: (router) => serverOf.get(router),
     authenticate: config.tokenSecret === undefined ? undefined : { secret: config.tokenSecret },
+    allowedOrigins: config.allowedOrigins,
     // Clients' consumers of a copy whose path broke are made again when it is restored.
     copyEvents: copyEventsOf(node),
     resolveProducer: async (producerId, router) => {
       const started = performance.now()
       try {
-        await node.pipeToRouter({ producerId, router })
+        const result = await node.pipeToRouter({ producerId, router })
         metrics.observePipeToRouter((performance.now() - started) / 1000)
+        return result
       } catch (err) {
         metrics.observePipeToRouter((performance.now() - started) / 1000, err)
         throw err

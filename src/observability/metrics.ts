@@ -7,6 +7,7 @@ import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { MediaTracker, TRANSPORT_KINDS } from './media-tracker.js'
 import type { ByTransportKind, Traffic } from './media-tracker.js'
 import type { PullTiming, SwarmNode } from '../node/swarm-node.js'
+import { REFUSAL_REASONS } from '../signalling/client-limits.js'
 import type { types as ms } from 'mediasoup'
 
 /** How long a scrape waits for mediasoup's counters before reporting what it has. Default. */
@@ -28,6 +29,8 @@ export interface SignallingStats {
   readonly connectionCount: number
   readonly errorCounts: Readonly<Record<string, number>>
   readonly refusedConnections: number
+  /** Connections and requests refused, by reason (REFUSAL_REASONS). */
+  readonly refusals?: Readonly<Record<string, number>>
 }
 
 export interface NodeMetrics {
@@ -258,6 +261,17 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     collect () {
       this.reset()
       this.inc(signalling.reduce((n, s) => n + s.refusedConnections, 0))
+    }
+  })
+  new Counter({
+    name: 'mediasoup_swarm_signalling_refusals_total',
+    help: 'Client signalling connections and requests refused by the limits, the allowed origins or the token check, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect () {
+      this.reset()
+      // Every reason from zero, so a rate() over it works before the first refusal.
+      for (const reason of REFUSAL_REASONS) this.inc({ reason }, signalling.reduce((n, s) => n + (s.refusals?.[reason] ?? 0), 0))
     }
   })
 

@@ -2,25 +2,24 @@
 // (docs/client-signalling.md) to create WebRtcTransports, producers and consumers in a
 // router of this node. It attaches to an http.Server (upgrade requests on one path) or to
 // a `ws` WebSocketServer owned by the caller, and knows nothing else about HTTP.
-// Each WebSocket is one client; everything it created is closed when it disconnects.
+// Each WebSocket is one client (client-session.ts); everything it created is closed when it
+// disconnects. Connections and requests are admitted within limits (client-limits.ts).
 // Given a CopyEventSource (the swarm node's copy events), consumers of a copy whose path
 // broke are re-created when the copy is restored, and the client is told (consumerRestored).
 import type http from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, WebSocket } from 'ws'
-import type { RawData } from 'ws'
+import { WebSocketServer } from 'ws'
+import type { WebSocket } from 'ws'
 import type { types as ms } from 'mediasoup'
-import {
-  DEFAULT_MAX_MESSAGE_BYTES, RESTORING_REASONS, SignallingError, decodeClientRequest
-} from './messages.js'
-import type {
-  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
-  ResponseDataMap, SignallingErrorName, TransportDirection
-} from './messages.js'
+import type { ConsumerCloseReason, Notification, SignallingErrorName } from './messages.js'
 import type { CopyEvent, CopyEventSource } from './copy-events.js'
 import type { CopyCloseReason } from '../node/swarm-node.js'
 import { checkSecret, verifyClientToken } from './token.js'
-import type { ClientAction, ClientTokenClaims } from './token.js'
+import type { ClientTokenClaims } from './token.js'
+import { DEFAULT_LIMITS, SignallingAdmission } from './client-limits.js'
+import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
+import { ClientSession } from './client-session.js'
+import type { ResolvedProducer, RouterSelector, SessionOwner } from './client-session.js'
 import { createLogger, describeError } from '../logger.js'
 
 const log = createLogger('signalling')
@@ -31,29 +30,6 @@ export const CLOSE_UNAUTHORIZED = 4401
 export const CLOSE_ROUTER_CLOSED = 4410
 /** Close code sent when the signalling itself is closed. */
 export const CLOSE_GOING_AWAY = 1001
-
-/** What a router selector gets to choose the router of a new connection. */
-export interface ClientContext {
-  /** The HTTP upgrade request (URL, headers, remote address). */
-  request: http.IncomingMessage
-  /** The verified token claims when `authenticate` is set. */
-  token?: ClientTokenClaims
-}
-
-export type RouterSelector = (context: ClientContext) => ms.Router | Promise<ms.Router>
-
-export interface ClientSignallingLimits {
-  /** Largest message answered; bigger ones get a TooLarge reply. Default 64 KiB. */
-  maxMessageBytes: number
-  /** WebRtcTransports per connection. Default 4. */
-  maxTransports: number
-  /** Producers per connection. Default 16. */
-  maxProducers: number
-  /** Consumers per connection. Default 500 (about what one mediasoup worker serves). */
-  maxConsumers: number
-  /** Requests of one connection being processed at once. Default 32. */
-  maxPendingRequests: number
-}
 
 /** How long a consumer closed with `upstreamlost` or `moving` waits for its producer to come back by default. */
 export const DEFAULT_RESTORE_TIMEOUT_MS = 30_000
@@ -71,14 +47,6 @@ const CONSUMER_CLOSE_REASON: Record<CopyCloseReason, ConsumerCloseReason> = {
   moving: 'moving',
   released: 'released',
   stopping: 'nodestopping'
-}
-
-export const DEFAULT_LIMITS: ClientSignallingLimits = {
-  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-  maxTransports: 4,
-  maxProducers: 16,
-  maxConsumers: 500,
-  maxPendingRequests: 32
 }
 
 export interface ClientSignallingOptions {
@@ -112,18 +80,33 @@ export interface ClientSignallingOptions {
   /**
    * Called before every consume, so a producer living elsewhere (another node of the swarm)
    * can be pulled into the router first, e.g. `(id, router) => node.pipeToRouter({ producerId: id, router })`.
-   * An error named ProducerNotFoundError or NotFound becomes a NotFound reply, any other an
-   * Unavailable reply. Default none: only producers already in the router can be consumed.
+   * It resolves with the producer in `router` (or pipeToRouter()'s `{ pipeProducer }`),
+   * whose `appData.room` a client with a room grant is checked against. An error named
+   * ProducerNotFoundError or NotFound becomes a NotFound reply, any other an Unavailable
+   * reply. Calls for producers not yet in the router are bounded by the lookup limits.
+   * Default none: only producers already in the router can be consumed.
    */
-  resolveProducer?: (producerId: string, router: ms.Router) => Promise<unknown>
+  resolveProducer?: (producerId: string, router: ms.Router) => Promise<ResolvedProducer | undefined | void>
   /**
    * Require a token (see createClientToken) as `?token=` in the connection URL. Without a
    * valid one the connection is closed with code 4401 and the reason as close reason.
    * Default none: every connection may do everything.
    */
   authenticate?: { secret: string }
-  /** Per-connection limits; see ClientSignallingLimits for defaults. */
+  /** Limits per connection, per address and of all clients; see ClientSignallingLimits for defaults. */
   limits?: Partial<ClientSignallingLimits>
+  /**
+   * Origins (`https://app.example`) whose pages may connect: a connection whose `Origin`
+   * header is not one of them (or has none) is closed with code 4403. Default none: any
+   * origin, and clients that send none.
+   */
+  allowedOrigins?: string[]
+  /**
+   * Addresses of reverse proxies whose `X-Forwarded-For` header names the client (its last
+   * entry) for the per-address limit. Default `['127.0.0.1', '::1']`: a proxy on the same
+   * host. `[]`: the socket's address always.
+   */
+  trustedProxies?: string[]
   /**
    * Why copies of remote producers close and when they come back: `copyEventsOf(node)` for a
    * SwarmNode. With it, `consumerClosed` says why (e.g. `upstreamlost`), and the consumers of
@@ -141,18 +124,26 @@ export interface ClientSignallingOptions {
 
 type ErrorCounts = Record<SignallingErrorName, number>
 
+/** Thrown into a session's requests when its token is refused. */
+class Unauthorized extends Error {}
+
 /** Created by createClientSignalling(). */
-export class ClientSignalling {
+export class ClientSignalling implements SessionOwner {
   /** Error replies sent, by name (a refused token is counted in `refusedConnections`). */
   readonly errorCounts: ErrorCounts = {
     BadRequest: 0, TooLarge: 0, UnknownMethod: 0, NotFound: 0, Forbidden: 0,
-    LimitExceeded: 0, CannotConsume: 0, Unavailable: 0, MediaError: 0
+    LimitExceeded: 0, RateLimited: 0, CannotConsume: 0, Unavailable: 0, MediaError: 0
   }
 
   /** Connections closed because of a missing, invalid or expired token. */
   refusedConnections = 0
 
   private readonly sessions = new Set<ClientSession>()
+  private readonly admission: SignallingAdmission
+  /** Producers of this signalling's clients, by id: their rooms are known without resolveProducer. */
+  private readonly producers = new Map<string, ms.Producer>()
+  /** Consumes under way, by router then producer id: a copy they may use is not released. */
+  private readonly consuming = new Map<ms.Router, Map<string, number>>()
   /** Sessions by router, so each router gets one close listener however many clients use it. */
   private readonly routerSessions = new Map<ms.Router, Set<ClientSession>>()
   private readonly limits: ClientSignallingLimits
@@ -178,6 +169,7 @@ export class ClientSignalling {
     this.restoreTimeoutMs = options.restoreTimeoutMs ?? DEFAULT_RESTORE_TIMEOUT_MS
     if (!(this.restoreTimeoutMs > 0) || !Number.isFinite(this.restoreTimeoutMs)) throw new TypeError('restoreTimeoutMs must be a positive number')
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
+    this.admission = new SignallingAdmission(this.limits, options.allowedOrigins, options.trustedProxies)
     const onConnection = (ws: WebSocket, request: http.IncomingMessage): void => this.accept(ws, request)
     if (options.webSocketServer !== undefined) {
       const wss = options.webSocketServer
@@ -207,6 +199,11 @@ export class ClientSignalling {
   /** Connected clients. */
   get connectionCount (): number {
     return this.sessions.size
+  }
+
+  /** Connections and requests refused by the limits, the allowed origins and the token check, by reason. */
+  get refusals (): Readonly<Record<RefusalReason, number>> {
+    return this.admission.refusals
   }
 
   /** True once notifyDraining() was called. */
@@ -241,6 +238,61 @@ export class ClientSignalling {
   /** @internal */
   countError (name: SignallingErrorName): void {
     this.errorCounts[name]++
+  }
+
+  /** @internal */
+  countRefusal (reason: RefusalReason): void {
+    this.admission.count(reason)
+  }
+
+  /** @internal */
+  lookup (request: http.IncomingMessage): () => void {
+    return this.admission.lookup(request)
+  }
+
+  /** @internal */
+  adoptProducer (producer: ms.Producer): void {
+    this.producers.set(producer.id, producer)
+    producer.observer.once('close', () => this.producers.delete(producer.id))
+  }
+
+  /** @internal */
+  producerById (producerId: string): ms.Producer | undefined {
+    return this.producers.get(producerId)
+  }
+
+  /** @internal */
+  consumeStarting (router: ms.Router, producerId: string): () => void {
+    let byId = this.consuming.get(router)
+    if (byId === undefined) this.consuming.set(router, byId = new Map())
+    const ids = byId
+    ids.set(producerId, (ids.get(producerId) ?? 0) + 1)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      const left = (ids.get(producerId) ?? 1) - 1
+      if (left > 0) ids.set(producerId, left)
+      else ids.delete(producerId)
+      if (ids.size === 0 && this.consuming.get(router) === ids) this.consuming.delete(router)
+    }
+  }
+
+  /** @internal */
+  async releaseUnusedCopy (router: ms.Router, copy: ms.Producer): Promise<void> {
+    if (this.producers.get(copy.id) === copy) return
+    let dump: Awaited<ReturnType<ms.Router['dump']>>
+    try {
+      dump = await router.dump()
+    } catch (err) {
+      log.debug('copy of %s kept: no dump of its router (%s)', copy.id, describeError(err))
+      return
+    }
+    const consumers = dump.mapProducerIdConsumerIds.find((e) => e.key === copy.id)?.values.length ?? 0
+    // Checked again after the dump, in the tick of the close: no consume of it may start between.
+    if (consumers > 0 || copy.closed || (this.consuming.get(router)?.get(copy.id) ?? 0) > 0) return
+    log.debug('releasing the copy of %s brought in for a consume refused by its room', copy.id)
+    copy.close()
   }
 
   /** @internal The session is closed with CLOSE_ROUTER_CLOSED when `router` closes. */
@@ -291,23 +343,36 @@ export class ClientSignalling {
       ws.close(CLOSE_GOING_AWAY, 'signalling closed')
       return
     }
-    let token: ClientTokenClaims | undefined
-    if (this.options.authenticate !== undefined) {
-      const check = verifyClientToken(tokenOf(request), this.options.authenticate.secret)
-      if (!check.ok) {
-        this.refusedConnections++
-        ws.close(CLOSE_UNAUTHORIZED, `unauthorized: ${check.reason}`)
-        return
-      }
-      token = check.claims
+    const admitted = this.admission.admit(request)
+    if (!admitted.ok) {
+      log.debug('connection from %s refused: %s', request.socket.remoteAddress, admitted.message)
+      ws.close(admitted.code, admitted.message)
+      return
     }
-    const session = new ClientSession(this, ws, { request, token }, this.options, this.limits)
+    const auth = this.authenticate(request).catch((err: Unauthorized) => {
+      this.refusedConnections++
+      this.admission.count('unauthorized')
+      session.close(CLOSE_UNAUTHORIZED, `unauthorized: ${err.message}`)
+      throw err
+    })
+    // Messages arriving while the token is checked wait for it in the session.
+    const session: ClientSession = new ClientSession(this, ws, request, auth, this.options, this.limits)
     this.sessions.add(session)
-    if (this.isDraining) session.notify(NODE_DRAINING)
+    // After the session's own handler: it is admitted by then.
+    auth.then(() => { if (this.isDraining) session.notify(NODE_DRAINING) }, () => {})
     ws.once('close', () => {
       this.sessions.delete(session)
       session.close()
+      admitted.release()
     })
+  }
+
+  private async authenticate (request: http.IncomingMessage): Promise<ClientTokenClaims | undefined> {
+    if (this.options.authenticate === undefined) return undefined
+    const check = await verifyClientToken(tokenOf(request), this.options.authenticate.secret)
+    if (!check.ok) throw new Unauthorized(check.reason)
+    log.debug('client %s connected from %s', check.claims.sub, request.socket.remoteAddress)
+    return check.claims
   }
 }
 
@@ -315,6 +380,8 @@ export class ClientSignalling {
 export function createClientSignalling (options: ClientSignallingOptions): ClientSignalling {
   return new ClientSignalling(options)
 }
+
+const NODE_DRAINING: Notification = { notification: 'nodeDraining', data: {} }
 
 function pathOf (request: http.IncomingMessage): string {
   const url = request.url ?? '/'
@@ -330,342 +397,3 @@ function tokenOf (request: http.IncomingMessage): string | null {
   }
 }
 
-/** What a method needs from the token; `createWebRtcTransport` depends on its direction. */
-const METHOD_ACTION: { [M in ClientMethod]: ClientAction | null } = {
-  getRouterRtpCapabilities: null,
-  createWebRtcTransport: null,
-  connectWebRtcTransport: null,
-  listProducers: null,
-  produce: 'publish',
-  pauseProducer: 'publish',
-  resumeProducer: 'publish',
-  closeProducer: 'publish',
-  consume: 'consume',
-  pauseConsumer: 'consume',
-  resumeConsumer: 'consume',
-  closeConsumer: 'consume',
-  requestKeyFrame: 'consume'
-}
-
-const DIRECTION_ACTION: Record<TransportDirection, ClientAction> = { send: 'publish', recv: 'consume' }
-
-const NODE_DRAINING: Notification = { notification: 'nodeDraining', data: {} }
-
-interface TransportEntry { transport: ms.WebRtcTransport, direction: TransportDirection }
-
-/** What a consumer was made with, so it can be made again when its producer comes back. */
-interface ConsumeArgs { transport: ms.WebRtcTransport, producerId: string, rtpCapabilities: ms.RtpCapabilities }
-/** A consumer closed with `upstreamlost` or `moving`, by its id: waiting for its producer. */
-interface PendingRestore extends ConsumeArgs { timer: NodeJS.Timeout, creating: boolean }
-type Handlers = { [M in ClientMethod]: (data: RequestDataMap[M]) => Promise<ResponseDataMap[M]> }
-
-function toSignallingError (err: unknown): SignallingError {
-  if (err instanceof SignallingError) return err
-  if (err instanceof TypeError || (err instanceof Error && err.name === 'UnsupportedError')) return new SignallingError('BadRequest', err.message)
-  return new SignallingError('MediaError', err instanceof Error ? err.message : String(err))
-}
-
-/** One connected client and everything it created. @internal */
-export class ClientSession {
-  private readonly transports = new Map<string, TransportEntry>()
-  private readonly producers = new Map<string, ms.Producer>()
-  private readonly consumers = new Map<string, ms.Consumer>()
-  /** Closed consumers waiting for their producer to be restored; each keeps its slot of maxConsumers. */
-  private readonly awaitingRestore = new Map<string, PendingRestore>()
-  /** Objects being created, counted against the limits before they exist. */
-  private readonly reserved = { transports: 0, producers: 0, consumers: 0 }
-  private pending = 0
-  private routerPromise: Promise<ms.Router> | undefined
-  private closed = false
-  private router: ms.Router | undefined
-
-  constructor (
-    private readonly owner: ClientSignalling,
-    private readonly ws: WebSocket,
-    private readonly context: ClientContext,
-    private readonly options: ClientSignallingOptions,
-    private readonly limits: ClientSignallingLimits
-  ) {
-    ws.on('message', (raw, isBinary) => { void this.onMessage(raw, isBinary) })
-  }
-
-  /** Closes the client's transports (cascading to producers and consumers), then the socket if asked. */
-  close (code?: number, reason?: string): void {
-    if (!this.closed) {
-      this.closed = true
-      if (this.router !== undefined) this.owner.unwatchRouter(this.router, this)
-      for (const pending of this.awaitingRestore.values()) clearTimeout(pending.timer)
-      this.awaitingRestore.clear()
-      for (const { transport } of this.transports.values()) transport.close()
-      this.transports.clear()
-    }
-    if (code !== undefined && this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason)
-  }
-
-  private send (message: OkReply | ErrorReply | Notification): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message))
-  }
-
-  notify (notification: Notification): void {
-    this.send(notification)
-  }
-
-  /** `producerId` is back in this client's router: its consumers waiting for it are made again. */
-  restoreConsumers (producerId: string): void {
-    for (const [oldConsumerId, pending] of this.awaitingRestore) {
-      if (pending.producerId === producerId && !pending.creating) void this.restoreConsumer(oldConsumerId, pending)
-    }
-  }
-
-  /** `producerId` could not be restored in this client's router. */
-  failRestores (producerId: string): void {
-    for (const [oldConsumerId, pending] of this.awaitingRestore) {
-      if (pending.producerId === producerId && !pending.creating) this.giveUpRestore(oldConsumerId, true)
-    }
-  }
-
-  private async restoreConsumer (oldConsumerId: string, pending: PendingRestore): Promise<void> {
-    pending.creating = true
-    const { transport, producerId, rtpCapabilities } = pending
-    let consumer: ms.Consumer
-    try {
-      // Paused, as by `consume`: the client resumes it once its side is ready.
-      consumer = await transport.consume({ producerId, rtpCapabilities, paused: true })
-    } catch (err) {
-      log.debug('consumer of %s not restored: %s', producerId, describeError(err))
-      if (this.awaitingRestore.get(oldConsumerId) === pending) this.giveUpRestore(oldConsumerId, true)
-      return
-    }
-    // The client left (its transports closed) or closed the old consumer meanwhile: either
-    // took it off the waiting list.
-    if (this.awaitingRestore.get(oldConsumerId) !== pending) {
-      consumer.close()
-      return
-    }
-    this.giveUpRestore(oldConsumerId, false)
-    this.send({ notification: 'consumerRestored', data: { oldConsumerId, consumer: this.adopt(consumer, pending) } })
-  }
-
-  /** Forgets a consumer waiting for its producer; with `tell`, the client hears it is closed for good. */
-  private giveUpRestore (oldConsumerId: string, tell: boolean): void {
-    const pending = this.awaitingRestore.get(oldConsumerId)
-    if (pending === undefined) return
-    clearTimeout(pending.timer)
-    this.awaitingRestore.delete(oldConsumerId)
-    if (tell) this.send({ notification: 'consumerClosed', data: { consumerId: oldConsumerId, producerId: pending.producerId, reason: 'producerclosed' } })
-  }
-
-  /** Keeps a new consumer of this client and tells it when its producer goes. */
-  private adopt (consumer: ms.Consumer, args: ConsumeArgs): ConsumerInfo {
-    const { transport, producerId, rtpCapabilities } = args
-    this.consumers.set(consumer.id, consumer)
-    consumer.observer.once('close', () => this.consumers.delete(consumer.id))
-    consumer.once('producerclose', () => {
-      const reason = this.owner.closeReasonOf(producerId)
-      if (RESTORING_REASONS.has(reason) && !this.closed && !transport.closed) {
-        const timer = setTimeout(() => this.giveUpRestore(consumer.id, true), this.owner.restoreTimeoutMs)
-        timer.unref()
-        this.awaitingRestore.set(consumer.id, { transport, producerId, rtpCapabilities, timer, creating: false })
-      }
-      this.send({ notification: 'consumerClosed', data: { consumerId: consumer.id, producerId, reason } })
-    })
-    return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters }
-  }
-
-  private fail (err: SignallingError): void {
-    this.owner.countError(err.code)
-    this.send({ id: err.requestId, ok: false, error: { name: err.code, message: err.message } })
-  }
-
-  private async onMessage (raw: RawData, isBinary: boolean): Promise<void> {
-    let request: ClientRequest
-    try {
-      if (isBinary) throw new SignallingError('BadRequest', 'binary messages are not accepted')
-      const text = Array.isArray(raw) ? Buffer.concat(raw).toString('utf8') : Buffer.from(raw as ArrayBuffer).toString('utf8')
-      request = decodeClientRequest(text, this.limits.maxMessageBytes)
-    } catch (err) {
-      this.fail(toSignallingError(err))
-      return
-    }
-    if (this.pending >= this.limits.maxPendingRequests) {
-      this.fail(new SignallingError('LimitExceeded', `more than ${this.limits.maxPendingRequests} requests pending`, request.id))
-      return
-    }
-    this.pending++
-    try {
-      this.authorize(request)
-      const handler = this.handlers[request.method] as (data: RequestDataMap[ClientMethod]) => Promise<ResponseDataMap[ClientMethod]>
-      const data = await handler(request.data)
-      this.send({ id: request.id, ok: true, data })
-    } catch (err) {
-      const e = toSignallingError(err)
-      this.fail(new SignallingError(e.code, e.message, request.id))
-    } finally {
-      this.pending--
-    }
-  }
-
-  private authorize (request: ClientRequest): void {
-    const token = this.context.token
-    if (this.options.authenticate === undefined || token === undefined) return
-    const action = request.method === 'createWebRtcTransport' ? DIRECTION_ACTION[request.data.direction] : METHOD_ACTION[request.method]
-    if (action !== null && !token.actions.includes(action)) {
-      throw new SignallingError('Forbidden', `the token does not allow ${action} (${request.method})`)
-    }
-  }
-
-  private async getRouter (): Promise<ms.Router> {
-    if (this.routerPromise === undefined) {
-      const select = this.options.router
-      this.routerPromise = (async () => {
-        let router: ms.Router
-        try {
-          router = typeof select === 'function' ? await select(this.context) : select
-        } catch (err) {
-          throw new SignallingError('Unavailable', `no router for this client: ${err instanceof Error ? err.message : String(err)}`)
-        }
-        if (router.closed) throw new SignallingError('Unavailable', 'the router is closed')
-        if (!this.closed) {
-          this.router = router
-          this.owner.watchRouter(router, this)
-        }
-        return router
-      })()
-    }
-    return await this.routerPromise
-  }
-
-  private transport (transportId: string, direction: TransportDirection): ms.WebRtcTransport {
-    const entry = this.transports.get(transportId)
-    if (entry === undefined) throw new SignallingError('NotFound', `no transport ${transportId} on this connection`)
-    if (entry.direction !== direction) throw new SignallingError('BadRequest', `transport ${transportId} is a ${entry.direction} transport`)
-    return entry.transport
-  }
-
-  private producer (producerId: string): ms.Producer {
-    const producer = this.producers.get(producerId)
-    if (producer === undefined) throw new SignallingError('NotFound', `no producer ${producerId} of this connection`)
-    return producer
-  }
-
-  private consumer (consumerId: string): ms.Consumer {
-    const consumer = this.consumers.get(consumerId)
-    if (consumer === undefined) throw new SignallingError('NotFound', `no consumer ${consumerId} on this connection`)
-    return consumer
-  }
-
-  /** Runs `create` with a slot of `what` reserved, so concurrent requests cannot pass the limit. */
-  private async withSlot<T> (what: keyof ClientSession['reserved'], have: number, max: number, create: () => Promise<T>): Promise<T> {
-    if (have + this.reserved[what] >= max) throw new SignallingError('LimitExceeded', `at most ${max} ${what} per connection`)
-    this.reserved[what]++
-    try {
-      return await create()
-    } finally {
-      this.reserved[what]--
-    }
-  }
-
-  private async resolveProducer (producerId: string, router: ms.Router): Promise<void> {
-    const resolve = this.options.resolveProducer
-    if (resolve === undefined) return
-    try {
-      await resolve(producerId, router)
-    } catch (err) {
-      const name = err instanceof Error ? err.name : ''
-      const message = err instanceof Error ? err.message : String(err)
-      if (name === 'ProducerNotFoundError' || name === 'NotFound') throw new SignallingError('NotFound', `producer ${producerId} not found: ${message}`)
-      throw new SignallingError('Unavailable', `producer ${producerId} could not be brought to this router: ${message}`)
-    }
-  }
-
-  private readonly handlers: Handlers = {
-    getRouterRtpCapabilities: async () => (await this.getRouter()).rtpCapabilities,
-
-    createWebRtcTransport: async ({ direction }) => {
-      return await this.withSlot('transports', this.transports.size, this.limits.maxTransports, async () => {
-        const router = await this.getRouter()
-        const server = typeof this.options.webRtcServer === 'function' ? this.options.webRtcServer(router) : this.options.webRtcServer
-        const appData = { clientDirection: direction }
-        const transport = server !== undefined
-          ? await router.createWebRtcTransport({ webRtcServer: server, preferUdp: true, appData })
-          : await router.createWebRtcTransport({ listenInfos: this.options.listenInfos ?? [], preferUdp: true, appData })
-        if (this.closed) {
-          transport.close()
-          throw new SignallingError('MediaError', 'connection closed')
-        }
-        this.transports.set(transport.id, { transport, direction })
-        transport.observer.once('close', () => {
-          this.transports.delete(transport.id)
-          for (const [consumerId, pending] of this.awaitingRestore) if (pending.transport === transport) this.giveUpRestore(consumerId, false)
-        })
-        return {
-          id: transport.id,
-          iceParameters: transport.iceParameters,
-          iceCandidates: transport.iceCandidates,
-          dtlsParameters: transport.dtlsParameters
-        }
-      })
-    },
-
-    connectWebRtcTransport: async ({ transportId, dtlsParameters }) => {
-      const entry = this.transports.get(transportId)
-      if (entry === undefined) throw new SignallingError('NotFound', `no transport ${transportId} on this connection`)
-      await entry.transport.connect({ dtlsParameters })
-      return {}
-    },
-
-    produce: async ({ transportId, kind, rtpParameters, appData }) => {
-      const transport = this.transport(transportId, 'send')
-      return await this.withSlot('producers', this.producers.size, this.limits.maxProducers, async () => {
-        const producer = await transport.produce({ kind, rtpParameters, appData })
-        if (this.closed || transport.closed) {
-          producer.close()
-          throw new SignallingError('MediaError', 'transport closed')
-        }
-        this.producers.set(producer.id, producer)
-        producer.observer.once('close', () => this.producers.delete(producer.id))
-        return { id: producer.id }
-      })
-    },
-
-    consume: async ({ transportId, producerId, rtpCapabilities }) => {
-      const transport = this.transport(transportId, 'recv')
-      return await this.withSlot('consumers', this.consumers.size + this.awaitingRestore.size, this.limits.maxConsumers, async () => {
-        const router = await this.getRouter()
-        await this.resolveProducer(producerId, router)
-        if (!router.canConsume({ producerId, rtpCapabilities })) {
-          // canConsume() says false for both; only the failure path pays for a dump.
-          const dump = await router.dump()
-          if (!dump.mapProducerIdConsumerIds.some((e) => e.key === producerId)) {
-            throw new SignallingError('NotFound', `producer ${producerId} not found`)
-          }
-          throw new SignallingError('CannotConsume', `these rtpCapabilities cannot receive producer ${producerId}`)
-        }
-        // Paused until the client has set up its side and resumes: no key frame is lost.
-        const consumer = await transport.consume({ producerId, rtpCapabilities, paused: true })
-        if (this.closed || transport.closed) {
-          consumer.close()
-          throw new SignallingError('MediaError', 'transport closed')
-        }
-        return this.adopt(consumer, { transport, producerId, rtpCapabilities })
-      })
-    },
-
-    pauseConsumer: async ({ consumerId }) => { await this.consumer(consumerId).pause(); return {} },
-    resumeConsumer: async ({ consumerId }) => { await this.consumer(consumerId).resume(); return {} },
-    closeConsumer: async ({ consumerId }) => {
-      // One waiting for its producer is no longer wanted: it will not be made again.
-      if (this.awaitingRestore.has(consumerId)) this.giveUpRestore(consumerId, false)
-      else this.consumer(consumerId).close()
-      return {}
-    },
-    requestKeyFrame: async ({ consumerId }) => { await this.consumer(consumerId).requestKeyFrame(); return {} },
-    pauseProducer: async ({ producerId }) => { await this.producer(producerId).pause(); return {} },
-    resumeProducer: async ({ producerId }) => { await this.producer(producerId).resume(); return {} },
-    closeProducer: async ({ producerId }) => { this.producer(producerId).close(); return {} },
-
-    listProducers: async () => ({
-      producers: [...this.producers.values()].map((p) => ({ id: p.id, kind: p.kind, paused: p.paused, appData: p.appData }))
-    })
-  }
-}

@@ -80,14 +80,17 @@ export type ClientRequest = { [M in ClientMethod]: { id: RequestId, method: M, d
  * - UnknownMethod: `method` is not one of CLIENT_METHODS.
  * - NotFound: the transport, producer or consumer id is unknown (to this connection, or
  *   for a producer to consume: to the router and to resolveProducer).
- * - Forbidden: the connection's token does not allow this action.
- * - LimitExceeded: too many transports, producers, consumers or pending requests.
+ * - Forbidden: the connection's token does not allow this action (or, with a room grant,
+ *   this producer).
+ * - LimitExceeded: too many transports, producers, consumers, pending requests, or
+ *   lookups of producers not in the node (docs/client-signalling.md#limits).
+ * - RateLimited: the connection sends requests faster than its limit; slow down.
  * - CannotConsume: the client's rtpCapabilities cannot receive the producer.
  * - Unavailable: resolveProducer failed for another reason than "not found".
  * - MediaError: mediasoup refused the operation (state, worker error).
  */
 export type SignallingErrorName =
-  'BadRequest' | 'TooLarge' | 'UnknownMethod' | 'NotFound' | 'Forbidden' | 'LimitExceeded' |
+  'BadRequest' | 'TooLarge' | 'UnknownMethod' | 'NotFound' | 'Forbidden' | 'LimitExceeded' | 'RateLimited' |
   'CannotConsume' | 'Unavailable' | 'MediaError'
 
 export interface OkReply<M extends ClientMethod = ClientMethod> { id: RequestId, ok: true, data: ResponseDataMap[M] }

@@ -1,41 +1,63 @@
-// Client tokens (docs/client-signalling.md#tokens): an application server that shares the
-// secret with the node mints a short-lived token naming what a browser may do; the browser
-// passes it as `?token=` when it opens the signalling WebSocket.
-// Format: `v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, "v1." + claims part))>`.
-import { createHmac, timingSafeEqual } from 'node:crypto'
+// Client tokens (docs/client-signalling.md#tokens): JSON Web Tokens (RFC 7519) signed with
+// HS256 and the secret the node shares with the application server. The server mints a
+// short-lived token naming who the client is (`sub`) and what it may do (`grants`); the
+// browser passes it as `?token=` when it opens the signalling WebSocket.
+import { errors as jose, jwtVerify, SignJWT } from 'jose'
 
-/**
- * What a token allows. `publish`: send transports and producers (create, pause, resume,
- * close). `consume`: receive transports and consumers.
- */
+/** What a token lets a client do; see ClientGrants. */
 export type ClientAction = 'publish' | 'consume'
 
 export const CLIENT_ACTIONS: readonly ClientAction[] = ['publish', 'consume']
 
+/**
+ * The `grants` claim. `publish`: send transports and producers (create, pause, resume,
+ * close). `consume`: receive transports and consumers. `room`: the producers the client
+ * publishes carry this room (their `appData.room`), and it may consume only producers
+ * of this room; without it, the client publishes and consumes in any room.
+ */
+export interface ClientGrants {
+  publish?: boolean
+  consume?: boolean
+  room?: string
+}
+
 export interface ClientTokenClaims {
-  /** Issued at, Unix seconds. */
-  iat: number
+  /** The client's identity (RFC 7519 `sub`), as the application server named it. */
+  sub: string
   /** Expires at, Unix seconds: the token opens no connection at or after this time. */
   exp: number
-  actions: ClientAction[]
+  /** Not before, Unix seconds: the token opens no connection before this time. */
+  nbf?: number
+  /** Issued at, Unix seconds. */
+  iat?: number
+  grants: ClientGrants
 }
 
 export interface CreateClientTokenOptions {
-  /** Shared with the signalling's `authenticate.secret`; at least 16 characters. */
+  /** Shared with the signalling's `authenticate.secret`; at least MIN_SECRET_LENGTH characters. */
   secret: string
+  /** The client's identity (non-empty, at most MAX_CLAIM_LENGTH characters). */
+  sub: string
   /** Lifetime from `issuedAt`, in seconds (> 0). */
   expiresInSeconds: number
-  /** Allowed actions (at least one). */
-  actions: ClientAction[]
+  /** What the client may do: `publish` or `consume` (at least one), optionally in one `room`. */
+  grants: ClientGrants
   /** Issue time, Unix seconds. Default now. */
   issuedAt?: number
+  /** Unix seconds before which the token is refused. Default none. */
+  notBefore?: number
 }
 
-/** Longest token accepted; a token with both actions is about 140 characters. */
-export const MAX_TOKEN_LENGTH = 1024
-export const MIN_SECRET_LENGTH = 16
-const VERSION = 'v1'
+/** Longest token accepted; one with every claim is about 250 characters. */
+export const MAX_TOKEN_LENGTH = 2048
+/** RFC 7518 §3.2: an HS256 key has at least 256 bits; 32 characters are at least that. */
+export const MIN_SECRET_LENGTH = 32
+/** Longest `sub` and `room`. */
+export const MAX_CLAIM_LENGTH = 128
+/** Clock difference allowed between the minting server and the node when checking `exp` and `nbf`, seconds. */
+export const CLOCK_TOLERANCE_S = 5
 
+/** `reason` is safe to show to the client. */
 export type TokenCheck = { ok: true, claims: ClientTokenClaims } | { ok: false, reason: string }
 
 export function checkSecret (secret: unknown): void {
@@ -44,48 +66,72 @@ export function checkSecret (secret: unknown): void {
   }
 }
 
-function sign (secret: string, signed: string): Buffer {
-  return createHmac('sha256', secret).update(signed).digest()
+function isClaimString (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_CLAIM_LENGTH
 }
 
-function isActionList (value: unknown): value is ClientAction[] {
-  return Array.isArray(value) && value.length > 0 && value.length <= CLIENT_ACTIONS.length &&
-    value.every((a) => CLIENT_ACTIONS.includes(a as ClientAction))
+/** The grants when they are well-formed and allow something; undefined otherwise. */
+function validGrants (value: unknown): ClientGrants | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const { publish, consume, room } = value as Record<string, unknown>
+  if ((publish !== undefined && typeof publish !== 'boolean') || (consume !== undefined && typeof consume !== 'boolean')) return undefined
+  if (room !== undefined && !isClaimString(room)) return undefined
+  if (publish !== true && consume !== true) return undefined
+  return { ...(publish === true ? { publish } : {}), ...(consume === true ? { consume } : {}), ...(room === undefined ? {} : { room }) }
 }
 
-/** Mints a token for a browser client. */
-export function createClientToken (options: CreateClientTokenOptions): string {
+const keyOf = (secret: string): Uint8Array => new TextEncoder().encode(secret)
+
+/** Mints a token for a browser client. @throws TypeError for bad options */
+export async function createClientToken (options: CreateClientTokenOptions): Promise<string> {
   checkSecret(options.secret)
+  if (!isClaimString(options.sub)) throw new TypeError(`sub must be a string of 1-${MAX_CLAIM_LENGTH} characters`)
   const iat = options.issuedAt ?? Math.floor(Date.now() / 1000)
   if (!Number.isInteger(iat) || iat < 0) throw new TypeError('issuedAt must be Unix seconds')
   if (!Number.isFinite(options.expiresInSeconds) || options.expiresInSeconds <= 0) throw new TypeError('expiresInSeconds must be > 0')
-  if (!isActionList(options.actions)) throw new TypeError(`actions must be a non-empty list of ${CLIENT_ACTIONS.join(', ')}`)
-  const claims: ClientTokenClaims = { iat, exp: iat + Math.ceil(options.expiresInSeconds), actions: [...new Set(options.actions)] }
-  const body = `${VERSION}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
-  return `${body}.${sign(options.secret, body).toString('base64url')}`
+  if (options.notBefore !== undefined && (!Number.isInteger(options.notBefore) || options.notBefore < 0)) throw new TypeError('notBefore must be Unix seconds')
+  const grants = validGrants(options.grants)
+  if (grants === undefined) throw new TypeError(`grants must allow publish or consume, with room a string of 1-${MAX_CLAIM_LENGTH} characters if given`)
+  const jwt = new SignJWT({ grants })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + Math.ceil(options.expiresInSeconds))
+  if (options.notBefore !== undefined) jwt.setNotBefore(options.notBefore)
+  return await jwt.sign(keyOf(options.secret))
 }
 
-/** Checks signature and expiry; `reason` is safe to show to the client. */
-export function verifyClientToken (token: string | null | undefined, secret: string, nowSeconds = Date.now() / 1000): TokenCheck {
+/** Why jose refused a token, in the words a client is told. */
+function reasonOf (err: unknown): string {
+  if (err instanceof jose.JWTExpired) return 'token expired'
+  if (err instanceof jose.JWTClaimValidationFailed && err.claim === 'nbf') return 'token not yet valid'
+  if (err instanceof jose.JWSSignatureVerificationFailed) return 'bad token signature'
+  if (err instanceof jose.JOSEAlgNotAllowed) return 'token algorithm must be HS256'
+  return 'malformed token'
+}
+
+/**
+ * Checks signature (HS256 only), `exp`, `nbf` (with CLOCK_TOLERANCE_S) and the claims'
+ * shape. `now`: Unix seconds, default now.
+ */
+export async function verifyClientToken (token: string | null | undefined, secret: string, now?: number): Promise<TokenCheck> {
   if (token === null || token === undefined || token === '') return { ok: false, reason: 'missing token' }
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed token' }
-  const parts = token.split('.')
-  if (parts.length !== 3 || !parts.every((p) => /^[\w-]+$/.test(p))) return { ok: false, reason: 'malformed token' }
-  const [version, payload, signature] = parts as [string, string, string]
-  if (version !== VERSION) return { ok: false, reason: 'unsupported token version' }
-  const expected = sign(secret, `${version}.${payload}`)
-  const given = Buffer.from(signature, 'base64url')
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad token signature' }
-  let claims: unknown
+  let payload: Record<string, unknown>
   try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-  } catch {
-    return { ok: false, reason: 'malformed token' }
+    ({ payload } = await jwtVerify(token, keyOf(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'sub'],
+      clockTolerance: CLOCK_TOLERANCE_S,
+      ...(now === undefined ? {} : { currentDate: new Date(now * 1000) })
+    }))
+  } catch (err) {
+    return { ok: false, reason: reasonOf(err) }
   }
-  const c = claims as Partial<ClientTokenClaims> | null
-  if (typeof c !== 'object' || c === null || !Number.isInteger(c.iat) || !Number.isInteger(c.exp) || !isActionList(c.actions)) {
-    return { ok: false, reason: 'malformed token' }
-  }
-  if (nowSeconds >= (c.exp as number)) return { ok: false, reason: 'token expired' }
-  return { ok: true, claims: { iat: c.iat as number, exp: c.exp as number, actions: c.actions } }
+  const grants = validGrants(payload.grants)
+  if (!isClaimString(payload.sub) || grants === undefined) return { ok: false, reason: 'malformed token' }
+  const claims: ClientTokenClaims = { sub: payload.sub, exp: payload.exp as number, grants }
+  if (typeof payload.nbf === 'number') claims.nbf = payload.nbf
+  if (typeof payload.iat === 'number') claims.iat = payload.iat
+  return { ok: true, claims }
 }

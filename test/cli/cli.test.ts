@@ -90,7 +90,7 @@ describe('mediasoup-swarm binary', function () {
       ['wildcard media IP without announced IP', () => ['start', '--media-ip', '0.0.0.0'], () => /--media-ip 0.0.0.0 listens on every interface: --media-announced-ip must say/],
       ['bad HTTP address', () => ['start', '--http', 'everywhere'], () => /--http must be <ip>:<port>.*\(got "everywhere"\)/],
       ['unknown log level', () => ['start', '--log-level', 'loud'], () => /--log-level must be one of none, error, warn, info, debug, trace \(got "loud"\)/],
-      ['short token secret', () => ['start', '--token-secret', 'short'], () => /--token-secret must be at least 16 characters/],
+      ['short token secret', () => ['start', '--token-secret', 'x'.repeat(31)], () => /--token-secret must be at least 32 characters/],
       ['missing config file', () => ['start', '--config', path.join(dir, 'none.json')], () => /--config .*none\.json: no such file/],
       ['config file not JSON', () => ['start', '--config', file('bad.json', '{ fanout: 2')], () => /--config .*bad\.json: not JSON/],
       ['unknown key in the config file', () => ['start', '--config', file('typo.json', '{"fan-out": 2}')], () => /"fan-out" in .*typo\.json is not a setting/],

@@ -9,20 +9,20 @@ import {
   CLOSE_UNAUTHORIZED, copyEventsOf, createClientSignalling, createClientToken
 } from '../../src/signalling/index.js'
 import type {
-  ClientMethod, ClientSignalling, ClientSignallingOptions, CopyEvent, CopyEventSource, ErrorReply, Notification, Reply,
-  RequestDataMap, SignallingErrorName
+  ClientMethod, ClientSignalling, ClientSignallingOptions, CopyEvent, CopyEventSource, Reply, SignallingErrorName
 } from '../../src/signalling/index.js'
 import { createRtpSource } from '../harness/index.js'
 import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { CopyCloseReason, SwarmNode } from '../../src/index.js'
 import type { RtpSource } from '../harness/index.js'
+import { TestClient, assertError, until } from './test-client.js'
 
 const mediaCodecs: ms.RtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }
 ]
 
-const SECRET = 'a-test-secret-of-enough-length'
+const SECRET = 'a-test-secret-of-at-least-32-characters'
 
 /** What a browser's mediasoup-client would send for an Opus track (no DTLS needed to produce). */
 const opusRtpParameters = (ssrc: number): ms.RtpParameters => ({
@@ -31,75 +31,6 @@ const opusRtpParameters = (ssrc: number): ms.RtpParameters => ({
 })
 
 const FINGERPRINT = { algorithm: 'sha-256', value: Array.from({ length: 32 }, () => 'AB').join(':') }
-
-type NotificationData = { [N in Notification as N['notification']]: N['data'] }
-
-/** A raw WebSocket client speaking the protocol, for tests that send anything at all. */
-class TestClient {
-  private nextId = 1
-  private readonly waiting = new Map<number | string | null, (reply: Reply) => void>()
-  readonly notifications: Notification[] = []
-  readonly closed: Promise<{ code: number, reason: string }>
-
-  private constructor (readonly ws: WebSocket) {
-    ws.on('message', (raw) => {
-      const message = JSON.parse(String(raw)) as Reply | Notification
-      if ('notification' in message) {
-        this.notifications.push(message)
-        return
-      }
-      const resolve = this.waiting.get(message.id)
-      this.waiting.delete(message.id)
-      resolve?.(message)
-    })
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
-  }
-
-  /** Resolves once open, or rejects with the close code and reason if the server refuses. */
-  static async open (url: string): Promise<TestClient> {
-    const ws = new WebSocket(url)
-    const client = new TestClient(ws)
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => {
-        // A refusal arrives as a close right after the upgrade: give it a moment to show.
-        setTimeout(() => ws.readyState === WebSocket.OPEN ? resolve() : reject(new Error('closed')), 50)
-      })
-      ws.once('error', reject)
-      void client.closed.then(({ code, reason }) => reject(Object.assign(new Error(`closed ${code} ${reason}`), { code, reason })))
-    })
-    return client
-  }
-
-  /** Sends a raw text frame and waits for the reply with `id` (null for unreadable ids). */
-  async raw (text: string | Buffer, id: number | string | null = null): Promise<Reply> {
-    const reply = new Promise<Reply>((resolve) => this.waiting.set(id, resolve))
-    this.ws.send(text)
-    return await reply
-  }
-
-  async request<M extends ClientMethod> (method: M, data: RequestDataMap[M] | Record<string, unknown>): Promise<Reply> {
-    const id = this.nextId++
-    return await this.raw(JSON.stringify({ id, method, data }), id)
-  }
-
-  /** request() that must succeed; returns its data. */
-  async ok (method: ClientMethod, data: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const reply = await this.request(method, data)
-    if (!reply.ok) throw new Error(`${method} failed: ${reply.error.name}: ${reply.error.message}`)
-    return reply.data as unknown as Record<string, unknown>
-  }
-
-  /** Resolves with the next notification named `name` not taken before (waits up to `timeoutMs`). */
-  async next<N extends keyof NotificationData> (name: N, timeoutMs = 5000): Promise<NotificationData[N]> {
-    await until(() => this.notifications.some((n) => n.notification === name), timeoutMs)
-    const index = this.notifications.findIndex((n) => n.notification === name)
-    return this.notifications.splice(index, 1)[0]!.data as NotificationData[N]
-  }
-
-  close (): void {
-    this.ws.close()
-  }
-}
 
 /** A CopyEventSource the test drives, as a swarm node would. */
 class FakeCopyEvents implements CopyEventSource {
@@ -116,21 +47,6 @@ class FakeCopyEvents implements CopyEventSource {
 
   get listening (): number {
     return this.listeners.size
-  }
-}
-
-function assertError (reply: Reply, name: SignallingErrorName): ErrorReply {
-  assert.equal(reply.ok, false, `expected ${name}, got ok: ${JSON.stringify(reply)}`)
-  assert.equal((reply as ErrorReply).error.name, name, (reply as ErrorReply).error.message)
-  assert.equal(typeof (reply as ErrorReply).error.message, 'string')
-  return reply as ErrorReply
-}
-
-async function until (condition: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
 
@@ -377,8 +293,8 @@ describe('client signalling (node ws client)', function () {
   })
 
   describe('tokens', () => {
-    const token = (actions: Array<'publish' | 'consume'>, expiresInSeconds = 60, issuedAt?: number): string =>
-      createClientToken({ secret: SECRET, expiresInSeconds, actions, issuedAt })
+    const token = async (actions: Array<'publish' | 'consume'>, expiresInSeconds = 60, issuedAt?: number): Promise<string> =>
+      await createClientToken({ secret: SECRET, sub: 'alice', expiresInSeconds, grants: Object.fromEntries(actions.map((a) => [a, true])), issuedAt })
 
     async function refusal (url: string): Promise<{ code: number, reason: string }> {
       try {
@@ -391,7 +307,7 @@ describe('client signalling (node ws client)', function () {
     }
 
     it('accepts a valid token and allows its actions', async () => {
-      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${token(['publish', 'consume'])}`)
+      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${await token(['publish', 'consume'])}`)
       const sendId = await transport(client, 'send')
       await client.ok('produce', { transportId: sendId, kind: 'audio', rtpParameters: opusRtpParameters(4) })
       await transport(client, 'recv')
@@ -402,37 +318,56 @@ describe('client signalling (node ws client)', function () {
       assert.equal(code, CLOSE_UNAUTHORIZED)
       assert.equal(reason, 'unauthorized: missing token')
       assert.equal(signalling?.refusedConnections, 1)
+      assert.equal(signalling?.refusals.unauthorized, 1)
     })
 
     it('refuses a token signed with another secret, or tampered with', async () => {
       const url = start({ authenticate: { secret: SECRET } })
-      const foreign = createClientToken({ secret: 'another-secret-of-enough-length', expiresInSeconds: 60, actions: ['publish'] })
+      const foreign = await createClientToken({ secret: 'another-secret-of-at-least-32-characters', sub: 'mallory', expiresInSeconds: 60, grants: { publish: true } })
       assert.deepEqual(await refusal(`${url}?token=${foreign}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: bad token signature' })
-      const [v, , sig] = token(['consume']).split('.')
-      const claims = Buffer.from(JSON.stringify({ iat: 1, exp: 9_999_999_999, actions: ['publish', 'consume'] })).toString('base64url')
-      assert.deepEqual(await refusal(`${url}?token=${v}.${claims}.${sig}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: bad token signature' })
+      const [header, , sig] = (await token(['consume'])).split('.')
+      const claims = Buffer.from(JSON.stringify({ sub: 'alice', exp: 9_999_999_999, grants: { publish: true, consume: true } })).toString('base64url')
+      assert.deepEqual(await refusal(`${url}?token=${header}.${claims}.${sig}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: bad token signature' })
       assert.deepEqual(await refusal(`${url}?token=garbage`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: malformed token' })
     })
 
     it('refuses an expired token', async () => {
       const url = start({ authenticate: { secret: SECRET } })
-      const expired = token(['publish'], 60, Math.floor(Date.now() / 1000) - 120)
+      const expired = await token(['publish'], 60, Math.floor(Date.now() / 1000) - 120)
       assert.deepEqual(await refusal(`${url}?token=${expired}`), { code: CLOSE_UNAUTHORIZED, reason: 'unauthorized: token expired' })
     })
 
     it('answers Forbidden for an action the token does not allow', async () => {
-      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${token(['consume'])}`)
+      const client = await connect(`${start({ authenticate: { secret: SECRET } })}?token=${await token(['consume'])}`)
       await client.ok('getRouterRtpCapabilities')
       assertError(await client.request('createWebRtcTransport', { direction: 'send' }), 'Forbidden')
       const recvId = await transport(client, 'recv')
       assertError(await client.request('produce', { transportId: recvId, kind: 'audio', rtpParameters: opusRtpParameters(5) }), 'Forbidden')
     })
 
-    it('createClientToken() refuses a short secret, no actions and a non-positive lifetime', () => {
-      assert.throws(() => createClientToken({ secret: 'short', expiresInSeconds: 60, actions: ['publish'] }), TypeError)
-      assert.throws(() => createClientToken({ secret: SECRET, expiresInSeconds: 60, actions: [] }), TypeError)
-      assert.throws(() => createClientToken({ secret: SECRET, expiresInSeconds: 0, actions: ['consume'] }), TypeError)
-      assert.throws(() => createClientSignalling({ server, router, webRtcServer, authenticate: { secret: 'short' } }), TypeError)
+    it('createClientSignalling() refuses a secret under 32 characters', () => {
+      assert.throws(() => createClientSignalling({ server, router, webRtcServer, authenticate: { secret: 'x'.repeat(31) } }), TypeError)
+    })
+
+    it('requests sent before the token is checked wait for it, and those of a refused token get no answer', async () => {
+      const url = start({ authenticate: { secret: SECRET } })
+      const early = new WebSocket(`${url}?token=${await token(['consume'])}`)
+      const replies: Reply[] = []
+      early.on('message', (raw) => replies.push(JSON.parse(String(raw)) as Reply))
+      await new Promise((resolve) => early.once('open', resolve))
+      early.send(JSON.stringify({ id: 1, method: 'getRouterRtpCapabilities' }))
+      await until(() => replies.length === 1)
+      assert.equal(replies[0]?.ok, true)
+      early.close()
+
+      const refused = new WebSocket(`${url}?token=${await token(['consume'], 60, 1)}`)
+      const answered: unknown[] = []
+      refused.on('message', (raw) => answered.push(raw))
+      refused.once('open', () => refused.send(JSON.stringify({ id: 1, method: 'getRouterRtpCapabilities' })))
+      const code = await new Promise((resolve) => refused.once('close', resolve))
+      assert.equal(code, CLOSE_UNAUTHORIZED)
+      assert.deepEqual(answered, [])
+      await until(() => signalling?.connectionCount === 0)
     })
   })
 

@@ -1,0 +1,239 @@
+// Limits of the client signalling (docs/client-signalling.md#limits): what one client, one
+// address and all clients together may ask of a node, so that a flood of connections,
+// requests or lookups of unknown producers costs the node a bounded amount and leaves
+// room for legitimate clients. Every refusal is counted by reason (for the metrics).
+import net from 'node:net'
+import type http from 'node:http'
+import { DEFAULT_MAX_MESSAGE_BYTES, SignallingError } from './messages.js'
+import type { RequestId } from './messages.js'
+
+export interface ClientSignallingLimits {
+  /** Largest message answered; bigger ones get a TooLarge reply. Default 64 KiB. */
+  maxMessageBytes: number
+  /** WebRtcTransports per connection. Default 4. */
+  maxTransports: number
+  /** Producers per connection. Default 16. */
+  maxProducers: number
+  /** Consumers per connection. Default 500 (about what one mediasoup worker serves). */
+  maxConsumers: number
+  /** Requests of one connection being processed at once. Default 32. */
+  maxPendingRequests: number
+  /** Requests per second one connection may send, on average (token bucket refill). Default 50. */
+  requestsPerSecond: number
+  /** Requests one connection may send at once after a quiet time (token bucket size). Default 100. */
+  requestBurst: number
+  /** Open connections of all clients. Default 1000. */
+  maxConnections: number
+  /** Open connections from one IP address (IPv6: one /64). Default 16. */
+  maxConnectionsPerIp: number
+  /**
+   * `consume` requests of one connection waiting for a producer not in its router to be
+   * found and brought in (`resolveProducer`: a swarm lookup) at once. Default 2.
+   */
+  maxLookupsPerConnection: number
+  /**
+   * Such lookups of the connections of one IP address (IPv6: one /64) at once, those of
+   * connections already closed included (a lookup runs to its end). Default 8.
+   */
+  maxLookupsPerIp: number
+  /** Such lookups of all clients at once. Default 128. */
+  maxLookups: number
+}
+
+export const DEFAULT_LIMITS: ClientSignallingLimits = {
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  maxTransports: 4,
+  maxProducers: 16,
+  maxConsumers: 500,
+  maxPendingRequests: 32,
+  requestsPerSecond: 50,
+  requestBurst: 100,
+  maxConnections: 1000,
+  maxConnectionsPerIp: 16,
+  maxLookupsPerConnection: 2,
+  maxLookupsPerIp: 8,
+  maxLookups: 128
+}
+
+/**
+ * Why the signalling refused a connection or a request (the `reason` label of
+ * mediasoup_swarm_signalling_refusals_total):
+ * - `origin`: the connection's Origin header is not in `allowedOrigins`
+ * - `unauthorized`: token missing, invalid or expired
+ * - `connections`, `connections-per-ip`: maxConnections, maxConnectionsPerIp
+ * - `request-rate`: requestsPerSecond / requestBurst
+ * - `pending-requests`, `transports`, `producers`, `consumers`: the per-connection limits
+ * - `lookups`, `lookups-per-ip`, `lookups-per-connection`: maxLookups, maxLookupsPerIp,
+ *   maxLookupsPerConnection
+ */
+export const REFUSAL_REASONS = [
+  'origin', 'unauthorized', 'connections', 'connections-per-ip', 'request-rate', 'pending-requests',
+  'transports', 'producers', 'consumers', 'lookups', 'lookups-per-ip', 'lookups-per-connection'
+] as const
+
+export type RefusalReason = typeof REFUSAL_REASONS[number]
+
+/** Replies and notifications waiting to be sent to one client past which it is disconnected: it does not read them. */
+export const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+/** Close code of a connection whose Origin is not allowed (like HTTP 403). */
+export const CLOSE_FORBIDDEN_ORIGIN = 4403
+/** Close code of a connection past maxConnections or maxConnectionsPerIp (like HTTP 429). */
+export const CLOSE_TOO_MANY_CONNECTIONS = 4429
+
+/** A refused request: the error the client gets, and the reason it is counted under. */
+export class Refusal extends SignallingError {
+  constructor (readonly reason: RefusalReason, message: string, requestId: RequestId | null = null) {
+    super(reason === 'request-rate' ? 'RateLimited' : 'LimitExceeded', message, requestId)
+  }
+}
+
+export function checkLimits (limits: ClientSignallingLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isFinite(value) || value <= 0) throw new TypeError(`limits.${name} must be a positive number`)
+  }
+}
+
+/** Per-connection request rate: `rate` tokens per second, at most `burst` saved. */
+export class TokenBucket {
+  private tokens: number
+  private at: number
+
+  constructor (private readonly rate: number, private readonly burst: number, private readonly now = () => performance.now()) {
+    this.tokens = burst
+    this.at = now()
+  }
+
+  /** Takes one token if there is one. */
+  take (): boolean {
+    const now = this.now()
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.at) * this.rate / 1000)
+    this.at = now
+    if (this.tokens < 1) return false
+    this.tokens--
+    return true
+  }
+}
+
+/**
+ * The address a connection counts against: IPv4 (IPv4-mapped IPv6 included) as is, IPv6
+ * by its /64, which one host usually holds whole.
+ */
+export function addressKey (address: string | undefined): string {
+  if (address === undefined) return 'unknown'
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  if (mapped !== null) return mapped[1] as string
+  if (net.isIPv6(address)) {
+    const [head = '', tail = ''] = address.split('::')
+    const left = head === '' ? [] : head.split(':')
+    const right = tail === '' ? [] : tail.split(':')
+    const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
+    return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`
+  }
+  return address
+}
+
+/** Proxies trusted by default: one on the same host. */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.1', '::1']
+
+/**
+ * The client's address: the socket's, or, when the socket comes from a trusted proxy, the
+ * last address of its X-Forwarded-For header (the one that proxy saw).
+ */
+export function clientAddress (request: http.IncomingMessage, trustedProxies: ReadonlySet<string>): string | undefined {
+  const socketAddress = request.socket.remoteAddress
+  if (socketAddress === undefined || !trustedProxies.has(addressKey(socketAddress))) return socketAddress
+  const header = request.headers['x-forwarded-for']
+  const last = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').at(-1)?.trim() ?? ''
+  return net.isIP(last) === 0 ? socketAddress : last
+}
+
+export type Admitted = { ok: true, release: () => void } | { ok: false, reason: RefusalReason, code: number, message: string }
+
+/** The node-wide side of the limits: connections (in all, per address), lookups, refusal counts. */
+export class SignallingAdmission {
+  readonly refusals = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>
+  private connections = 0
+  private readonly perAddress = new Map<string, number>()
+  private lookups = 0
+  private readonly lookupsPerAddress = new Map<string, number>()
+  private readonly origins: ReadonlySet<string> | undefined
+  private readonly trustedProxies: ReadonlySet<string>
+
+  constructor (readonly limits: ClientSignallingLimits, allowedOrigins: readonly string[] | undefined, trustedProxies: readonly string[] = DEFAULT_TRUSTED_PROXIES) {
+    checkLimits(limits)
+    if (!Array.isArray(trustedProxies) || trustedProxies.some((a) => net.isIP(a) === 0)) throw new TypeError('trustedProxies must be a list of IP addresses')
+    this.trustedProxies = new Set(trustedProxies.map(addressKey))
+    if (allowedOrigins !== undefined) {
+      if (!Array.isArray(allowedOrigins) || allowedOrigins.some((o) => typeof o !== 'string' || o === '')) {
+        throw new TypeError('allowedOrigins must be a list of origins like https://app.example')
+      }
+      this.origins = new Set(allowedOrigins.map((o) => o.toLowerCase()))
+    }
+  }
+
+  count (reason: RefusalReason): void {
+    this.refusals[reason]++
+  }
+
+  /** Admits a new connection, or says why not; `release` when it closes. */
+  admit (request: http.IncomingMessage): Admitted {
+    const origin = request.headers.origin
+    if (this.origins !== undefined && (origin === undefined || !this.origins.has(origin.toLowerCase()))) {
+      return this.refuse('origin', CLOSE_FORBIDDEN_ORIGIN, `origin not allowed: ${origin ?? '(none)'}`)
+    }
+    if (this.connections >= this.limits.maxConnections) {
+      return this.refuse('connections', CLOSE_TOO_MANY_CONNECTIONS, `too many connections (${this.limits.maxConnections})`)
+    }
+    const key = addressKey(clientAddress(request, this.trustedProxies))
+    const fromAddress = this.perAddress.get(key) ?? 0
+    if (fromAddress >= this.limits.maxConnectionsPerIp) {
+      return this.refuse('connections-per-ip', CLOSE_TOO_MANY_CONNECTIONS, `too many connections from your address (${this.limits.maxConnectionsPerIp})`)
+    }
+    this.connections++
+    this.perAddress.set(key, fromAddress + 1)
+    let released = false
+    return {
+      ok: true,
+      release: () => {
+        if (released) return
+        released = true
+        this.connections--
+        const left = (this.perAddress.get(key) ?? 1) - 1
+        if (left === 0) this.perAddress.delete(key)
+        else this.perAddress.set(key, left)
+      }
+    }
+  }
+
+  /**
+   * A lookup slot of the client's address and of the node; call the result when the lookup
+   * ends. @throws Refusal past maxLookupsPerIp or maxLookups (counted by whoever answers it)
+   */
+  lookup (request: http.IncomingMessage): () => void {
+    const key = addressKey(clientAddress(request, this.trustedProxies))
+    const fromAddress = this.lookupsPerAddress.get(key) ?? 0
+    if (fromAddress >= this.limits.maxLookupsPerIp) {
+      throw new Refusal('lookups-per-ip', `at most ${this.limits.maxLookupsPerIp} consumes of producers not in this node at once from your address; try again`)
+    }
+    if (this.lookups >= this.limits.maxLookups) {
+      throw new Refusal('lookups', `the node is looking up ${this.limits.maxLookups} producers for its clients already; try again`)
+    }
+    this.lookups++
+    this.lookupsPerAddress.set(key, fromAddress + 1)
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.lookups--
+      const left = (this.lookupsPerAddress.get(key) ?? 1) - 1
+      if (left === 0) this.lookupsPerAddress.delete(key)
+      else this.lookupsPerAddress.set(key, left)
+    }
+  }
+
+  private refuse (reason: RefusalReason, code: number, message: string): Admitted {
+    this.count(reason)
+    return { ok: false, reason, code, message }
+  }
+}
