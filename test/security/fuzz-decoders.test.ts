@@ -86,7 +86,7 @@ const messageLike = fc.record({ type: fc.oneof(fc.constantFrom(...KNOWN_TYPES), 
 /** A valid message with one field replaced by any JSON value or removed. */
 function mutatedMessage<T extends object> (valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
   return fc.tuple(valid, fc.nat(), fc.option(anyJson, { nil: undefined })).map(([message, n, value]) => {
-    const copy: Record<string, unknown> = { ...message }
+    const copy = { ...message } as Record<string, unknown>
     const keys = [...Object.keys(copy), ...FIELDS]
     const key = keys[n % keys.length]!
     if (value === undefined) delete copy[key]
