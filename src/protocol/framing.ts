@@ -60,11 +60,17 @@ export class FrameStream {
     }
   }
 
-  async write (frame: Uint8Array, signal: AbortSignal): Promise<void> {
-    const prefix = varint(frame.byteLength)
-    const out = new Uint8Array(prefix.byteLength + frame.byteLength)
-    out.set(prefix)
-    out.set(frame, prefix.byteLength)
+  /** Writes frames in one piece (one muxer frame, one encryption, one system call). */
+  async write (frames: Uint8Array[], signal: AbortSignal): Promise<void> {
+    const prefixes = frames.map((f) => varint(f.byteLength))
+    const out = new Uint8Array(frames.reduce((n, f, i) => n + prefixes[i]!.byteLength + f.byteLength, 0))
+    let at = 0
+    for (const [i, f] of frames.entries()) {
+      out.set(prefixes[i]!, at)
+      at += prefixes[i]!.byteLength
+      out.set(f, at)
+      at += f.byteLength
+    }
     await this.bytes.write(out, { signal })
   }
 }
