@@ -1,8 +1,10 @@
 // Public options of createSwarmNode(), each with its default (also in docs/api.md).
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_COSTS, defaultCapacity } from '../placement/capacity.js'
+import { DEFAULT_SERVE_LIMITS } from '../protocol/rpc.js'
 import type { AddressPolicy } from '../p2p/host.js'
 import type { ScalingCosts } from '../placement/capacity.js'
+import type { ServeLimits } from '../protocol/rpc.js'
 import type { types as ms } from 'mediasoup'
 
 export interface SwarmNodeOptions {
@@ -62,10 +64,10 @@ export interface SwarmNodeOptions {
 }
 
 /**
- * Bounds on what one peer can make this node do; past them its pulls are answered `busy`
- * (docs/protocol.md).
+ * Bounds on what one peer can make this node do on the pipe protocol; past them its
+ * requests are answered `busy` (docs/protocol.md#limits-per-peer).
  */
-export interface PeerLimits {
+export interface PeerLimits extends ServeLimits {
   /**
    * Pipes (PipeTransport pairs) toward one peer at once. A peer needs one per pair of
    * routers (its router, ours) it pulls between. Default 64.
@@ -76,7 +78,16 @@ export interface PeerLimits {
    * pipes it between its own routers; the second is for a pipe being replaced. Default 2.
    */
   copiesPerProducer: number
+  /**
+   * Recruits of one peer that may make this node pull, per minute (8 at once at most); a
+   * peer whose recruit ends in a failed pull from it loses its whole allowance. Default 60.
+   */
+  recruitsPerMinute: number
 }
+
+/** Why a peer was refused by a `peerLimits` bound, or its session reset (node.peerRefusalCounts). */
+export const PEER_REFUSALS = ['rate', 'recruits', 'pipes', 'copies', 'incomplete-frame', 'unread-overflow'] as const
+export type PeerRefusal = typeof PEER_REFUSALS[number]
 
 /** Defaults of the scalar options, in one place (the binary's defaults are these too). */
 export const DEFAULTS = {
@@ -88,7 +99,7 @@ export const DEFAULTS = {
   fanout: 4,
   maxRedirects: 6,
   maxConnections: 32,
-  peerLimits: { pipes: 64, copiesPerProducer: 2 } satisfies PeerLimits
+  peerLimits: { pipes: 64, copiesPerProducer: 2, recruitsPerMinute: 60, ...DEFAULT_SERVE_LIMITS } satisfies PeerLimits
 } as const
 
 export const DEFAULT_RELAY_CODECS: ms.RtpCodecCapability[] = [

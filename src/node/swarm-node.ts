@@ -30,7 +30,7 @@ import { dispatcher } from './handlers/index.js'
 import { handlerTable } from './handlers/table.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
-import { resolveOptions } from './options.js'
+import { PEER_REFUSALS, resolveOptions } from './options.js'
 import { IncomingPipes } from './pipes/incoming-pipes.js'
 import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
@@ -40,7 +40,7 @@ import { Drain } from './serving/drain.js'
 import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
 import type { DrainOptions, DrainResult } from './serving/drain.js'
-import type { ResolvedOptions, SwarmNodeOptions } from './options.js'
+import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
 import type { Load } from '../protocol/messages.js'
@@ -83,6 +83,7 @@ export class SwarmNode extends SafeEmitter {
   private readonly calls = new Map<ms.Router, Map<string, Promise<ms.Producer>>>()
   private readonly protocolErrors: ProtocolErrorCounts = {}
   private readonly requestsReceived: RequestCounts = {}
+  private readonly peerRefusals = Object.fromEntries(PEER_REFUSALS.map((r) => [r, 0])) as Record<PeerRefusal, number>
   private readonly peerLoads = new Map<string, Load>()
   /** Peers given up, until when they are not connected with again (performance.now()). */
   private readonly givenUp = new Map<string, number>()
@@ -221,6 +222,10 @@ export class SwarmNode extends SafeEmitter {
       reserve: options.recruitReserve,
       recruitBudgetMs: timeouts.request * DEADLINE_FACTOR.recruit
     })
+    const refused = (reason: PeerRefusal, peerId: string): void => {
+      log.debug('%s refused: %s', peerId, reason)
+      this.peerRefusals[reason]++
+    }
     const server = new PullServer({
       registry,
       outgoing,
@@ -232,7 +237,8 @@ export class SwarmNode extends SafeEmitter {
       holdLoad: (cost) => this.load.hold(cost),
       remoteIpsOf: (peerId) => remoteIpsOf(this.host, peerId),
       multiaddrsOf: async (peerId) => await directory.addressesOf(peerId),
-      draining
+      draining,
+      onRefused: refused
     })
     const recruits = new RelayRecruits({
       registry,
@@ -241,7 +247,9 @@ export class SwarmNode extends SafeEmitter {
       draining,
       routers: () => this.routers(),
       createRouter: async (routerOptions) => await this.createRouter(routerOptions),
-      relayMediaCodecs: options.relayMediaCodecs
+      relayMediaCodecs: options.relayMediaCodecs,
+      recruitsPerMinute: options.peerLimits.recruitsPerMinute,
+      onRefused: (peerId) => refused('recruits', peerId)
     })
     const handlers = handlerTable({
       server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining,
@@ -254,6 +262,7 @@ export class SwarmNode extends SafeEmitter {
       const peerId = event.detail.toString()
       log.info('peer disconnected %s', peerId)
       directory.forgetPeer(peerId)
+      this.peerLoads.delete(peerId)
       incoming.closePeer(peerId)
       outgoing.closePeer(peerId)
     })
@@ -267,7 +276,7 @@ export class SwarmNode extends SafeEmitter {
     }), (code, peerId) => {
       log.debug('bad message from %s: %s', peerId, code)
       this.protocolErrors[code] = (this.protocolErrors[code] ?? 0) + 1
-    })
+    }, { limits: options.peerLimits, onRefused: refused })
     // Every protocol handler is in place before a peer can reach the node.
     await startHost(this.host, options.listen)
     this.keeper = new BootstrapKeeper(this.host, {
@@ -336,6 +345,11 @@ export class SwarmNode extends SafeEmitter {
   /** Bad messages received from the network so far, by error code. */
   get protocolErrorCounts (): ProtocolErrorCounts {
     return { ...this.protocolErrors }
+  }
+
+  /** Requests and sessions of other nodes refused by a `peerLimits` bound so far, by reason (each from 0). */
+  get peerRefusalCounts (): Record<PeerRefusal, number> {
+    return { ...this.peerRefusals }
   }
 
   /** Valid requests received from other nodes so far, by type. */

@@ -239,6 +239,16 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     }
   })
   new Counter({
+    name: 'mediasoup_swarm_peer_refusals_total',
+    help: 'Requests and sessions of other nodes refused by a peerLimits bound, by reason (rate, recruits, pipes, copies, incomplete-frame, unread-overflow)',
+    labelNames: ['reason'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [reason, n] of Object.entries(node.peerRefusalCounts)) this.inc({ reason }, n)
+    }
+  })
+  new Counter({
     name: 'mediasoup_swarm_requests_received_total',
     help: 'Valid requests received from other nodes, by type (pull, connect-pipe, release…)',
     labelNames: ['type'],

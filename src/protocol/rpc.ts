@@ -2,12 +2,14 @@
 // direction (a session): frames carry request ids, so requests run concurrently and a
 // request costs one round trip, not a stream set-up (Yamux stream + protocol negotiation,
 // about three quarters of a request's time when each had its own stream).
-import { lpStream } from '@libp2p/utils'
+import { setTimeout as delay } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { RemoteError, RequestTimeoutError, SwarmError } from '../errors.js'
+import { ProtocolError, RemoteError, RequestTimeoutError, SwarmError } from '../errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { toErrorAnswer } from './error-answer.js'
+import { FrameStream } from './framing.js'
 import { decodeRequestFrame, decodeResponseFrame, encodeFrame, MAX_MESSAGE_BYTES, MAX_REQUEST_ID } from './messages.js'
+import { TokenBucket } from './token-bucket.js'
 import type { ProtocolErrorCode } from '../errors.js'
 import type { Request, Response } from './messages.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -20,8 +22,35 @@ export type RequestHandler = (request: Request, peerId: string) => Promise<Respo
 /** Called for every request that failed validation, with the error code (for counting). */
 export type BadRequestListener = (code: ProtocolErrorCode, peerId: string) => void
 
-/** Requests of one session being handled at once; the next frame is read when one ends. */
-const MAX_IN_FLIGHT = 256
+/**
+ * What one peer may make this node do on the pipe protocol, all its sessions together
+ * (the `peerLimits` option; docs/protocol.md#limits-per-peer).
+ */
+export interface ServeLimits {
+  /** Its requests handled at once; its next frames wait unread until one ends. Default 64. */
+  requestsInFlight: number
+  /** Its requests per second, sustained; past the bucket they are answered `busy`. Default 50. */
+  requestsPerSecond: number
+  /** Requests it may make at once above that rate (the bucket's size). Default 200. */
+  requestBurst: number
+}
+
+export const DEFAULT_SERVE_LIMITS: ServeLimits = { requestsInFlight: 64, requestsPerSecond: 50, requestBurst: 200 }
+
+/**
+ * Why a peer's request or session was refused before any handler ran: `rate` (answered
+ * `busy`), `incomplete-frame` and `unread-overflow` (the stream is reset).
+ */
+export type SessionRefusal = 'rate' | 'incomplete-frame' | 'unread-overflow'
+
+export interface ServeOptions {
+  limits?: Partial<ServeLimits>
+  /** Called for every refusal (counting). */
+  onRefused?: (reason: SessionRefusal, peerId: string) => void
+}
+
+/** Inbound sessions of this protocol per connection: a peer needs one (two while one ends). */
+const MAX_INBOUND_SESSIONS = 4
 /** A frame that cannot be written within this (the other side reads nothing) ends the session. */
 const WRITE_TIMEOUT_MS = 10_000
 /**
@@ -33,27 +62,95 @@ const OPEN_TIMEOUT_MS = 10_000
 /** How long the answer to a request that ran out of time is still handed to its `onLateAnswer`. */
 const LATE_ANSWER_WINDOW_MS = 60_000
 
-type LpStream = ReturnType<typeof lpStream<Stream>>
+/** Frames written together at most: the answers that came while the previous write was under way. */
+const MAX_WRITE_BATCH = 64
 
-/** Writes frames one at a time (lpStream writes must not interleave). */
+/**
+ * Writes frames in order, never two writes at once; frames that come while a write is
+ * under way go out together in the next one. Under load that is one encryption and one
+ * system call for many answers instead of one each.
+ */
 class FrameWriter {
-  private chain: Promise<void> = Promise.resolve()
+  private readonly queue: Array<{ frame: Uint8Array, done: PromiseWithResolvers<void> }> = []
+  private writing = false
 
-  constructor (private readonly lp: LpStream) {}
+  constructor (private readonly frames: FrameStream) {}
 
   async write (frame: Uint8Array): Promise<void> {
-    const next = this.chain.then(async () => { await this.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }) })
-    // The caller gets the failure from `next`; the chain only keeps writes in order.
-    this.chain = next.catch(() => {})
-    await next
+    const done = Promise.withResolvers<void>()
+    this.queue.push({ frame, done })
+    if (!this.writing) void this.flush()
+    await done.promise
+  }
+
+  private async flush (): Promise<void> {
+    this.writing = true
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_WRITE_BATCH)
+      try {
+        await this.frames.write(batch.map((b) => b.frame), AbortSignal.timeout(WRITE_TIMEOUT_MS))
+        for (const b of batch) b.done.resolve()
+      } catch (err) {
+        for (const b of batch) b.done.reject(err)
+      }
+    }
+    this.writing = false
   }
 }
 
-export async function serve (host: Libp2p, protocol: string, handler: RequestHandler, onBad: BadRequestListener): Promise<void> {
+/** One peer's share of this node: its requests under way and its request rate, across its sessions. */
+class PeerGate {
+  sessions = 0
+  inFlight = 0
+  private readonly waiting: Array<() => void> = []
+  readonly rate: TokenBucket
+
+  constructor (private readonly limits: ServeLimits) {
+    this.rate = new TokenBucket(limits.requestsPerSecond, limits.requestBurst)
+  }
+
+  /** Resolves when the peer may have one more request under way (and counts it). */
+  async slot (): Promise<void> {
+    if (this.inFlight >= this.limits.requestsInFlight) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.inFlight++
+  }
+
+  release (): void {
+    this.inFlight--
+    this.waiting.shift()?.()
+  }
+}
+
+/** Peers being served, per host (tests and the status of a node read them). */
+const gatesOf = new WeakMap<Libp2p, Map<string, PeerGate>>()
+
+/** What this node holds for the peers it serves on the pipe protocol: all zero once they are gone. */
+export function servingState (host: Libp2p): { peers: string[], sessions: number, inFlight: number } {
+  const gates = gatesOf.get(host) ?? new Map<string, PeerGate>()
+  let sessions = 0
+  let inFlight = 0
+  for (const gate of gates.values()) {
+    sessions += gate.sessions
+    inFlight += gate.inFlight
+  }
+  return { peers: [...gates.keys()], sessions, inFlight }
+}
+
+export async function serve (host: Libp2p, protocol: string, handler: RequestHandler, onBad: BadRequestListener, options: ServeOptions = {}): Promise<void> {
+  const limits = { ...DEFAULT_SERVE_LIMITS, ...options.limits }
+  const onRefused = options.onRefused ?? (() => {})
+  const gates = new Map<string, PeerGate>()
+  gatesOf.set(host, gates)
+  // Kept while the peer is connected, so that a new session does not refill its bucket.
+  host.addEventListener('peer:disconnect', (event) => gates.delete(event.detail.toString()))
   await host.handle(protocol, async (stream, connection) => {
     const peerId = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES + 1 })
-    const writer = new FrameWriter(lp)
+    let gate = gates.get(peerId)
+    if (gate === undefined) gates.set(peerId, gate = new PeerGate(limits))
+    gate.sessions++
+    // +1: a frame of exactly one byte too many reaches the decoder, which answers `too-large`.
+    const frames = new FrameStream(stream, MAX_MESSAGE_BYTES + 1)
+    const writer = new FrameWriter(frames)
     const inFlight = new Set<Promise<void>>()
     const answer = async (id: number | null, response: Response): Promise<void> => {
       await writer.write(encodeFrame(id, response)).catch((err: Error) => {
@@ -63,18 +160,31 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
     }
     try {
       for (;;) {
-        while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight)
-        const bytes = await lp.read()
-        const frame = decodeRequestFrame(bytes.subarray())
+        // One frame at most is read ahead of a free slot: the rest wait unread (bounded by MAX_UNREAD_BYTES).
+        const frame = decodeRequestFrame(await frames.read())
+        await gate.slot()
         if ('error' in frame) {
+          gate.release()
           log.debug('bad request from %s: %s', peerId, frame.error.message)
           onBad(frame.error.code, peerId)
           await answer(frame.id, toErrorAnswer(frame.error))
           continue
         }
+        if (!gate.rate.take()) {
+          gate.release()
+          onRefused('rate', peerId)
+          // A refusal costs a token too, and a session past the rate is read no faster than
+          // it: whatever a peer sends, this node reads and answers about requestsPerSecond of
+          // its frames a second; the rest wait unread (and past MAX_UNREAD_BYTES, reset the stream).
+          gate.rate.charge(1)
+          await answer(frame.id, { type: 'error', code: 'busy', message: `over ${limits.requestsPerSecond} requests per second` })
+          await delay(gate.rate.msUntilToken())
+          continue
+        }
         const handling = handler(frame.request, peerId)
           .catch((err: Error): Response => toErrorAnswer(err))
           .then(async (response) => { await answer(frame.id, response) })
+          .finally(() => gate.release())
         inFlight.add(handling)
         void handling.finally(() => inFlight.delete(handling))
       }
@@ -85,12 +195,18 @@ export async function serve (host: Libp2p, protocol: string, handler: RequestHan
         await stream.close().catch((closeErr: Error) => log.trace('closing the session of %s: %s', peerId, describeError(closeErr)))
         return
       }
-      // A frame over the size limit fails inside lpStream before it reaches the decoder.
-      if ((err as Error).name === 'InvalidDataLengthError') onBad('too-large', peerId)
+      if (err instanceof ProtocolError) {
+        if (err.code === 'too-large') onBad('too-large', peerId)
+        else onRefused('incomplete-frame', peerId)
+      } else if ((err as Error).name === 'StreamBufferError') {
+        onRefused('unread-overflow', peerId)
+      }
       log.debug('session of %s ended: %s', peerId, describeError(err))
       stream.abort(err as Error)
+    } finally {
+      gate.sessions--
     }
-  }, { maxInboundStreams: 32, maxOutboundStreams: 32 })
+  }, { maxInboundStreams: MAX_INBOUND_SESSIONS, maxOutboundStreams: 32 })
 }
 
 /** The requester's side of a session with one peer. */
@@ -103,9 +219,9 @@ class Session {
   closed = false
 
   constructor (readonly peerId: string, private readonly stream: Stream, private readonly onClose: () => void) {
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
-    this.writer = new FrameWriter(lp)
-    void this.readAnswers(lp)
+    const frames = new FrameStream(stream, MAX_MESSAGE_BYTES)
+    this.writer = new FrameWriter(frames)
+    void this.readAnswers(frames)
   }
 
   async request (req: Request, signal: AbortSignal, onLateAnswer?: (r: Response) => void): Promise<Response> {
@@ -135,10 +251,10 @@ class Session {
     }
   }
 
-  private async readAnswers (lp: LpStream): Promise<void> {
+  private async readAnswers (frames: FrameStream): Promise<void> {
     try {
       for (;;) {
-        const frame = decodeResponseFrame((await lp.read()).subarray())
+        const frame = decodeResponseFrame(await frames.read())
         const waiting = this.pending.get(frame.id)
         if (waiting !== undefined) {
           if ('error' in frame) waiting.reject(frame.error)

@@ -27,6 +27,8 @@ export interface PullServerInit {
   multiaddrsOf: (peerId: string) => Promise<string[]>
   /** True while the node drains: it serves no new pull and recruits nobody. */
   draining: () => boolean
+  /** Called for every pull refused for a `peerLimits` bound (counting). */
+  onRefused?: (reason: 'pipes' | 'copies', peerId: string) => void
 }
 
 /** Most addresses per candidate in a redirect (the protocol's limit). */
@@ -45,9 +47,11 @@ export class PullServer {
     const { outgoing, limits } = this.init
     const onThisPipe = outgoing.carries(peerId, linkId, entry.router, producerId)
     if (!onThisPipe && outgoing.copiesFor(peerId, producerId) >= limits.copiesPerProducer) {
+      this.init.onRefused?.('copies', peerId)
       throw new RequestRefusedError('busy', `you already receive ${producerId} from this node ${limits.copiesPerProducer} times`)
     }
     if (outgoing.isNewPipe(peerId, linkId, entry.router) && outgoing.pipeCount(peerId) >= limits.pipes) {
+      this.init.onRefused?.('pipes', peerId)
       throw new RequestRefusedError('busy', `you already have ${limits.pipes} pipes from this node`)
     }
     const downstream = outgoing.downstreamOf(producerId)
