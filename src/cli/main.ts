@@ -9,6 +9,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KeyFileError } from '../errors.js'
+import { isLoopbackListen } from '../node/options.js'
+import { readAllowlistFile, readTokenFile } from './access-files.js'
 import { describeParseError, resolveStartSettings, startUsage } from './config.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { createLogger, describeError, enableLogLevel } from '../logger.js'
@@ -49,7 +51,7 @@ const WORKER_LOG_LEVEL: Record<LogLevel, ms.WorkerLogLevel> = { none: 'none', er
 
 const log = createLogger('cli')
 
-function serviceConfig (s: StartSettings): NodeServiceConfig {
+function serviceConfig (s: StartSettings, access: Access): NodeServiceConfig {
   return {
     node: {
       listen: s.listen,
@@ -57,6 +59,8 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       bootstrap: s.bootstrap,
       identityFile: s.identity,
       swarmKeyFile: s.swarmKey,
+      allowPeers: access.allowPeers,
+      openSwarm: s.openSwarm,
       numWorkers: s.workers,
       workerSettings: { rtcMinPort: s.rtcMinPort, rtcMaxPort: s.rtcMaxPort, logLevel: WORKER_LOG_LEVEL[s.logLevel] },
       pipeListenIp: s.mediaIp,
@@ -66,7 +70,7 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       maxConnections: s.maxConnections,
       addressPolicy: s.addressPolicy
     },
-    http: s.http,
+    http: { ...s.http, token: access.httpToken },
     signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret } : undefined,
     version: VERSION
   }
@@ -83,6 +87,53 @@ function isLoopback (ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1'
 }
 
+/** What the access files and flags say: undefined allowPeers: no allowlist. */
+interface Access {
+  allowPeers?: string[]
+  httpToken?: string
+}
+
+function allowlist (s: StartSettings): string[] | undefined {
+  if (s.allowPeersFile === undefined) return s.allowPeers.length === 0 ? undefined : s.allowPeers
+  return [...new Set([...s.allowPeers, ...readAllowlistFile(s.allowPeersFile)])]
+}
+
+/**
+ * Private by default: a reachable listen address needs a swarm key or an allowlist, or the
+ * operator's explicit --open-swarm (docs/security.md says why).
+ */
+function checkAccess (s: StartSettings): Access {
+  const access = { allowPeers: allowlist(s), httpToken: s.httpTokenFile === undefined ? undefined : readTokenFile(s.httpTokenFile) }
+  const reachable = s.listen.filter((a) => !isLoopbackListen(a))
+  if (reachable.length > 0 && s.swarmKey === undefined && access.allowPeers === undefined) {
+    if (!s.openSwarm) {
+      throw new UsageError(`--listen ${reachable.join(',')} is reachable from other hosts and the swarm is open: give --swarm-key (make one with psk) or --allow-peer/--allow-peers-file, or --open-swarm to let anyone who reaches it join`)
+    }
+    log.warn('open swarm on %s: anyone who reaches it can join, learn the producers and pull them (--open-swarm)', reachable.join(', '))
+  }
+  if (!isLoopback(s.http.host) && access.httpToken === undefined) {
+    log.warn('HTTP on %s without --http-token-file: anyone who reaches it can read /status and /metrics', s.http.host)
+  }
+  return access
+}
+
+/** SIGHUP reads the allowlist file again; a bad file keeps the list in force. */
+function reloadAllowlistOnHangup (service: NodeService, s: StartSettings): void {
+  const file = s.allowPeersFile
+  if (file === undefined) return
+  process.on('SIGHUP', () => {
+    let peers: string[] | undefined
+    try {
+      peers = allowlist(s)
+    } catch (err) {
+      log.error('SIGHUP: allowlist not reloaded, the previous one stays: %s', (err as Error).message)
+      return
+    }
+    service.node.setAllowedPeers(peers)
+    log.info('SIGHUP: allowlist reloaded from %s: %d peers', file, peers?.length ?? 0)
+  })
+}
+
 async function start (args: string[]): Promise<number> {
   const parsed = resolveStartSettings(args, process.env)
   if (parsed.help) {
@@ -92,10 +143,11 @@ async function start (args: string[]): Promise<number> {
   const settings = parsed.settings
   checkMediaIp(settings.mediaIp)
   enableLogLevel(settings.logLevel)
+  const access = checkAccess(settings)
   const { startNodeService, StartError } = await import('./node-service.js')
   let service: NodeService
   try {
-    service = await startNodeService(serviceConfig(settings))
+    service = await startNodeService(serviceConfig(settings, access))
   } catch (err) {
     if (err instanceof StartError) throw new UsageError(err.message)
     if (err instanceof KeyFileError) throw new UsageError(`${err.path === settings.identity ? '--identity' : '--swarm-key'}: ${err.message}`)
@@ -108,6 +160,7 @@ async function start (args: string[]): Promise<number> {
   if (isLoopback(settings.mediaAnnouncedIp ?? settings.mediaIp) && !settings.listen.every((a) => /^\/ip[46]\/(127\.|::1\/)/.test(a))) {
     log.warn('media IP %s is loopback: nodes on other hosts can connect but cannot receive pipes (set --media-ip)', settings.mediaIp)
   }
+  reloadAllowlistOnHangup(service, settings)
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
   process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
   return await runUntilStopped(service, settings.drainTimeout * 1000)

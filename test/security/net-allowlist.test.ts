@@ -1,0 +1,150 @@
+// Private by default and the peer allowlist (docs/security.md): real nodes on 127.0.0.1 with
+// one swarm key; a node that has the key but is not listed is refused in the handshake
+// (its connection never opens on the listing node, so no protocol runs there), a listed one
+// joins; the binary refuses an open swarm on a reachable address and reloads its allowlist
+// file on SIGHUP.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createNodeMetrics, createSwarmKey, createSwarmNode } from '../../src/index.js'
+import { writeIdentity } from '../../src/p2p/identity.js'
+import { killAll, LOCAL, run, sample, startBinary, getText } from '../cli/binary.js'
+import { sleep, waitFor } from '../harness/index.js'
+import { stopAll } from '../harness/swarm.js'
+import type { Binary } from '../cli/binary.js'
+import type { SwarmNode } from '../../src/index.js'
+
+/** An identity file and its peer id, made before the node starts (so another node can list it). */
+async function identity (dir: string, name: string): Promise<{ file: string, peerId: string }> {
+  const key = await generateKeyPair('Ed25519')
+  const file = path.join(dir, `${name}.key`)
+  await writeIdentity(file, key)
+  return { file, peerId: peerIdFromPrivateKey(key).toString() }
+}
+
+/** Peer ids whose connections opened on `node` (after the handshake and the gater). */
+function openedFrom (node: SwarmNode): Set<string> {
+  const opened = new Set<string>()
+  node.libp2p.addEventListener('connection:open', (event) => opened.add(event.detail.remotePeer.toString()))
+  return opened
+}
+
+describe('private by default and the peer allowlist', function () {
+  this.timeout(40_000)
+  let dir: string
+  let swarmKeyFile: string
+  const nodes: SwarmNode[] = []
+  const binaries: Binary[] = []
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'net-allowlist-'))
+    swarmKeyFile = path.join(dir, 'swarm.key')
+    fs.writeFileSync(swarmKeyFile, createSwarmKey())
+  })
+  afterEach(async () => {
+    killAll(binaries)
+    await stopAll(nodes.splice(0))
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('createSwarmNode() throws TypeError for a non-loopback listen address with neither swarm key nor allowlist, unless openSwarm', async () => {
+    const reachable = ['/ip4/0.0.0.0/tcp/0']
+    await assert.rejects(createSwarmNode({ listen: reachable }), TypeError)
+    await assert.rejects(createSwarmNode({ listen: ['/ip4/127.0.0.1/tcp/0', ...reachable] }), TypeError)
+    await assert.rejects(createSwarmNode({ listen: reachable, openSwarm: 'yes' as never }), TypeError)
+    await assert.rejects(createSwarmNode({ allowPeers: ['not-a-peer-id'] }), TypeError)
+    for (const options of [{ openSwarm: true }, { swarmKeyFile }, { allowPeers: [] }]) {
+      const node = await createSwarmNode({ listen: reachable, ...options })
+      nodes.push(node)
+      assert.ok(node.multiaddrs.length > 0)
+    }
+    assert.throws(() => nodes[0]!.setAllowedPeers(['nope']), TypeError)
+  })
+
+  it('a node with the swarm key but not on the allowlist is refused in the handshake; a listed one joins', async () => {
+    const listed = await identity(dir, 'listed')
+    const a = await createSwarmNode({ swarmKeyFile, allowPeers: [listed.peerId] })
+    nodes.push(a)
+    const opened = openedFrom(a)
+    const metrics = createNodeMetrics(a)
+    const before = await metrics.registry.metrics()
+    assert.equal(sample(before, 'mediasoup_swarm_peer_refusals_total{reason="notallowed"}'), 0)
+    assert.match(before, /mediasoup_swarm_peer_refusals_total\{reason="quarantined"\} 0/)
+
+    const outsider = await createSwarmNode({ swarmKeyFile, bootstrap: a.multiaddrs })
+    nodes.push(outsider)
+    await waitFor(() => a.peerRefusalCounts.notallowed >= 2, { timeoutMs: 10_000, what: 'the outsider refused twice' })
+    const member = await createSwarmNode({ swarmKeyFile, identityFile: listed.file, bootstrap: a.multiaddrs })
+    nodes.push(member)
+    await waitFor(() => a.peers.includes(member.peerId), { timeoutMs: 10_000, what: 'the listed node joined' })
+    // The outsider keeps trying meanwhile; none of its attempts may get through.
+    await sleep(500)
+    assert.deepEqual(a.peers, [member.peerId])
+    assert.deepEqual(outsider.peers, [])
+    assert.ok(!opened.has(outsider.peerId), 'a connection from the outsider opened: protocols could have run')
+    assert.ok(opened.has(member.peerId))
+    const text = await metrics.registry.metrics()
+    assert.ok(sample(text, 'mediasoup_swarm_peer_refusals_total{reason="notallowed"}') >= 2, text)
+    metrics.close()
+  })
+
+  it('setAllowedPeers() lets a refused peer in, and closes the connections of a peer taken off the list', async () => {
+    const a = await createSwarmNode({ swarmKeyFile, allowPeers: [] })
+    nodes.push(a)
+    const b = await createSwarmNode({ swarmKeyFile, bootstrap: a.multiaddrs })
+    nodes.push(b)
+    await waitFor(() => a.peerRefusalCounts.notallowed >= 1, { timeoutMs: 10_000, what: 'b refused' })
+    a.setAllowedPeers([b.peerId])
+    assert.deepEqual(a.allowedPeers, [b.peerId])
+    await waitFor(() => a.peers.includes(b.peerId), { timeoutMs: 15_000, what: 'b joined once listed' })
+    a.setAllowedPeers([])
+    await waitFor(() => a.peers.length === 0 && b.peers.length === 0, { timeoutMs: 5000, what: 'b cut off once unlisted' })
+  })
+
+  it('the binary refuses an open swarm on a reachable address, and starts with a warning under --open-swarm', async () => {
+    const open = ['--listen', '/ip4/0.0.0.0/tcp/0', '--http', '127.0.0.1:0']
+    const refused = run(['start', ...open])
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /--listen \/ip4\/0\.0\.0\.0\/tcp\/0 is reachable from other hosts and the swarm is open: give --swarm-key .* or --open-swarm/)
+    // The default listen address (0.0.0.0:4001) is reachable too.
+    assert.match(run(['start', '--http', '127.0.0.1:0']).stderr, /--listen \/ip4\/0\.0\.0\.0\/tcp\/4001 is reachable/)
+    assert.match(run(['start', ...open, '--allow-peer', 'someone']).stderr, /--allow-peer "someone" is not a peer id/)
+    const bad = path.join(dir, 'bad-peers')
+    fs.writeFileSync(bad, '# ok\n\nnot-an-id\n')
+    assert.match(run(['start', ...open, '--allow-peers-file', bad]).stderr, /--allow-peers-file .*bad-peers line 3: "not-an-id" is not a peer id/)
+    assert.match(run(['start', ...open, '--allow-peers-file', path.join(dir, 'none')]).stderr, /--allow-peers-file .*none: ENOENT/)
+
+    const node = await startBinary([...open, '--open-swarm'])
+    binaries.push(node)
+    assert.match(node.stderr(), /open swarm on \/ip4\/0\.0\.0\.0\/tcp\/0: anyone who reaches it can join/)
+    const keyed = await startBinary([...open, '--swarm-key', swarmKeyFile])
+    binaries.push(keyed)
+    assert.doesNotMatch(keyed.stderr(), /open swarm/)
+  })
+
+  it('the binary reloads --allow-peers-file on SIGHUP: a refused node joins, and the refusals are in /metrics', async () => {
+    const file = path.join(dir, 'peers')
+    fs.writeFileSync(file, '# allowed peers\n')
+    const binary = await startBinary([...LOCAL, '--swarm-key', swarmKeyFile, '--allow-peers-file', file])
+    binaries.push(binary)
+    const node = await createSwarmNode({ swarmKeyFile, bootstrap: binary.multiaddrs })
+    nodes.push(node)
+    const refusals = async (): Promise<number> => sample(await getText(`${binary.httpUrl}metrics`), 'mediasoup_swarm_peer_refusals_total{reason="notallowed"}')
+    await waitFor(async () => await refusals() >= 1, { timeoutMs: 10_000, what: 'the node refused by the binary' })
+    assert.equal(node.peers.length, 0)
+    fs.writeFileSync(file, `# allowed peers\n${node.peerId}  # the library node\n`)
+    binary.child.kill('SIGHUP')
+    await waitFor(() => /SIGHUP: allowlist reloaded from .*peers: 1 peers/.test(binary.stderr()), { timeoutMs: 5000, what: 'the reload line', progress: binary.stderr })
+    await waitFor(() => node.peers.includes(binary.peerId), { timeoutMs: 15_000, what: 'the node joined after the reload' })
+    // A bad file keeps the list in force.
+    fs.writeFileSync(file, 'garbage\n')
+    binary.child.kill('SIGHUP')
+    await waitFor(() => /allowlist not reloaded, the previous one stays/.test(binary.stderr()), { timeoutMs: 5000, what: 'the failed reload line', progress: binary.stderr })
+    await sleep(300)
+    assert.ok(node.peers.includes(binary.peerId))
+    assert.equal((await binary.stop()).code, 0)
+  })
+})
