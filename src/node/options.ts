@@ -86,7 +86,7 @@ export interface SwarmNodeOptions {
 export interface ConnectionLimits {
   /** Inbound connections in their handshake at once, in all; past it new ones are closed at once. Default 256. */
   pendingInbound: number
-  /** Inbound connections in their handshake at once from one IP address (loopback: no limit). Default 8. */
+  /** Inbound connections in their handshake at once from one IP address (127.0.0.1 and ::1: no limit). Default 8. */
   pendingInboundPerIp: number
   /** New inbound connections accepted per second from one IP address. Default 5. */
   inboundPerIpPerSecond: number

@@ -130,8 +130,8 @@ export class PeerGate {
         if (!isNetworkAddress(maConn.remoteAddr)) return false
         const ip = getNetConfig(maConn.remoteAddr).host
         const now = this.pendingByIp.get(ip) ?? 0
-        // Nodes of one host (tests, the demo) may all dial at once: loopback is not limited.
-        if (now >= this.init.pendingInboundPerIp && !isLoopbackIp(ip)) return this.refuse('pending', `a connection from ${ip}`)
+        // Nodes of one host (tests, the demo) may all dial at once, from 127.0.0.1: not limited.
+        if (now >= this.init.pendingInboundPerIp && !isLocalHost(ip)) return this.refuse('pending', `a connection from ${ip}`)
         this.pendingByIp.set(ip, now + 1)
         this.pending.set(maConn, ip)
         // A handshake that ends without reaching the encrypted stage failed or timed out.
@@ -187,7 +187,14 @@ export class PeerGate {
       log.warn('peer %s closed the connection %d ms after its handshake, before identify: this node is probably not on its allowlist (--allow-peer), or in quarantine there', peerId, openMs)
     })
     host.addEventListener('connection:open', (event) => {
-      const peerId = event.detail.remotePeer.toString()
+      const connection = event.detail
+      const peerId = connection.remotePeer.toString()
+      // Handshakes of one peer that ran side by side all passed the gater's count.
+      if (connection.direction === 'inbound' && host.getConnections(connection.remotePeer).length > this.init.perPeer) {
+        this.refuse('perpeer', `peer ${peerId}`)
+        connection.abort(new Error(`over ${this.init.perPeer} connections with one peer`))
+        return
+      }
       if (members.has(peerId)) return
       setTimeout(() => {
         if (host.status === 'started' && !members.has(peerId)) evict(peerId, `no identify within ${IDENTIFY_GRACE_MS} ms`)
@@ -196,6 +203,7 @@ export class PeerGate {
   }
 }
 
-function isLoopbackIp (ip: string): boolean {
-  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.')
+/** The host's own loopback address (other 127.0.0.0/8 addresses stand for other hosts in benchmarks). */
+function isLocalHost (ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1'
 }
