@@ -4,6 +4,7 @@ import '../src/platform/promise-with-resolvers.js'
 import { formatTable } from '../test/harness/report.js'
 import { machineDescription } from './common.js'
 import { churnSoak } from './churn-soak.js'
+import { connectionFloods } from './connection-floods.js'
 import { controlPlaneSim } from './control-plane-sim.js'
 import { delegation } from './delegation.js'
 import { failover } from './failover.js'
@@ -13,7 +14,7 @@ import { setupLatencyProcesses } from './setup-latency-processes.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, connectionFloods]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)
