@@ -9,12 +9,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KeyFileError } from '../errors.js'
-import { isLoopbackListen } from '../node/options.js'
-import { readAllowlistFile, readTokenFile } from './access-files.js'
+import { allowlist, checkAccess } from './access.js'
 import { describeParseError, resolveStartSettings, startUsage } from './config.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { createLogger, describeError, enableLogLevel } from '../logger.js'
 import type { LogLevel } from '../logger.js'
+import type { Access } from './access.js'
 import type { StartSettings } from './config.js'
 import type { NodeService, NodeServiceConfig } from './node-service.js'
 import type { types as ms } from 'mediasoup'
@@ -85,36 +85,6 @@ function checkMediaIp (ip: string): void {
 
 function isLoopback (ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1'
-}
-
-/** What the access files and flags say: undefined allowPeers: no allowlist. */
-interface Access {
-  allowPeers?: string[]
-  httpToken?: string
-}
-
-function allowlist (s: StartSettings): string[] | undefined {
-  if (s.allowPeersFile === undefined) return s.allowPeers.length === 0 ? undefined : s.allowPeers
-  return [...new Set([...s.allowPeers, ...readAllowlistFile(s.allowPeersFile)])]
-}
-
-/**
- * Private by default: a reachable listen address needs a swarm key or an allowlist, or the
- * operator's explicit --open-swarm (docs/security.md says why).
- */
-function checkAccess (s: StartSettings): Access {
-  const access = { allowPeers: allowlist(s), httpToken: s.httpTokenFile === undefined ? undefined : readTokenFile(s.httpTokenFile) }
-  const reachable = s.listen.filter((a) => !isLoopbackListen(a))
-  if (reachable.length > 0 && s.swarmKey === undefined && access.allowPeers === undefined) {
-    if (!s.openSwarm) {
-      throw new UsageError(`--listen ${reachable.join(',')} is reachable from other hosts and the swarm is open: give --swarm-key (make one with psk) or --allow-peer/--allow-peers-file, or --open-swarm to let anyone who reaches it join`)
-    }
-    log.warn('open swarm on %s: anyone who reaches it can join, learn the producers and pull them (--open-swarm)', reachable.join(', '))
-  }
-  if (!isLoopback(s.http.host) && access.httpToken === undefined) {
-    log.warn('HTTP on %s without --http-token-file: anyone who reaches it can read /status and /metrics', s.http.host)
-  }
-  return access
 }
 
 /** SIGHUP reads the allowlist file again; a bad file keeps the list in force. */

@@ -197,7 +197,12 @@ export class PeerGate {
       }
       if (members.has(peerId)) return
       setTimeout(() => {
-        if (host.status === 'started' && !members.has(peerId)) evict(peerId, `no identify within ${IDENTIFY_GRACE_MS} ms`)
+        if (host.status !== 'started' || members.has(peerId)) return
+        // An identify of an earlier connection counts: this one's may have failed on a busy link.
+        host.peerStore.get(connection.remotePeer).then((peer) => peer.protocols.includes(memberProtocol), () => false).then((member) => {
+          if (member) members.add(peerId)
+          else if (host.status === 'started') evict(peerId, `no identify within ${IDENTIFY_GRACE_MS} ms`)
+        }, () => {})
       }, IDENTIFY_GRACE_MS).unref()
     })
   }

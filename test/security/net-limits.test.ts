@@ -46,7 +46,7 @@ function openedFrom (node: SwarmNode): string[] {
 }
 
 describe('libp2p connection limits', function () {
-  this.timeout(40_000)
+  this.timeout(90_000)
   const nodes: SwarmNode[] = []
   const others: Libp2p[] = []
   const sockets: net.Socket[] = []
@@ -63,12 +63,13 @@ describe('libp2p connection limits', function () {
     const address = tcpTarget(target)
     const idle = await Promise.all(Array.from({ length: 6 }, async () => await idleConnection(address, '127.0.0.2')))
     sockets.push(...idle.map((c) => c.socket))
-    await waitFor(() => idle.every((c) => c.closedAt !== undefined), { timeoutMs: 5000, what: 'every idle connection closed' })
+    await waitFor(() => idle.every((c) => c.closedAt !== undefined), { timeoutMs: 15_000, what: 'every idle connection closed' })
     const heldMs = idle.map((c) => c.closedAt! - c.openedAt).sort((a, b) => a - b)
     // Three over the per-IP bound are closed at once, the three held until the deadline.
-    assert.ok(heldMs.slice(0, 3).every((ms) => ms < 500), `over the bound: ${heldMs.join(', ')} ms`)
-    assert.ok(heldMs.slice(3).every((ms) => ms >= 900 && ms < 2500), `held: ${heldMs.join(', ')} ms`)
-    await waitFor(() => target.peerRefusalCounts.handshake === 3, { timeoutMs: 2000, what: 'three handshake timeouts counted' })
+    assert.ok(heldMs.slice(0, 3).every((ms) => ms < 900), `over the bound: ${heldMs.join(', ')} ms`)
+    // Closed at the 1 s deadline, not libp2p's 10 s.
+    assert.ok(heldMs.slice(3).every((ms) => ms >= 900 && ms < 5000), `held: ${heldMs.join(', ')} ms`)
+    await waitFor(() => target.peerRefusalCounts.handshake === 3, { timeoutMs: 5000, what: 'three handshake timeouts counted' })
     assert.equal(target.peerRefusalCounts.pending, 3)
 
     // A newcomer is not held up by one address's idle connections.
@@ -76,7 +77,7 @@ describe('libp2p connection limits', function () {
     sockets.push(...again.map((c) => c.socket))
     const newcomer = await createSwarmNode({ bootstrap: target.multiaddrs })
     nodes.push(newcomer)
-    await waitFor(() => target.peers.includes(newcomer.peerId), { timeoutMs: 5000, what: 'the newcomer joined' })
+    await waitFor(() => target.peers.includes(newcomer.peerId), { timeoutMs: 20_000, what: 'the newcomer joined' })
   })
 
   it('a peer gets at most perPeer connections at once', async () => {
@@ -95,10 +96,9 @@ describe('libp2p connection limits', function () {
       dials.push(await member.dial(multiaddr(target.multiaddrs[0]!), { force: true }).then(() => 'ok', (err: Error) => err.name))
       await sleep(100)
     }
-    await sleep(300)
+    await waitFor(() => target.peerRefusalCounts.perpeer === 2, { timeoutMs: 10_000, what: 'two dials refused', progress: () => dials.join(', ') })
     const opened = target.libp2p.getConnections().filter((c) => c.remotePeer.equals(member.peerId)).length
     assert.equal(opened, 2, `dials: ${dials.join(', ')}`)
-    assert.equal(target.peerRefusalCounts.perpeer, 2)
   })
 
   it('a libp2p node that is no swarm member (identify and ping only) is closed after identify and kept out; a real node joins', async () => {
@@ -114,16 +114,16 @@ describe('libp2p connection limits', function () {
     others.push(stranger)
     const opened = openedFrom(target)
     await stranger.dial(multiaddr(target.multiaddrs[0]!))
-    await waitFor(() => target.peerRefusalCounts.stranger === 1 && stranger.getConnections().length === 0, { timeoutMs: 5000, what: 'the stranger evicted' })
+    await waitFor(() => target.peerRefusalCounts.stranger === 1 && stranger.getConnections().length === 0, { timeoutMs: 15_000, what: 'the stranger evicted' })
     assert.equal(opened.length, 1)
     // Its next attempts end at the gater, before any protocol: no connection opens.
     await stranger.dial(multiaddr(target.multiaddrs[0]!)).catch(() => {})
-    await waitFor(() => target.peerRefusalCounts.quarantined >= 1, { timeoutMs: 2000, what: 'the stranger refused in quarantine' })
+    await waitFor(() => target.peerRefusalCounts.quarantined >= 1, { timeoutMs: 10_000, what: 'the stranger refused in quarantine' })
     assert.equal(opened.length, 1)
     assert.equal(target.peers.length, 0)
     const member = await createSwarmNode({ bootstrap: target.multiaddrs })
     nodes.push(member)
-    await waitFor(() => target.peers.includes(member.peerId), { timeoutMs: 5000, what: 'the member joined' })
+    await waitFor(() => target.peers.includes(member.peerId), { timeoutMs: 20_000, what: 'the member joined' })
     await sleep(300)
     assert.ok(target.peers.includes(member.peerId), 'a member was evicted as a stranger')
     assert.equal(target.peerRefusalCounts.stranger, 1)
@@ -144,11 +144,11 @@ describe('libp2p connection limits', function () {
     others.push(silent)
     const started = performance.now()
     await silent.dial(multiaddr(target.multiaddrs[0]!))
-    await waitFor(() => silent.getConnections().length === 0, { timeoutMs: IDENTIFY_GRACE_MS + 5000, what: 'the silent peer closed' })
+    await waitFor(() => silent.getConnections().length === 0, { timeoutMs: IDENTIFY_GRACE_MS + 10_000, what: 'the silent peer closed' })
     const ms = performance.now() - started
-    assert.ok(ms >= IDENTIFY_GRACE_MS - 100 && ms < IDENTIFY_GRACE_MS + 3000, `closed after ${Math.round(ms)} ms`)
+    assert.ok(ms >= IDENTIFY_GRACE_MS - 100 && ms < IDENTIFY_GRACE_MS + 5000, `closed after ${Math.round(ms)} ms`)
     assert.equal(target.peerRefusalCounts.stranger, 1)
     await silent.dial(multiaddr(target.multiaddrs[0]!)).catch(() => {})
-    await waitFor(() => target.peerRefusalCounts.quarantined >= 1, { timeoutMs: 2000, what: 'the silent peer refused in quarantine' })
+    await waitFor(() => target.peerRefusalCounts.quarantined >= 1, { timeoutMs: 10_000, what: 'the silent peer refused in quarantine' })
   })
 })
