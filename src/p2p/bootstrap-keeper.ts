@@ -5,6 +5,10 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { BootstrapError } from '../errors.js'
 import type { Host } from './host.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** A connection that ends this soon after it opened was refused by the peer. */
+const REFUSED_WITHIN_MS = 2000
 
 export interface BootstrapKeeperInit {
   /** Multiaddrs to dial; those naming this node's own peer id are ignored. */
@@ -22,6 +26,8 @@ export class BootstrapKeeper {
   private timer: NodeJS.Timeout | undefined
   private dialing = false
   private readonly aborter = new AbortController()
+  /** When each connected peer connected (performance.now()). */
+  private readonly connectedAt = new Map<string, number>()
 
   constructor (private readonly host: Host, private readonly init: BootstrapKeeperInit) {
     const self = host.peerId.toString()
@@ -44,15 +50,27 @@ export class BootstrapKeeper {
     this.host.removeEventListener('peer:connect', this.onConnect)
   }
 
-  private readonly onConnect = (): void => {
-    this.delayMs = this.init.minDelayMs
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    this.connectedAt.set(event.detail.toString(), performance.now())
     clearTimeout(this.timer)
     this.timer = undefined
   }
 
-  private readonly onDisconnect = (): void => {
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peerId = event.detail.toString()
+    const livedMs = performance.now() - (this.connectedAt.get(peerId) ?? -Infinity)
+    this.connectedAt.delete(peerId)
+    if (!this.isolated() || this.timer !== undefined) return
+    // Closed right after the handshake: the peer refuses this node (allowlist, quarantine),
+    // so back off as after a failed round rather than dial again at once.
+    if (livedMs < REFUSED_WITHIN_MS) {
+      this.schedule(jitter(this.delayMs))
+      this.delayMs = Math.min(this.delayMs * 2, this.init.maxDelayMs)
+      return
+    }
+    this.delayMs = this.init.minDelayMs
     // Not at once: the peer's own redial, or libp2p's, may be under way.
-    if (this.isolated() && this.timer === undefined) this.schedule(jitter(this.init.minDelayMs / 4))
+    this.schedule(jitter(this.init.minDelayMs / 4))
   }
 
   private schedule (delayMs: number): void {

@@ -7,12 +7,15 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { format } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import createDebug from 'debug'
 import { createNodeMetrics, createSwarmKey, createSwarmNode } from '../../src/index.js'
 import { checkAccess } from '../../src/cli/access.js'
 import { resolveStartSettings } from '../../src/cli/config.js'
 import { UsageError } from '../../src/cli/errors.js'
+import { namespacesFor } from '../../src/logger.js'
 import { writeIdentity } from '../../src/p2p/identity.js'
 import { killAll, LOCAL, run, sample, startBinary, getText } from '../cli/binary.js'
 import { sleep, waitFor } from '../harness/index.js'
@@ -78,9 +81,22 @@ describe('private by default and the peer allowlist', function () {
     assert.equal(sample(before, 'mediasoup_swarm_peer_refusals_total{reason="notallowed"}'), 0)
     assert.match(before, /mediasoup_swarm_peer_refusals_total\{reason="quarantined"\} 0/)
 
+    // The refused node says why in its log (the refusing side sends no reason).
+    const warnings: string[] = []
+    const log = createDebug.log
+    createDebug.log = (...args: unknown[]) => { warnings.push(format(...args)) }
+    createDebug.enable(namespacesFor('warn'))
     const outsider = await createSwarmNode({ swarmKeyFile, bootstrap: a.multiaddrs })
     nodes.push(outsider)
-    await waitFor(() => a.peerRefusalCounts.notallowed >= 2, { timeoutMs: 30_000, what: 'the outsider refused twice' })
+    try {
+      await waitFor(() => a.peerRefusalCounts.notallowed >= 2, { timeoutMs: 30_000, what: 'the outsider refused twice' })
+    } finally {
+      createDebug.log = log
+      createDebug.disable()
+    }
+    const why = warnings.filter((w) => w.includes(`peer ${a.peerId} closed the connection`))
+    assert.equal(why.length, 1, warnings.join('\n'))
+    assert.match(why[0]!, /before identify: this node is probably not on its allowlist \(--allow-peer\), or in quarantine there/)
     const member = await createSwarmNode({ swarmKeyFile, identityFile: listed.file, bootstrap: a.multiaddrs })
     nodes.push(member)
     await waitFor(() => a.peers.includes(member.peerId), { timeoutMs: 30_000, what: 'the listed node joined' })
