@@ -93,7 +93,7 @@ export class BootstrapKeeper {
     try {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(err) })
+        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(explainDialError(err)) })
       }))
     } finally {
       this.dialing = false
@@ -104,6 +104,16 @@ export class BootstrapKeeper {
     this.init.onFailure(new BootstrapError(this.addresses, causes, retryInMs))
     this.schedule(retryInMs)
   }
+}
+
+/**
+ * A handshake cut off by the peer (a reset, or bytes that are no Noise message) is what a
+ * swarm key mismatch looks like from the dialling side: say so rather than libp2p's words.
+ */
+function explainDialError (err: Error): Error {
+  const inHandshake = err.name === 'EncryptionFailedError' || (/ECONNRESET|Message length/.test(err.message) && !err.message.startsWith('connection error'))
+  if (!inHandshake) return err
+  return new Error(`the handshake failed (${err.message.split('\n')[0]}): probably different swarm keys, or a key on one side only`, { cause: err })
 }
 
 /** ±20 %, so that nodes left alone by one restart do not all dial again at the same instant. */

@@ -71,6 +71,25 @@ describe('private by default and the peer allowlist', function () {
     assert.throws(() => nodes[0]!.setAllowedPeers(['nope']), TypeError)
   })
 
+  it('a node with another swarm key, or none, is refused in the handshake (counted as handshake) and its error says why', async () => {
+    const a = await createSwarmNode({ swarmKeyFile })
+    nodes.push(a)
+    const opened = openedFrom(a)
+    const otherKey = path.join(dir, 'other.key')
+    fs.writeFileSync(otherKey, createSwarmKey())
+    for (const options of [{ swarmKeyFile: otherKey }, {}]) {
+      const outsider = await createSwarmNode({ ...options, bootstrap: a.multiaddrs })
+      nodes.push(outsider)
+      const errors: Error[] = []
+      outsider.on('error', (err: Error) => errors.push(err))
+      // A handshake that stalls instead (each side waiting for the other's garbage) ends as a dial timeout.
+      const said = (): boolean => errors.some((e) => e.name === 'BootstrapError' && /the handshake failed \(.*\): probably different swarm keys, or a key on one side only/.test(e.message))
+      await waitFor(said, { timeoutMs: 30_000, what: 'a BootstrapError naming the swarm keys', progress: () => errors.map((e) => e.message).join('\n') })
+      assert.equal(opened.size, 0)
+    }
+    await waitFor(() => a.peerRefusalCounts.handshake >= 2, { timeoutMs: 10_000, what: 'two handshakes refused', progress: () => JSON.stringify(a.peerRefusalCounts) })
+  })
+
   it('a node with the swarm key but not on the allowlist is refused in the handshake; a listed one joins', async () => {
     const listed = await identity(dir, 'listed')
     const a = await createSwarmNode({ swarmKeyFile, allowPeers: [listed.peerId] })
