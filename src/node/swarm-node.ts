@@ -348,7 +348,7 @@ export class SwarmNode extends SafeEmitter {
     return this.gate.refusalCounts
   }
 
-  /** Peer ids allowed to connect now (with those of the bootstrap addresses); undefined: any peer. */
+  /** The peer allowlist now (the bootstrap addresses' peers, always allowed, aside); undefined: any peer. */
   get allowedPeers (): string[] | undefined {
     return this.gate.allowedPeers
   }

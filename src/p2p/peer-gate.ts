@@ -151,19 +151,22 @@ export class PeerGate {
   }
 
   /**
-   * Watches `host`'s connections: a peer whose identify shows no `memberProtocol`, or that
-   * has not completed identify within IDENTIFY_GRACE_MS, is no member of this swarm: its
-   * connections are closed and it is kept out for STRANGER_QUARANTINE_MS, so idle
-   * connections of strangers cannot hold the places of newcomers.
+   * Watches `host`'s connections: a peer that connected to this node and whose identify
+   * shows no `memberProtocol`, or that has not completed identify within
+   * IDENTIFY_GRACE_MS, is no member of this swarm: its inbound connections are closed and
+   * it is kept out for STRANGER_QUARANTINE_MS, so that strangers cannot hold the places of
+   * newcomers.
    */
   watch (host: Libp2p, memberProtocol: string): void {
     this.host = host
     const members = new Set<string>()
     const evict = (peerId: string, why: string): void => {
       if (members.has(peerId) || this.alwaysAllowed.has(peerId) || this.allowed?.has(peerId) === true) return
-      this.quarantine(peerId, STRANGER_QUARANTINE_MS)
-      const connections = host.getConnections().filter((c) => c.remotePeer.toString() === peerId)
+      // Only connections it opened: one this node opened (an application's own use of
+      // node.libp2p) is this node's choice.
+      const connections = host.getConnections().filter((c) => c.remotePeer.toString() === peerId && c.direction === 'inbound')
       if (connections.length === 0) return
+      this.quarantine(peerId, STRANGER_QUARANTINE_MS)
       this.refuse('stranger', `peer ${peerId} (${why})`)
       for (const c of connections) c.abort(new Error(`not a member of this swarm: ${why}`))
     }
