@@ -189,7 +189,7 @@ function secret (value: string): string {
 
 /** Every setting of `start`, in the order help and docs/cli.md list them. */
 export const SETTINGS: readonly Setting[] = [
-  list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several',
+  list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several; one other than loopback needs --swarm-key, an allowlist or --open-swarm',
     (s, v) => { s.listen = multiaddrs(v, { tcp: true }) }),
   list('announce', 'none', 'extra address announced to other nodes (public address behind NAT)',
     (s, v) => { s.announce = multiaddrs(v, {}) }),
