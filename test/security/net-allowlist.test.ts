@@ -32,6 +32,21 @@ async function identity (dir: string, name: string): Promise<{ file: string, pee
   return { file, peerId: peerIdFromPrivateKey(key).toString() }
 }
 
+/** Warnings logged while `fn` runs. */
+function warningsOf (fn: () => void): string[] {
+  const lines: string[] = []
+  const log = createDebug.log
+  createDebug.log = (...args: unknown[]) => { lines.push(format(...args)) }
+  try {
+    createDebug.enable(namespacesFor('warn'))
+    fn()
+  } finally {
+    createDebug.log = log
+    createDebug.disable()
+  }
+  return lines
+}
+
 /** Peer ids whose connections opened on `node` (after the handshake and the gater). */
 function openedFrom (node: SwarmNode): Set<string> {
   const opened = new Set<string>()
@@ -143,7 +158,7 @@ describe('private by default and the peer allowlist', function () {
     await waitFor(() => a.peers.length === 0 && b.peers.length === 0, { timeoutMs: 15_000, what: 'b cut off once unlisted' })
   })
 
-  it('the binary refuses an open swarm on a reachable address (its default included), and starts with a warning under --open-swarm', async () => {
+  it('the binary refuses an open swarm on a reachable address (its default included), and lets it through with a warning under --open-swarm', async () => {
     const settings = (args: string[]): StartSettings => {
       const parsed = resolveStartSettings(['--http', '127.0.0.1:0', ...args], {})
       assert.ok(!parsed.help)
@@ -166,13 +181,16 @@ describe('private by default and the peer allowlist', function () {
     assert.equal(checkAccess(settings([...open, '--swarm-key', swarmKeyFile])).allowPeers, undefined)
     assert.equal(checkAccess(settings(['--listen', '/ip4/127.0.0.1/tcp/0'])).allowPeers, undefined)
 
-    // The binary itself: exit code 2 and one line; then --open-swarm starts it, with a warning.
+    // --open-swarm lets it through, with a warning; a closed swarm warns of nothing.
+    const warned = warningsOf(() => assert.equal(checkAccess(settings([...open, '--open-swarm'])).allowPeers, undefined))
+    assert.equal(warned.length, 1)
+    assert.match(warned[0]!, /mediasoup-swarm:cli:warn open swarm on \/ip4\/0\.0\.0\.0\/tcp\/0: anyone who reaches it can join/)
+    assert.deepEqual(warningsOf(() => checkAccess(settings([...open, '--swarm-key', swarmKeyFile, '--open-swarm']))), [])
+
+    // The binary itself: exit code 2 and one line.
     const refused = run(['start', '--http', '127.0.0.1:0'])
     assert.equal(refused.code, 2, refused.stderr)
     assert.match(refused.stderr, /^mediasoup-swarm: --listen \/ip4\/0\.0\.0\.0\/tcp\/4001 is reachable from other hosts/)
-    const node = await startBinary([...open, '--http', '127.0.0.1:0', '--open-swarm'])
-    binaries.push(node)
-    assert.match(node.stderr(), /open swarm on \/ip4\/0\.0\.0\.0\/tcp\/0: anyone who reaches it can join/)
   })
 
   it('the binary reloads --allow-peers-file on SIGHUP: a refused node joins, and the refusals are in /metrics', async () => {
