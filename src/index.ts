@@ -6,7 +6,9 @@ export type {
   Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
   DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
 } from './node/swarm-node.js'
-export type { PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
+export type { ConnectionLimits, PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
+export type { RefusalReason } from './p2p/peer-gate.js'
+export { REFUSAL_REASONS } from './p2p/peer-gate.js'
 export { DEFAULTS, DEFAULT_RELAY_CODECS, DEFAULT_TIMEOUTS } from './node/options.js'
 export { createLogger, enableLogLevel, namespacesFor, LOG_LEVELS } from './logger.js'
 export type { Logger, LogLevel } from './logger.js'

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../logger.js'
 import { DEFAULTS } from '../node/options.js'
@@ -28,6 +29,13 @@ export interface StartSettings {
   bootstrap: string[]
   identity?: string
   swarmKey?: string
+  /** Peer ids of --allow-peer. */
+  allowPeers: string[]
+  /** One peer id a line, reloaded on SIGHUP. */
+  allowPeersFile?: string
+  openSwarm: boolean
+  /** Bearer token /status and /metrics ask for; none: no token. */
+  httpTokenFile?: string
   workers: number
   rtcMinPort: number
   rtcMaxPort: number
@@ -66,6 +74,8 @@ function defaults (): StartSettings {
     listen: [DEFAULT_LISTEN],
     announce: [],
     bootstrap: [],
+    allowPeers: [],
+    openSwarm: false,
     workers: DEFAULTS.numWorkers,
     rtcMinPort: RTC_PORTS.min,
     rtcMaxPort: RTC_PORTS.max,
@@ -106,8 +116,8 @@ function text (name: string, placeholder: string, defaultText: string, help: str
   return { name, kind: 'string', placeholder, defaultText, help, isPath, apply: (s, v) => apply(s, v as string) }
 }
 
-function list (name: string, defaultText: string, help: string, apply: (s: StartSettings, v: string[]) => void): Setting {
-  return { name, kind: 'list', placeholder: '<multiaddr>', defaultText, help, isPath: false, apply: (s, v) => apply(s, v as string[]) }
+function list (name: string, defaultText: string, help: string, apply: (s: StartSettings, v: string[]) => void, placeholder = '<multiaddr>'): Setting {
+  return { name, kind: 'list', placeholder, defaultText, help, isPath: false, apply: (s, v) => apply(s, v as string[]) }
 }
 
 function toggle (name: string, help: string, apply: (s: StartSettings, v: boolean) => void): Setting {
@@ -178,6 +188,15 @@ function origin (value: string): string {
   return url.origin
 }
 
+function peerId (value: string): string {
+  try {
+    peerIdFromString(value)
+  } catch {
+    throw new Invalid(`"${value}" is not a peer id (mediasoup-swarm keygen prints one)`)
+  }
+  return value
+}
+
 function secret (value: string): string {
   // RFC 7518 §3.2: an HS256 key has at least 256 bits.
   if (value.length < 32) throw new Invalid('must be at least 32 characters')
@@ -186,7 +205,7 @@ function secret (value: string): string {
 
 /** Every setting of `start`, in the order help and docs/cli.md list them. */
 export const SETTINGS: readonly Setting[] = [
-  list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several',
+  list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several; one other than loopback needs --swarm-key, an allowlist or --open-swarm',
     (s, v) => { s.listen = multiaddrs(v, { tcp: true }) }),
   list('announce', 'none', 'extra address announced to other nodes (public address behind NAT)',
     (s, v) => { s.announce = multiaddrs(v, {}) }),
@@ -196,6 +215,12 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.identity = v }, true),
   text('swarm-key', '<file>', 'none: open swarm', 'pre-shared swarm key file (make one with `psk`): only nodes with the same key connect',
     (s, v) => { s.swarmKey = v }, true),
+  list('allow-peer', 'none: any peer', 'peer id allowed to connect (with those of --bootstrap); any other is refused in the handshake; repeat for several',
+    (s, v) => { s.allowPeers = v.map(peerId) }, '<peerId>'),
+  text('allow-peers-file', '<file>', 'none', 'file of allowed peer ids, one a line (# comments), added to --allow-peer; SIGHUP reloads it',
+    (s, v) => { s.allowPeersFile = v }, true),
+  toggle('open-swarm', 'let any peer that reaches a non-loopback --listen address join, with neither --swarm-key nor an allowlist (docs/security.md)',
+    (s, v) => { s.openSwarm = v }),
   text('workers', '<n>', String(DEFAULTS.numWorkers), 'mediasoup workers (one CPU core each)',
     (s, v) => { s.workers = positiveInteger(v) }),
   text('rtc-min-port', '<port>', String(RTC_PORTS.min), 'lowest UDP port of pipes (and of the WebRTC server with --webrtc-port 0)',
@@ -216,6 +241,8 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),
   text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics and /ws; port 0 picks a free one (the URL is printed)',
     (s, v) => { s.http = hostPort(v) }),
+  text('http-token-file', '<file>', 'none: no token', 'file holding a bearer token (≥ 16 characters) that /status and /metrics ask for (401 without it)',
+    (s, v) => { s.httpTokenFile = v }, true),
   toggle('signalling', 'serve WebSocket signalling for mediasoup-client browsers on /ws (docs/client-signalling.md)',
     (s, v) => { s.signalling = v }),
   text('token-secret', '<secret>', 'none: no token needed', 'signalling clients need a token (JWT, HS256) signed with this secret (≥ 32 characters; mint one with `token`); set it in the environment or the config file, where other users cannot read it',

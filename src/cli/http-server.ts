@@ -1,6 +1,7 @@
 // The binary's HTTP side (node:http only): the status page at /, /status as JSON and
 // /metrics for Prometheus. WebSocket upgrades (/ws) are left to the client signalling,
-// which listens to the same server's 'upgrade' events.
+// which listens to the same server's 'upgrade' events (and checks its own tokens).
+import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -9,8 +10,18 @@ export interface HttpRoutes {
   metrics: () => Promise<{ contentType: string, body: string }>
   /** JSON-able status. */
   status: () => unknown
-  /** The status page (a complete HTML document). */
+  /** The status page (a complete HTML document; it holds no data, so it needs no token). */
   page: string
+  /** Bearer token /status and /metrics ask for (`Authorization: Bearer <token>`); undefined: none. */
+  token?: string
+}
+
+/** Compares digests, so the time taken says nothing about the token. */
+function tokenMatches (header: string | undefined, token: string): boolean {
+  const given = /^Bearer +(\S+)\s*$/i.exec(header ?? '')?.[1]
+  if (given === undefined) return false
+  const digest = (v: string): Buffer => createHash('sha256').update(v).digest()
+  return timingSafeEqual(digest(given), digest(token))
 }
 
 /** The page is self-contained: it may run its inline script and fetch /status, nothing else. */
@@ -26,6 +37,10 @@ export function createHttpServer (routes: HttpRoutes): http.Server {
     const send = (status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers })
       res.end(req.method === 'HEAD' ? undefined : body)
+    }
+    if ((path === '/status' || path === '/metrics') && routes.token !== undefined && !tokenMatches(req.headers.authorization, routes.token)) {
+      send(401, 'text/plain', 'a bearer token is needed: Authorization: Bearer <token>\n', { 'www-authenticate': 'Bearer' })
+      return
     }
     switch (path) {
       case '/':

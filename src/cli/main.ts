@@ -9,10 +9,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KeyFileError } from '../errors.js'
+import { allowlist, checkAccess } from './access.js'
 import { describeParseError, resolveStartSettings, startUsage } from './config.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
 import { createLogger, describeError, enableLogLevel } from '../logger.js'
 import type { LogLevel } from '../logger.js'
+import type { Access } from './access.js'
 import type { StartSettings } from './config.js'
 import type { NodeService, NodeServiceConfig } from './node-service.js'
 import type { types as ms } from 'mediasoup'
@@ -50,7 +52,7 @@ const WORKER_LOG_LEVEL: Record<LogLevel, ms.WorkerLogLevel> = { none: 'none', er
 
 const log = createLogger('cli')
 
-function serviceConfig (s: StartSettings): NodeServiceConfig {
+function serviceConfig (s: StartSettings, access: Access): NodeServiceConfig {
   return {
     node: {
       listen: s.listen,
@@ -58,6 +60,8 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       bootstrap: s.bootstrap,
       identityFile: s.identity,
       swarmKeyFile: s.swarmKey,
+      allowPeers: access.allowPeers,
+      openSwarm: s.openSwarm,
       numWorkers: s.workers,
       workerSettings: { rtcMinPort: s.rtcMinPort, rtcMaxPort: s.rtcMaxPort, logLevel: WORKER_LOG_LEVEL[s.logLevel] },
       pipeListenIp: s.mediaIp,
@@ -67,7 +71,7 @@ function serviceConfig (s: StartSettings): NodeServiceConfig {
       maxConnections: s.maxConnections,
       addressPolicy: s.addressPolicy
     },
-    http: s.http,
+    http: { ...s.http, token: access.httpToken },
     signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret, allowedOrigins: s.allowedOrigins.length === 0 ? undefined : s.allowedOrigins } : undefined,
     version: VERSION
   }
@@ -84,6 +88,23 @@ function isLoopback (ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1'
 }
 
+/** SIGHUP reads the allowlist file again; a bad file keeps the list in force. */
+function reloadAllowlistOnHangup (service: NodeService, s: StartSettings): void {
+  const file = s.allowPeersFile
+  if (file === undefined) return
+  process.on('SIGHUP', () => {
+    let peers: string[] | undefined
+    try {
+      peers = allowlist(s)
+    } catch (err) {
+      log.error('SIGHUP: allowlist not reloaded, the previous one stays: %s', (err as Error).message)
+      return
+    }
+    service.node.setAllowedPeers(peers)
+    log.info('SIGHUP: allowlist reloaded from %s: %d peers', file, peers?.length ?? 0)
+  })
+}
+
 async function start (args: string[]): Promise<number> {
   const parsed = resolveStartSettings(args, process.env)
   if (parsed.help) {
@@ -93,10 +114,11 @@ async function start (args: string[]): Promise<number> {
   const settings = parsed.settings
   checkMediaIp(settings.mediaIp)
   enableLogLevel(settings.logLevel)
+  const access = checkAccess(settings)
   const { startNodeService, StartError } = await import('./node-service.js')
   let service: NodeService
   try {
-    service = await startNodeService(serviceConfig(settings))
+    service = await startNodeService(serviceConfig(settings, access))
   } catch (err) {
     if (err instanceof StartError) throw new UsageError(err.message)
     if (err instanceof KeyFileError) throw new UsageError(`${err.path === settings.identity ? '--identity' : '--swarm-key'}: ${err.message}`)
@@ -109,6 +131,7 @@ async function start (args: string[]): Promise<number> {
   if (isLoopback(settings.mediaAnnouncedIp ?? settings.mediaIp) && !settings.listen.every((a) => /^\/ip[46]\/(127\.|::1\/)/.test(a))) {
     log.warn('media IP %s is loopback: nodes on other hosts can connect but cannot receive pipes (set --media-ip)', settings.mediaIp)
   }
+  reloadAllowlistOnHangup(service, settings)
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
   process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
   return await runUntilStopped(service, settings.drainTimeout * 1000)

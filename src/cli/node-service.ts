@@ -25,8 +25,8 @@ export const SIGNALLING_CODECS: ms.RtpCodecCapability[] = DEFAULT_RELAY_CODECS
 
 export interface NodeServiceConfig {
   node: SwarmNodeOptions
-  /** HTTP address (port 0: a free one). */
-  http: { host: string, port: number }
+  /** HTTP address (port 0: a free one), and the bearer token /status and /metrics ask for (none: no token). */
+  http: { host: string, port: number, token?: string }
   /** Browser signalling at /ws, with a WebRtcServer per worker; undefined: off. */
   signalling?: {
     /** IP the WebRtcServers listen on. */
@@ -75,6 +75,7 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
   const media = new MediaTracker(node)
   const metrics = createNodeMetrics(node, { media, version: config.version })
   const server = createHttpServer({
+    token: config.http.token,
     page: STATUS_PAGE,
     status: () => nodeStatus(node, { media, version: config.version, startedAt }),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })

@@ -88,9 +88,13 @@ function tree (p, self) {
   return svg + '</svg>'
 }
 
+// With --http-token-file, open the page as /#token=<token>: a fragment is never sent to the server.
+const token = new URLSearchParams(location.hash.slice(1)).get('token')
 async function refresh () {
   try {
-    const s = await (await fetch('status', { cache: 'no-store' })).json()
+    const res = await fetch('status', { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} })
+    if (!res.ok) throw new Error('HTTP ' + res.status + (res.status === 401 ? ': open this page as /#token=<token>' : ''))
+    const s = await res.json()
     document.getElementById('self').textContent = s.peerId
     document.getElementById('self').title = s.multiaddrs.join('\\n')
     document.getElementById('summary').textContent = 'load ' + s.load + ' / ' + s.capacity + ' points (' + pct(s.load, s.capacity) + ') · ' +

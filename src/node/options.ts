@@ -1,4 +1,5 @@
 // Public options of createSwarmNode(), each with its default (also in docs/api.md).
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_COSTS, defaultCapacity } from '../placement/capacity.js'
 import { DEFAULT_SERVE_LIMITS } from '../protocol/rpc.js'
@@ -21,6 +22,19 @@ export interface SwarmNodeOptions {
   identityFile?: string
   /** Pre-shared swarm key file (`/key/swarm/psk/1.0.0/`): a private swarm. Default none. */
   swarmKeyFile?: string
+  /**
+   * Peer ids allowed to connect, either way; any other peer is refused during the
+   * handshake, before any protocol runs. The peer ids of `bootstrap` addresses are allowed
+   * too. Change it later with `node.setAllowedPeers()`. Default none: any peer (that has
+   * the swarm key, if there is one).
+   */
+  allowPeers?: string[]
+  /**
+   * Allows listening on a non-loopback address with neither `swarmKeyFile` nor
+   * `allowPeers`, where anyone who reaches the port joins the swarm, learns its producers
+   * and pulls them. Default false: such options throw TypeError (docs/security.md).
+   */
+  openSwarm?: boolean
   /** Prefix of the DHT and pipe protocol ids; swarms with other prefixes do not mix. Default `'/mediasoup-swarm'`. */
   protocolPrefix?: string
   /**
@@ -61,6 +75,27 @@ export interface SwarmNodeOptions {
   relayMediaCodecs?: ms.RtpCodecCapability[]
   /** What one peer may hold of this node: see `PeerLimits`. */
   peerLimits?: Partial<PeerLimits>
+  /** Limits on connections being set up: see `ConnectionLimits`. */
+  connectionLimits?: Partial<ConnectionLimits>
+}
+
+/**
+ * Bounds on inbound libp2p connections before they are set up (the TCP connection is
+ * open, the swarm key, Noise and Yamux handshakes are not done): floods of idle or
+ * half-open connections cost the flooder its addresses, not newcomers their place
+ * (docs/security.md, "Connection limits").
+ */
+export interface ConnectionLimits {
+  /** Inbound connections in their handshake at once, in all; past it new ones are closed at once. Default 256. */
+  pendingInbound: number
+  /** Inbound connections in their handshake at once from one IP address (127.0.0.1 and ::1: no limit). Default 8. */
+  pendingInboundPerIp: number
+  /** New inbound connections accepted per second from one IP address. Default 5. */
+  inboundPerIpPerSecond: number
+  /** An inbound connection whose handshake is not done after this many ms is closed. Default 3000. */
+  handshakeTimeoutMs: number
+  /** Connections with one peer at once (a second one may cross the first when both dial). Default 2. */
+  perPeer: number
 }
 
 /**
@@ -99,7 +134,8 @@ export const DEFAULTS = {
   fanout: 4,
   maxRedirects: 6,
   maxConnections: 32,
-  peerLimits: { pipes: 64, copiesPerProducer: 2, recruitsPerMinute: 60, ...DEFAULT_SERVE_LIMITS } satisfies PeerLimits
+  peerLimits: { pipes: 64, copiesPerProducer: 2, recruitsPerMinute: 60, ...DEFAULT_SERVE_LIMITS } satisfies PeerLimits,
+  connectionLimits: { pendingInbound: 256, pendingInboundPerIp: 8, inboundPerIpPerSecond: 5, handshakeTimeoutMs: 3000, perPeer: 2 } satisfies ConnectionLimits
 } as const
 
 export const DEFAULT_RELAY_CODECS: ms.RtpCodecCapability[] = [
@@ -163,8 +199,9 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   announce: 10_000
 }
 
-export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'pipeAnnouncedIp' | 'timeouts' | 'costs' | 'peerLimits'>> &
-  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile'> & { pipeAnnouncedIp: string, timeouts: SwarmTimeouts, costs: ScalingCosts, peerLimits: PeerLimits }
+export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'allowPeers' | 'pipeAnnouncedIp' | 'timeouts' | 'costs' | 'peerLimits' | 'connectionLimits'>> &
+  Pick<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'allowPeers'> &
+  { pipeAnnouncedIp: string, timeouts: SwarmTimeouts, costs: ScalingCosts, peerLimits: PeerLimits, connectionLimits: ConnectionLimits }
 
 function positive (value: number, name: string, integer = false): number {
   if (typeof value !== 'number' || !(value > 0) || (integer && !Number.isInteger(value))) {
@@ -189,6 +226,23 @@ function multiaddrArray (value: unknown, name: string): string[] {
   return value as string[]
 }
 
+/** Peer ids, each checked (TypeError naming the bad one). */
+export function peerIdArray (value: unknown, name: string): string[] {
+  for (const id of stringArray(value, name)) {
+    try {
+      peerIdFromString(id)
+    } catch {
+      throw new TypeError(`${name}: not a peer id: ${id}`)
+    }
+  }
+  return value as string[]
+}
+
+/** True for a listen multiaddr on 127.0.0.0/8 or ::1 only. */
+export function isLoopbackListen (address: string): boolean {
+  return /^\/ip4\/127\.|^\/ip6\/::1\//.test(address)
+}
+
 /** Applies defaults once and rejects wrong types with TypeError. */
 export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
@@ -201,13 +255,25 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   const numWorkers = positive(options.numWorkers ?? DEFAULTS.numWorkers, 'numWorkers', true)
   const addressPolicy = options.addressPolicy ?? DEFAULTS.addressPolicy
   if (!['all', 'private', 'public'].includes(addressPolicy)) throw new TypeError("addressPolicy must be 'all', 'private' or 'public'")
+  const connectionLimits = { ...DEFAULTS.connectionLimits, ...options.connectionLimits }
+  for (const [k, v] of Object.entries(connectionLimits)) positive(v, `connectionLimits.${k}`, true)
   const pipeListenIp = options.pipeListenIp ?? DEFAULTS.pipeListenIp
+  const listen = stringArray(options.listen ?? [...DEFAULTS.listen], 'listen')
+  const allowPeers = options.allowPeers === undefined ? undefined : peerIdArray(options.allowPeers, 'allowPeers')
+  const openSwarm = options.openSwarm ?? false
+  if (typeof openSwarm !== 'boolean') throw new TypeError('openSwarm must be a boolean')
+  // An open swarm on a reachable address is anyone's: say so in the code that asks for it.
+  if (!openSwarm && options.swarmKeyFile === undefined && allowPeers === undefined && !listen.every(isLoopbackListen)) {
+    throw new TypeError(`listen ${listen.filter((a) => !isLoopbackListen(a)).join(', ')} is not loopback: give swarmKeyFile or allowPeers, or openSwarm: true to let anyone who reaches it join`)
+  }
   return {
-    listen: stringArray(options.listen ?? [...DEFAULTS.listen], 'listen'),
+    listen,
     announce: stringArray(options.announce ?? [], 'announce'),
     bootstrap: multiaddrArray(options.bootstrap ?? [], 'bootstrap'),
     identityFile: options.identityFile,
     swarmKeyFile: options.swarmKeyFile,
+    allowPeers,
+    openSwarm,
     protocolPrefix: options.protocolPrefix ?? DEFAULTS.protocolPrefix,
     addressPolicy,
     numWorkers,
@@ -222,6 +288,7 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
     maxRedirects: positive(options.maxRedirects ?? DEFAULTS.maxRedirects, 'maxRedirects', true),
     maxConnections: positive(options.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', true),
     relayMediaCodecs: options.relayMediaCodecs ?? DEFAULT_RELAY_CODECS,
-    peerLimits
+    peerLimits,
+    connectionLimits
   }
 }

@@ -18,6 +18,7 @@ import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
 import { createHost, startHost } from '../p2p/host.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { remoteIpsOf } from '../p2p/peer-addresses.js'
+import { PeerGate } from '../p2p/peer-gate.js'
 import { PeerMonitor } from '../p2p/peer-monitor.js'
 import { loadSwarmKey } from '../p2p/swarm-key.js'
 import { LoadTracker } from '../placement/capacity.js'
@@ -30,7 +31,7 @@ import { dispatcher } from './handlers/index.js'
 import { handlerTable } from './handlers/table.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
-import { PEER_REFUSALS, resolveOptions } from './options.js'
+import { PEER_REFUSALS, peerIdArray, resolveOptions } from './options.js'
 import { IncomingPipes } from './pipes/incoming-pipes.js'
 import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
@@ -43,6 +44,7 @@ import type { DrainOptions, DrainResult } from './serving/drain.js'
 import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
+import type { RefusalReason } from '../p2p/peer-gate.js'
 import type { Load } from '../protocol/messages.js'
 import type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -85,8 +87,7 @@ export class SwarmNode extends SafeEmitter {
   private readonly requestsReceived: RequestCounts = {}
   private readonly peerRefusals = Object.fromEntries(PEER_REFUSALS.map((r) => [r, 0])) as Record<PeerRefusal, number>
   private readonly peerLoads = new Map<string, Load>()
-  /** Peers given up, until when they are not connected with again (performance.now()). */
-  private readonly givenUp = new Map<string, number>()
+  private readonly gate: PeerGate
   private readonly load: LoadTracker
   private stopped = false
   private readonly protocol: string
@@ -96,6 +97,12 @@ export class SwarmNode extends SafeEmitter {
     super()
     this.protocol = pipeProtocolId(options.protocolPrefix)
     this.load = new LoadTracker(options.costs, options.capacity)
+    this.gate = new PeerGate({
+      allowPeers: options.allowPeers,
+      alwaysAllowed: options.bootstrap.flatMap((a) => multiaddr(a).getComponents().filter((c) => c.name === 'p2p').map((c) => c.value!)),
+      pendingInboundPerIp: options.connectionLimits.pendingInboundPerIp,
+      perPeer: options.connectionLimits.perPeer
+    })
   }
 
   /** @internal */
@@ -121,14 +128,12 @@ export class SwarmNode extends SafeEmitter {
       reprovideIntervalMs: timeouts.dhtRecordValidity / 2,
       dialTimeoutMs: timeouts.dial,
       maxConnections: options.maxConnections,
-      refusePeer: (peerId) => {
-        const until = this.givenUp.get(peerId)
-        if (until === undefined) return false
-        if (performance.now() < until) return true
-        this.givenUp.delete(peerId)
-        return false
-      }
+      gater: this.gate.gater(),
+      maxPendingInbound: options.connectionLimits.pendingInbound,
+      inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
+      handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs
     })
+    this.gate.watch(this.host, `${options.protocolPrefix}/kad/1.0.0`)
     const report = (err: Error): void => {
       log.warn('%s', describeError(err))
       this.emit('error', err)
@@ -352,6 +357,26 @@ export class SwarmNode extends SafeEmitter {
     return { ...this.peerRefusals }
   }
 
+  /** Inbound connections refused so far, by reason (docs/security.md). */
+  get connectionRefusalCounts (): Record<RefusalReason, number> {
+    return this.gate.refusalCounts
+  }
+
+  /** The peer allowlist now (the bootstrap addresses' peers, always allowed, aside); undefined: any peer. */
+  get allowedPeers (): string[] | undefined {
+    return this.gate.allowedPeers
+  }
+
+  /**
+   * Replaces the peer allowlist (`allowPeers`); undefined: any peer. Connections with peers
+   * no longer allowed are closed at once.
+   *
+   * @throws TypeError a value that is not a peer id
+   */
+  setAllowedPeers (peerIds: string[] | undefined): void {
+    this.gate.setAllowed(peerIds === undefined ? undefined : peerIdArray(peerIds, 'peerIds'))
+  }
+
   /** Valid requests received from other nodes so far, by type. */
   get requestCounts (): RequestCounts {
     return { ...this.requestsReceived }
@@ -469,7 +494,7 @@ export class SwarmNode extends SafeEmitter {
   /** Closes the connections with a peer found dead: its pipes close and their copies are restored. */
   private giveUp (peerId: string, reason: string): void {
     log.warn('peer %s given up: %s', peerId, reason)
-    this.givenUp.set(peerId, performance.now() + GIVEN_UP_QUARANTINE_MS)
+    this.gate.quarantine(peerId, GIVEN_UP_QUARANTINE_MS)
     for (const connection of this.host.getConnections(peerIdFromString(peerId))) connection.abort(new InvalidStateError(`given up: ${reason}`))
   }
 

@@ -258,6 +258,16 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
       for (const [type, n] of Object.entries(node.requestCounts)) this.inc({ type }, n ?? 0)
     }
   })
+  new Counter({
+    name: 'mediasoup_swarm_connection_refusals_total',
+    help: 'Inbound libp2p connections refused before any protocol ran, by reason (notallowed, quarantined, stranger, pending, perpeer, handshake; docs/security.md)',
+    labelNames: ['reason'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [reason, n] of Object.entries(node.connectionRefusalCounts)) this.inc({ reason }, n)
+    }
+  })
   new Gauge({
     name: 'mediasoup_swarm_signalling_connections',
     help: 'Open client signalling connections (0 when signalling is off)',

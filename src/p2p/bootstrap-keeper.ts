@@ -5,6 +5,10 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { BootstrapError } from '../errors.js'
 import type { Host } from './host.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** A connection that ends this soon after it opened was refused by the peer. */
+const REFUSED_WITHIN_MS = 2000
 
 export interface BootstrapKeeperInit {
   /** Multiaddrs to dial; those naming this node's own peer id are ignored. */
@@ -22,6 +26,8 @@ export class BootstrapKeeper {
   private timer: NodeJS.Timeout | undefined
   private dialing = false
   private readonly aborter = new AbortController()
+  /** When each connected peer connected (performance.now()). */
+  private readonly connectedAt = new Map<string, number>()
 
   constructor (private readonly host: Host, private readonly init: BootstrapKeeperInit) {
     const self = host.peerId.toString()
@@ -44,15 +50,27 @@ export class BootstrapKeeper {
     this.host.removeEventListener('peer:connect', this.onConnect)
   }
 
-  private readonly onConnect = (): void => {
-    this.delayMs = this.init.minDelayMs
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    this.connectedAt.set(event.detail.toString(), performance.now())
     clearTimeout(this.timer)
     this.timer = undefined
   }
 
-  private readonly onDisconnect = (): void => {
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peerId = event.detail.toString()
+    const livedMs = performance.now() - (this.connectedAt.get(peerId) ?? -Infinity)
+    this.connectedAt.delete(peerId)
+    if (!this.isolated() || this.timer !== undefined) return
+    // Closed right after the handshake: the peer refuses this node (allowlist, quarantine),
+    // so back off as after a failed round rather than dial again at once.
+    if (livedMs < REFUSED_WITHIN_MS) {
+      this.schedule(jitter(this.delayMs))
+      this.delayMs = Math.min(this.delayMs * 2, this.init.maxDelayMs)
+      return
+    }
+    this.delayMs = this.init.minDelayMs
     // Not at once: the peer's own redial, or libp2p's, may be under way.
-    if (this.isolated() && this.timer === undefined) this.schedule(jitter(this.init.minDelayMs / 4))
+    this.schedule(jitter(this.init.minDelayMs / 4))
   }
 
   private schedule (delayMs: number): void {
@@ -75,7 +93,7 @@ export class BootstrapKeeper {
     try {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(err) })
+        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(explainDialError(err)) })
       }))
     } finally {
       this.dialing = false
@@ -86,6 +104,16 @@ export class BootstrapKeeper {
     this.init.onFailure(new BootstrapError(this.addresses, causes, retryInMs))
     this.schedule(retryInMs)
   }
+}
+
+/**
+ * A handshake cut off by the peer (a reset, or bytes that are no Noise message) is what a
+ * swarm key mismatch looks like from the dialling side: say so rather than libp2p's words.
+ */
+function explainDialError (err: Error): Error {
+  const inHandshake = err.name === 'EncryptionFailedError' || (/ECONNRESET|Message length/.test(err.message) && !err.message.startsWith('connection error'))
+  if (!inHandshake) return err
+  return new Error(`the handshake failed (${err.message.split('\n')[0]}): probably different swarm keys, or a key on one side only`, { cause: err })
 }
 
 /** ±20 %, so that nodes left alone by one restart do not all dial again at the same instant. */

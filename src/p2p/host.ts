@@ -9,9 +9,10 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { ListenError } from '../errors.js'
+import { DEFAULTS } from '../node/options.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 
 /** Which peer addresses the DHT keeps: see `SwarmNodeOptions.addressPolicy`. */
@@ -29,8 +30,14 @@ export interface HostInit {
   dialTimeoutMs: number
   /** Past this many connections libp2p closes the lowest-valued ones (pipe peers are tagged above the DHT's). */
   maxConnections: number
-  /** Peers not to connect with right now, either way (checked at dial, and once an inbound connection is encrypted). */
-  refusePeer?: (peerId: string) => boolean
+  /** Who may connect (PeerGate.gater()). Default: anyone. */
+  gater?: ConnectionGater
+  /** Inbound connections in their handshake at once, in all. Default: the node's (options.ts). */
+  maxPendingInbound?: number
+  /** New inbound connections accepted per second from one IP address. Default: the node's. */
+  inboundPerIpPerSecond?: number
+  /** Deadline of an inbound connection's handshake (swarm key, Noise, Yamux). Default: the node's. */
+  handshakeTimeoutMs?: number
 }
 
 export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
@@ -76,11 +83,15 @@ export async function createHost (init: HostInit): Promise<Host> {
     // tags keep-alive) retries on the same schedule, and two simultaneous dials to one peer
     // end in a duplicate connection that libp2p aborts, sometimes under the DHT's
     // routing-table check of that peer, which then never lists it.
-    connectionManager: { dialTimeout: init.dialTimeoutMs, reconnectRetries: 0, maxConnections: init.maxConnections },
-    connectionGater: {
-      denyDialPeer: (peerId) => init.refusePeer?.(peerId.toString()) ?? false,
-      denyInboundEncryptedConnection: (peerId) => init.refusePeer?.(peerId.toString()) ?? false
+    connectionManager: {
+      dialTimeout: init.dialTimeoutMs,
+      reconnectRetries: 0,
+      maxConnections: init.maxConnections,
+      maxIncomingPendingConnections: init.maxPendingInbound ?? DEFAULTS.connectionLimits.pendingInbound,
+      inboundConnectionThreshold: init.inboundPerIpPerSecond ?? DEFAULTS.connectionLimits.inboundPerIpPerSecond,
+      inboundUpgradeTimeout: init.handshakeTimeoutMs ?? DEFAULTS.connectionLimits.handshakeTimeoutMs
     },
+    connectionGater: init.gater,
     services: {
       identify: identify(),
       // Room for a ping of each side plus one that is still closing.

@@ -50,7 +50,8 @@ describe('a relay cut off the network (one network namespace per node)', functio
     for (const [i, node] of nodes.entries()) {
       const { ip } = hosts[i]!
       // Pings every 2 s (default 20 s): A, above the cut, finds out within the test's time.
-      await node.start({ listen: [`/ip4/${ip}/tcp/0`], pipeListenIp: ip, fanout: i === 0 ? 1 : 4, bootstrap: i === 0 ? [] : a.multiaddrs, timeouts: { ping: PING_MS } })
+      // Open swarm: only this test's namespaces reach these addresses.
+      await node.start({ listen: [`/ip4/${ip}/tcp/0`], openSwarm: true, pipeListenIp: ip, fanout: i === 0 ? 1 : 4, bootstrap: i === 0 ? [] : a.multiaddrs, timeouts: { ping: PING_MS } })
     }
     assert.ok(a.multiaddrs.every((m) => m.startsWith(`/ip4/${hosts[0]!.ip}/tcp/`)), `A listens on its host's address only: ${a.multiaddrs.join(', ')}`)
     await waitFor(async () => (await Promise.all(nodes.map(async (n) => (await n.request('info', {})).peers.length))).every((p) => p >= 1), { timeoutMs: 10_000, what: 'the nodes connected' })

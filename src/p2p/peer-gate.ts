@@ -1,0 +1,217 @@
+// Who may hold a libp2p connection with this node, decided in libp2p's connection gater
+// before any protocol runs: the peer allowlist, peers in quarantine (given up, or strangers
+// that do not speak this swarm's protocols), and bounds on connections still in their
+// handshake per IP address and on connections per peer. Inbound refusals are counted by
+// reason (the metric mediasoup_swarm_peer_refusals_total) and logged at debug level.
+import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
+import { createLogger } from '../logger.js'
+import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId } from '@libp2p/interface'
+
+const log = createLogger('p2p:gate')
+
+/**
+ * Why an inbound connection was refused:
+ * - `notallowed`: its peer is not on the allowlist
+ * - `quarantined`: its peer was given up (dead, frozen) a moment ago, or is a stranger
+ * - `stranger`: its peer completed identify without this swarm's DHT protocol (closed then)
+ * - `pending`: its IP address has too many connections in their handshake already
+ * - `perpeer`: its peer has too many connections with this node already
+ * - `handshake`: the handshake failed or timed out (wrong or missing swarm key, idle or broken connection)
+ */
+export const REFUSAL_REASONS = ['notallowed', 'quarantined', 'stranger', 'pending', 'perpeer', 'handshake'] as const
+export type RefusalReason = typeof REFUSAL_REASONS[number]
+
+/** Peers in quarantine at most: a flood of new identities must not grow the map without end. */
+const MAX_QUARANTINED = 4096
+/** A stranger is not let back for this long. */
+export const STRANGER_QUARANTINE_MS = 10 * 60_000
+/** A peer whose identify has not completed this long after it connected is treated as a stranger. */
+export const IDENTIFY_GRACE_MS = 10_000
+/** An outbound connection closed by the peer this soon after its handshake, before identify, was refused there. */
+const REFUSED_WITHIN_MS = 2000
+/** One such warning per peer per minute. */
+const REFUSED_WARNING_INTERVAL_MS = 60_000
+
+export interface PeerGateInit {
+  /** Allowed peer ids; undefined: any peer. */
+  allowPeers?: string[]
+  /** Peer ids allowed whatever the allowlist says (those of the bootstrap addresses). */
+  alwaysAllowed: string[]
+  pendingInboundPerIp: number
+  perPeer: number
+}
+
+export class PeerGate {
+  private allowed: Set<string> | undefined
+  private readonly alwaysAllowed: Set<string>
+  /** Peer id → until when (performance.now()); oldest first (insertion order). */
+  private readonly quarantined = new Map<string, number>()
+  private readonly refusals = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>
+  private readonly pendingByIp = new Map<string, number>()
+  /** Inbound connections in their handshake, with their IP. */
+  private readonly pending = new WeakMap<MultiaddrConnection, string>()
+  private host: Libp2p | undefined
+
+  constructor (private readonly init: PeerGateInit) {
+    this.allowed = init.allowPeers === undefined ? undefined : new Set(init.allowPeers)
+    this.alwaysAllowed = new Set(init.alwaysAllowed)
+  }
+
+  /** Inbound connections refused so far, by reason. */
+  get refusalCounts (): Record<RefusalReason, number> {
+    return { ...this.refusals }
+  }
+
+  /** Allowed peer ids now; undefined: any peer. */
+  get allowedPeers (): string[] | undefined {
+    return this.allowed === undefined ? undefined : [...this.allowed]
+  }
+
+  /** Replaces the allowlist (undefined: any peer); connections with peers no longer allowed are closed. */
+  setAllowed (peerIds: string[] | undefined): void {
+    this.allowed = peerIds === undefined ? undefined : new Set(peerIds)
+    for (const connection of this.host?.getConnections() ?? []) {
+      const peerId = connection.remotePeer.toString()
+      if (!this.isAllowed(peerId)) {
+        log.info('closing the connection with %s: no longer on the allowlist', peerId)
+        connection.abort(new Error('peer no longer on the allowlist'))
+      }
+    }
+  }
+
+  /** Keeps `peerId` out, either way, for `ms`. */
+  quarantine (peerId: string, ms: number): void {
+    this.quarantined.delete(peerId)
+    this.quarantined.set(peerId, performance.now() + ms)
+    if (this.quarantined.size > MAX_QUARANTINED) this.quarantined.delete(this.quarantined.keys().next().value!)
+  }
+
+  private isAllowed (peerId: string): boolean {
+    return this.allowed === undefined || this.allowed.has(peerId) || this.alwaysAllowed.has(peerId)
+  }
+
+  private inQuarantine (peerId: string): boolean {
+    const until = this.quarantined.get(peerId)
+    if (until === undefined) return false
+    if (performance.now() < until) return true
+    this.quarantined.delete(peerId)
+    return false
+  }
+
+  /** Why `peerId` may not connect now; undefined: it may. */
+  private reasonToRefuse (peerId: string): RefusalReason | undefined {
+    if (!this.isAllowed(peerId)) return 'notallowed'
+    if (this.inQuarantine(peerId)) return 'quarantined'
+    return undefined
+  }
+
+  private refuse (reason: RefusalReason, what: string): true {
+    this.refusals[reason]++
+    log.debug('refused %s: %s', what, reason)
+    return true
+  }
+
+  /** The handshake of `maConn` is over (done or failed): it no longer counts toward its IP's. */
+  private endPending (maConn: MultiaddrConnection): boolean {
+    const ip = this.pending.get(maConn)
+    if (ip === undefined) return false
+    this.pending.delete(maConn)
+    const left = (this.pendingByIp.get(ip) ?? 1) - 1
+    if (left === 0) this.pendingByIp.delete(ip)
+    else this.pendingByIp.set(ip, left)
+    return true
+  }
+
+  /** The gater to give libp2p. */
+  gater (): ConnectionGater {
+    return {
+      denyDialPeer: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined,
+      denyInboundConnection: (maConn: MultiaddrConnection) => {
+        if (!isNetworkAddress(maConn.remoteAddr)) return false
+        const ip = getNetConfig(maConn.remoteAddr).host
+        const now = this.pendingByIp.get(ip) ?? 0
+        // Nodes of one host (tests, the demo) may all dial at once, from 127.0.0.1: not limited.
+        if (now >= this.init.pendingInboundPerIp && !isLocalHost(ip)) return this.refuse('pending', `a connection from ${ip}`)
+        this.pendingByIp.set(ip, now + 1)
+        this.pending.set(maConn, ip)
+        // A handshake that ends without reaching the encrypted stage failed or timed out.
+        maConn.addEventListener('close', () => { if (this.endPending(maConn)) this.refuse('handshake', `a connection from ${ip}`) }, { once: true })
+        return false
+      },
+      denyInboundEncryptedConnection: (peerId: PeerId, maConn: MultiaddrConnection) => {
+        this.endPending(maConn)
+        const id = peerId.toString()
+        const reason = this.reasonToRefuse(id)
+        if (reason !== undefined) return this.refuse(reason, `peer ${id} from ${maConn.remoteAddr.toString()}`)
+        if ((this.host?.getConnections(peerId).length ?? 0) >= this.init.perPeer) return this.refuse('perpeer', `peer ${id}`)
+        return false
+      },
+      denyOutboundEncryptedConnection: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined
+    }
+  }
+
+  /**
+   * Watches `host`'s connections: a peer that connected to this node and whose identify
+   * shows no `memberProtocol`, or that has not completed identify within
+   * IDENTIFY_GRACE_MS, is no member of this swarm: its inbound connections are closed and
+   * it is kept out for STRANGER_QUARANTINE_MS, so that strangers cannot hold the places of
+   * newcomers.
+   */
+  watch (host: Libp2p, memberProtocol: string): void {
+    this.host = host
+    const members = new Set<string>()
+    const evict = (peerId: string, why: string): void => {
+      if (members.has(peerId) || this.alwaysAllowed.has(peerId) || this.allowed?.has(peerId) === true) return
+      // Only connections it opened: one this node opened (an application's own use of
+      // node.libp2p) is this node's choice.
+      const connections = host.getConnections().filter((c) => c.remotePeer.toString() === peerId && c.direction === 'inbound')
+      if (connections.length === 0) return
+      this.quarantine(peerId, STRANGER_QUARANTINE_MS)
+      this.refuse('stranger', `peer ${peerId} (${why})`)
+      for (const c of connections) c.abort(new Error(`not a member of this swarm: ${why}`))
+    }
+    host.addEventListener('peer:identify', (event) => {
+      const peerId = event.detail.peerId.toString()
+      if (event.detail.protocols.includes(memberProtocol)) members.add(peerId)
+      else evict(peerId, 'identify lists no swarm protocol')
+    })
+    host.addEventListener('peer:disconnect', (event) => members.delete(event.detail.toString()))
+    // The refusing side says nothing: a connection we opened that closes before identify
+    // is most likely one the peer's gater refused.
+    const warned = new Map<string, number>()
+    host.addEventListener('connection:close', (event) => {
+      const connection = event.detail
+      const peerId = connection.remotePeer.toString()
+      const openMs = Date.now() - connection.timeline.open
+      if (connection.direction !== 'outbound' || members.has(peerId) || openMs > REFUSED_WITHIN_MS || host.status !== 'started') return
+      if (performance.now() - (warned.get(peerId) ?? -Infinity) < REFUSED_WARNING_INTERVAL_MS) return
+      warned.set(peerId, performance.now())
+      if (warned.size > MAX_QUARANTINED) warned.delete(warned.keys().next().value!)
+      log.warn('peer %s closed the connection %d ms after its handshake, before identify: this node is probably not on its allowlist (--allow-peer), or in quarantine there', peerId, openMs)
+    })
+    host.addEventListener('connection:open', (event) => {
+      const connection = event.detail
+      const peerId = connection.remotePeer.toString()
+      // Handshakes of one peer that ran side by side all passed the gater's count.
+      if (connection.direction === 'inbound' && host.getConnections(connection.remotePeer).length > this.init.perPeer) {
+        this.refuse('perpeer', `peer ${peerId}`)
+        connection.abort(new Error(`over ${this.init.perPeer} connections with one peer`))
+        return
+      }
+      if (members.has(peerId)) return
+      setTimeout(() => {
+        if (host.status !== 'started' || members.has(peerId)) return
+        // An identify of an earlier connection counts: this one's may have failed on a busy link.
+        host.peerStore.get(connection.remotePeer).then((peer) => peer.protocols.includes(memberProtocol), () => false).then((member) => {
+          if (member) members.add(peerId)
+          else if (host.status === 'started') evict(peerId, `no identify within ${IDENTIFY_GRACE_MS} ms`)
+        }, () => {})
+      }, IDENTIFY_GRACE_MS).unref()
+    })
+  }
+}
+
+/** The host's own loopback address (other 127.0.0.0/8 addresses stand for other hosts in benchmarks). */
+function isLocalHost (ip: string): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1'
+}
