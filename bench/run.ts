@@ -8,12 +8,13 @@ import { controlPlaneSim } from './control-plane-sim.js'
 import { delegation } from './delegation.js'
 import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
+import { idleMemory } from './idle-memory.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, idleMemory]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)
