@@ -9,14 +9,14 @@ import { controlPlaneSim } from './control-plane-sim.js'
 import { delegation } from './delegation.js'
 import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
-import { pipeFloods } from './pipe-floods.js'
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory]
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
 import { signallingFloods } from './signalling-floods.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

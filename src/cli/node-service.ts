@@ -2,9 +2,12 @@
 // /metrics) and, optionally, browser signalling on one WebRtcServer per worker. Also used
 // by the demo and the browser tests to run several nodes in one process.
 import type http from 'node:http'
-import { createSwarmNode, DEFAULT_RELAY_CODECS, ListenError, SwarmError } from '../index.js'
+// Not '../index.js': that loads the browser signalling (and ws), which most nodes do not
+// serve; startSignalling() imports it when asked (docs/operations.md, Memory).
+import { createSwarmNode } from '../node/swarm-node.js'
+import { DEFAULT_RELAY_CODECS } from '../node/options.js'
+import { ListenError, SwarmError } from '../errors.js'
 import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
-import { copyEventsOf, createClientSignalling } from '../signalling/index.js'
 import { describeSocketError } from './errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { createHttpServer, listen } from './http-server.js'
@@ -138,6 +141,7 @@ async function startSignalling (
   node: SwarmNode, server: http.Server, config: NonNullable<NodeServiceConfig['signalling']>,
   workers: number, webRtcServers: ms.WebRtcServer[], metrics: NodeMetrics
 ): Promise<ClientSignalling> {
+  const { copyEventsOf, createClientSignalling } = await import('../signalling/index.js')
   const serverOf = new Map<ms.Router, ms.WebRtcServer>()
   const routers: ms.Router[] = []
   /** One router and WebRtcServer on the worker with the fewest routers (a new one: the one just added), on port + `slot`. */

@@ -2,11 +2,12 @@
 // empty folder with production dependencies only and no install scripts, then used with
 // plain node (no tsx, no repository node_modules to fall back on).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from '../harness/index.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string, devDependencies: Record<string, string> }
@@ -81,6 +82,25 @@ describe('the package installed from its tarball with production dependencies on
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, new RegExp(`^mediasoup-swarm ${manifest.version.replaceAll('.', '\\.')}:`))
     assert.match(r.stdout, /usage: mediasoup-swarm <command> \[options\]/)
+  })
+
+  it('the installed command (a bundle, run with its shebang\'s node flags) starts a node, which stops on SIGTERM', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_PATH' && !k.startsWith('MEDIASOUP_SWARM_')))
+    env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${env.PATH ?? ''}`
+    env.MEDIASOUP_WORKER_BIN = WORKER
+    const child = spawn(path.join(app, 'node_modules/.bin/mediasoup-swarm'), ['start', '--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--drain-timeout', '0'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    try {
+      await waitFor(() => /started: peer=12D3KooW/.test(output) || child.exitCode !== null, { timeoutMs: 30_000, what: 'the start line', progress: () => output })
+      assert.match(output, /started: peer=12D3KooW/, output)
+      child.kill('SIGTERM')
+      assert.equal(await exited, 0, output)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 
   it('ships the browser helper as mediasoup-swarm/client: an ES module and its type declarations', () => {
