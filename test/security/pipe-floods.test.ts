@@ -116,7 +116,7 @@ describe('a live node fed hostile pipe-protocol streams', function () {
     const loadBefore = origin.capacity.load
     const flooding = flood(attacker, { count: 1500, kinds: ALL_KINDS, streams: 8, timeoutMs: 30_000 })
     // The legitimate pull starts once the flood is being answered.
-    await waitFor(() => origin.requestCounts.status !== undefined && origin.requestCounts.status > 20, { timeoutMs: 10_000, what: 'the flood under way' })
+    await waitFor(() => origin.requestCounts.status !== undefined && origin.requestCounts.status > 20, { timeoutMs: 30_000, what: 'the flood under way' })
     const answeredBefore = Object.values(origin.requestCounts).reduce((a, b) => a + (b ?? 0), 0)
     await legitimatePull()
     const duringPull = Object.values(origin.requestCounts).reduce((a, b) => a + (b ?? 0), 0) - answeredBefore
