@@ -17,7 +17,8 @@ export const MAX_LENGTH_PREFIX_BYTES = 3
  */
 export const MAX_UNREAD_BYTES = 256 * 1024
 
-function varint (n: number): Uint8Array {
+/** The unsigned varint of `n` (a frame's length prefix). */
+export function varint (n: number): Uint8Array {
   const out: number[] = []
   while (n >= 0x80) {
     out.push((n & 0x7f) | 0x80)

@@ -16,6 +16,7 @@ import { checkAccess } from '../../src/cli/access.js'
 import { resolveStartSettings } from '../../src/cli/config.js'
 import { UsageError } from '../../src/cli/errors.js'
 import { namespacesFor } from '../../src/logger.js'
+import { warningsOf } from '../harness/warnings.js'
 import { writeIdentity } from '../../src/p2p/identity.js'
 import { killAll, LOCAL, run, sample, startBinary, getText } from '../cli/binary.js'
 import { sleep, waitFor } from '../harness/index.js'
@@ -30,21 +31,6 @@ async function identity (dir: string, name: string): Promise<{ file: string, pee
   const file = path.join(dir, `${name}.key`)
   await writeIdentity(file, key)
   return { file, peerId: peerIdFromPrivateKey(key).toString() }
-}
-
-/** Warnings logged while `fn` runs. */
-function warningsOf (fn: () => void): string[] {
-  const lines: string[] = []
-  const log = createDebug.log
-  createDebug.log = (...args: unknown[]) => { lines.push(format(...args)) }
-  try {
-    createDebug.enable(namespacesFor('warn'))
-    fn()
-  } finally {
-    createDebug.log = log
-    createDebug.disable()
-  }
-  return lines
 }
 
 /** Peer ids whose connections opened on `node` (after the handshake and the gater). */

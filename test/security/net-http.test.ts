@@ -5,13 +5,11 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { format } from 'node:util'
-import createDebug from 'debug'
 import WebSocket from 'ws'
 import { checkAccess, readTokenFile } from '../../src/cli/access.js'
 import { resolveStartSettings } from '../../src/cli/config.js'
 import { startNodeService } from '../../src/cli/node-service.js'
-import { namespacesFor } from '../../src/logger.js'
+import { warningsOf } from '../harness/warnings.js'
 import { killAll, startBinary } from '../cli/binary.js'
 import type { Binary } from '../cli/binary.js'
 import type { NodeService } from '../../src/cli/node-service.js'
@@ -23,21 +21,6 @@ function settings (args: string[]): StartSettings {
   const parsed = resolveStartSettings(['--listen', '/ip4/127.0.0.1/tcp/0', ...args], {})
   assert.ok(!parsed.help)
   return parsed.settings
-}
-
-/** Warnings logged while `fn` runs. */
-function warningsOf (fn: () => void): string[] {
-  const lines: string[] = []
-  const log = createDebug.log
-  createDebug.log = (...args: unknown[]) => { lines.push(format(...args)) }
-  try {
-    createDebug.enable(namespacesFor('warn'))
-    fn()
-  } finally {
-    createDebug.log = log
-    createDebug.disable()
-  }
-  return lines
 }
 
 /** Asks /status and /metrics with every wrong header, then with the token. */

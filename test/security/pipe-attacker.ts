@@ -12,7 +12,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { FrameStream } from '../../src/protocol/framing.js'
+import { FrameStream, varint } from '../../src/protocol/framing.js'
 import { decodeResponse, encodeFrame, MAX_MESSAGE_BYTES, pipeProtocolId } from '../../src/protocol/messages.js'
 import { serve } from '../../src/protocol/rpc.js'
 import type { Request } from '../../src/protocol/messages.js'
@@ -45,16 +45,6 @@ export interface Attacker {
   open: () => Promise<RawSession>
   /** Stops the host (connections close). */
   stop: () => Promise<void>
-}
-
-export function varint (n: number): Uint8Array {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return Uint8Array.from(out)
 }
 
 /** A length-prefixed frame around `body`. */
