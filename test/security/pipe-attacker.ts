@@ -12,6 +12,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { identify } from '@libp2p/identify'
 import { FrameStream, varint } from '../../src/protocol/framing.js'
 import { decodeResponse, encodeFrame, MAX_MESSAGE_BYTES, pipeProtocolId } from '../../src/protocol/messages.js'
 import { serve } from '../../src/protocol/rpc.js'
@@ -19,6 +20,8 @@ import type { Request } from '../../src/protocol/messages.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
 export const PROTOCOL = pipeProtocolId('/mediasoup-swarm')
+/** The swarm's DHT protocol: what makes a peer a member in the target's eyes. */
+const MEMBER_PROTOCOL = '/mediasoup-swarm/kad/1.0.0'
 
 export interface Target { peerId: string, multiaddrs: string[] }
 
@@ -63,8 +66,12 @@ export async function createAttacker (target: Target): Promise<Attacker> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false }
+    connectionMonitor: { enabled: false },
+    // A member gone bad, not a stranger: it identifies with the swarm's DHT protocol, or the
+    // target would close its connections after identify (src/p2p/peer-gate.ts).
+    services: { identify: identify() }
   })
+  await host.handle(MEMBER_PROTOCOL, (stream) => { stream.abort(new Error('not a DHT')) })
   const received = new Map<string, number>()
   // Answers every request `not-found`: a liar that has nothing it named.
   await serve(host, PROTOCOL, async (req) => {

@@ -117,7 +117,9 @@ describe('a live node fed hostile pipe-protocol streams', function () {
     const loadBefore = origin.capacity.load
     const flooding = flood(attacker, { count: 1500, kinds: ALL_KINDS, streams: 8, timeoutMs: 30_000 })
     // The legitimate pull starts once the flood is being answered.
-    await waitFor(() => origin.requestCounts.status !== undefined && origin.requestCounts.status > 20, { timeoutMs: 30_000, what: 'the flood under way' })
+    const handled = (): number => Object.values(origin.requestCounts).reduce((a, b) => a + (b ?? 0), 0)
+    const handledBefore = handled()
+    await waitFor(() => handled() - handledBefore > 20, { timeoutMs: 30_000, what: 'the flood under way', progress: () => JSON.stringify(origin.requestCounts) })
     const answeredBefore = Object.values(origin.requestCounts).reduce((a, b) => a + (b ?? 0), 0)
     await legitimatePull()
     const duringPull = Object.values(origin.requestCounts).reduce((a, b) => a + (b ?? 0), 0) - answeredBefore
