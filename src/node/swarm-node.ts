@@ -289,6 +289,8 @@ export class SwarmNode extends SafeEmitter {
       dialTimeoutMs: timeouts.dial,
       minDelayMs: BOOTSTRAP_RETRY_FIRST_MS,
       maxDelayMs: BOOTSTRAP_RETRY_LAST_MS,
+      // Past a quarantine's end even with the keeper's −20 % jitter.
+      refusedDelayMs: GIVEN_UP_QUARANTINE_MS * 1.25,
       onFailure: report
     })
     this.keeper.start()

@@ -16,6 +16,12 @@ export interface BootstrapKeeperInit {
   dialTimeoutMs: number
   minDelayMs: number
   maxDelayMs: number
+  /**
+   * First retry after a connection the peer closed right after the handshake (it refuses
+   * this node: most often a quarantine of a peer it gave up, which ends after this long);
+   * doubled on each refusal in a row, up to maxDelayMs.
+   */
+  refusedDelayMs: number
   /** Every round in which no address answered (the node stays alone until the next one). */
   onFailure: (err: BootstrapError) => void
 }
@@ -23,6 +29,7 @@ export interface BootstrapKeeperInit {
 export class BootstrapKeeper {
   private readonly addresses: string[]
   private delayMs: number
+  private refusedDelayMs: number
   private timer: NodeJS.Timeout | undefined
   private dialing = false
   private readonly aborter = new AbortController()
@@ -33,6 +40,7 @@ export class BootstrapKeeper {
     const self = host.peerId.toString()
     this.addresses = init.addresses.filter((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value !== self)
     this.delayMs = init.minDelayMs
+    this.refusedDelayMs = init.refusedDelayMs
   }
 
   /** Dials now, then whenever the node is left without connections. */
@@ -62,13 +70,15 @@ export class BootstrapKeeper {
     this.connectedAt.delete(peerId)
     if (!this.isolated() || this.timer !== undefined) return
     // Closed right after the handshake: the peer refuses this node (allowlist, quarantine),
-    // so back off as after a failed round rather than dial again at once.
+    // so wait for a quarantine to end rather than dial again at once (nor after the
+    // delay that failed rounds during a partition built up: the link is back now).
     if (livedMs < REFUSED_WITHIN_MS) {
-      this.schedule(jitter(this.delayMs))
-      this.delayMs = Math.min(this.delayMs * 2, this.init.maxDelayMs)
+      this.schedule(jitter(this.refusedDelayMs))
+      this.refusedDelayMs = Math.min(this.refusedDelayMs * 2, this.init.maxDelayMs)
       return
     }
     this.delayMs = this.init.minDelayMs
+    this.refusedDelayMs = this.init.refusedDelayMs
     // Not at once: the peer's own redial, or libp2p's, may be under way.
     this.schedule(jitter(this.init.minDelayMs / 4))
   }
