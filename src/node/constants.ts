@@ -10,9 +10,13 @@ export const DEADLINE_FACTOR: Record<Request['type'], number> = {
   pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5
 }
 
-/** A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s… at most 30 s. */
+/**
+ * A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s…
+ * at most 8 s: a node cut off by a partition rejoins within that long once its link is back
+ * (a round is one dial per bootstrap address, cheap even every few seconds).
+ */
 export const BOOTSTRAP_RETRY_FIRST_MS = 1000
-export const BOOTSTRAP_RETRY_LAST_MS = 30_000
+export const BOOTSTRAP_RETRY_LAST_MS = 8000
 
 /** A peer that misses this many pings in a row (one per `timeouts.ping`) is given up. */
 export const PING_FAILURES_BEFORE_CLOSE = 2

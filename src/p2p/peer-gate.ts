@@ -31,6 +31,14 @@ export const IDENTIFY_GRACE_MS = 10_000
 const REFUSED_WITHIN_MS = 2000
 /** One such warning per peer per minute. */
 const REFUSED_WARNING_INTERVAL_MS = 60_000
+/**
+ * A peer that refused this node is not dialled again for 1 s, then 2 s, 4 s… at most 8 s
+ * while it goes on refusing: libp2p redials the DHT's closest peers as soon as a connection
+ * closes, which against a refusing peer is a handshake loop many times a second (and trips
+ * that peer's limits on inbound connections per address).
+ */
+const REFUSED_BACKOFF_FIRST_MS = 1000
+const REFUSED_BACKOFF_LAST_MS = 8000
 
 export interface PeerGateInit {
   /** Allowed peer ids; undefined: any peer. */
@@ -46,6 +54,8 @@ export class PeerGate {
   private readonly alwaysAllowed: Set<string>
   /** Peer id → until when (performance.now()); oldest first (insertion order). */
   private readonly quarantined = new Map<string, number>()
+  /** Peers that refused this node: not dialled until `until`; `ms` the pause last given. */
+  private readonly dialBackoff = new Map<string, { until: number, ms: number }>()
   private readonly refusals = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>
   private readonly pendingByIp = new Map<string, number>()
   /** Inbound connections in their handshake, with their IP. */
@@ -98,6 +108,21 @@ export class PeerGate {
     return false
   }
 
+  /** True while `peerId`, which refused this node, is not to be dialled. */
+  private backingOff (peerId: string): boolean {
+    const backoff = this.dialBackoff.get(peerId)
+    return backoff !== undefined && performance.now() < backoff.until
+  }
+
+  private refusedBy (peerId: string): number {
+    const last = this.dialBackoff.get(peerId)
+    const ms = last === undefined ? REFUSED_BACKOFF_FIRST_MS : Math.min(last.ms * 2, REFUSED_BACKOFF_LAST_MS)
+    this.dialBackoff.delete(peerId)
+    this.dialBackoff.set(peerId, { until: performance.now() + ms, ms })
+    if (this.dialBackoff.size > MAX_QUARANTINED) this.dialBackoff.delete(this.dialBackoff.keys().next().value!)
+    return ms
+  }
+
   /** Why `peerId` may not connect now; undefined: it may. */
   private reasonToRefuse (peerId: string): RefusalReason | undefined {
     if (!this.isAllowed(peerId)) return 'notallowed'
@@ -125,7 +150,7 @@ export class PeerGate {
   /** The gater to give libp2p. */
   gater (): ConnectionGater {
     return {
-      denyDialPeer: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined,
+      denyDialPeer: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined || this.backingOff(peerId.toString()),
       denyInboundConnection: (maConn: MultiaddrConnection) => {
         if (!isNetworkAddress(maConn.remoteAddr)) return false
         const ip = getNetConfig(maConn.remoteAddr).host
@@ -146,7 +171,7 @@ export class PeerGate {
         if ((this.host?.getConnections(peerId).length ?? 0) >= this.init.perPeer) return this.refuse('perpeer', `peer ${id}`)
         return false
       },
-      denyOutboundEncryptedConnection: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined
+      denyOutboundEncryptedConnection: (peerId: PeerId) => this.reasonToRefuse(peerId.toString()) !== undefined || this.backingOff(peerId.toString())
     }
   }
 
@@ -172,8 +197,10 @@ export class PeerGate {
     }
     host.addEventListener('peer:identify', (event) => {
       const peerId = event.detail.peerId.toString()
-      if (event.detail.protocols.includes(memberProtocol)) members.add(peerId)
-      else evict(peerId, 'identify lists no swarm protocol')
+      if (event.detail.protocols.includes(memberProtocol)) {
+        members.add(peerId)
+        this.dialBackoff.delete(peerId)
+      } else evict(peerId, 'identify lists no swarm protocol')
     })
     host.addEventListener('peer:disconnect', (event) => members.delete(event.detail.toString()))
     // The refusing side says nothing: a connection we opened that closes before identify
@@ -184,10 +211,11 @@ export class PeerGate {
       const peerId = connection.remotePeer.toString()
       const openMs = Date.now() - connection.timeline.open
       if (connection.direction !== 'outbound' || members.has(peerId) || openMs > REFUSED_WITHIN_MS || host.status !== 'started') return
+      const backoffMs = this.refusedBy(peerId)
       if (performance.now() - (warned.get(peerId) ?? -Infinity) < REFUSED_WARNING_INTERVAL_MS) return
       warned.set(peerId, performance.now())
       if (warned.size > MAX_QUARANTINED) warned.delete(warned.keys().next().value!)
-      log.warn('peer %s closed the connection %d ms after its handshake, before identify: this node is probably not on its allowlist (--allow-peer), or in quarantine there', peerId, openMs)
+      log.warn('peer %s closed the connection %d ms after its handshake, before identify: this node is probably not on its allowlist (--allow-peer), or in quarantine there; not dialled again for %d ms', peerId, openMs, backoffMs)
     })
     host.addEventListener('connection:open', (event) => {
       const connection = event.detail

@@ -111,10 +111,9 @@ describe('a relay cut off the network (one network namespace per node)', functio
 
     const restoredAt = epochNow()
     await net!.restore(hostOfB)
-    // Within 45 s: since the connection limits (issue 11), B's first redials are refused
-    // while A still quarantines it, and B rejoins ≈ 30 s after the restore (was < 10 s): an
-    // open regression, see the session note.
-    await waitFor(async () => (await peersOf(b)).length > 0 && (await peersOf(a)).includes(b.peerId), { timeoutMs: 45_000, what: 'B back in the swarm' })
+    // B, alone, dials its bootstrap address at least every 8 s (±20 %), and a refusal while
+    // A still quarantines it holds B back for seconds, not rounds of backing off.
+    await waitFor(async () => (await peersOf(b)).length > 0 && (await peersOf(a)).includes(b.peerId), { timeoutMs: 20_000, what: 'B back in the swarm' })
     console.log(`      no media at C for ${gapMs.toFixed(0)} ms, A had dropped B ${givenUpAfterMs.toFixed(0)} ms after the cut, B rejoined ${(epochNow() - restoredAt).toFixed(0)} ms after the restore`)
 
     // C stays on A. B may have reported what it could not reach while cut off (a notice to
