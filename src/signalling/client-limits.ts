@@ -38,6 +38,13 @@ export interface ClientSignallingLimits {
   maxLookupsPerIp: number
   /** Such lookups of all clients at once. Default 128. */
   maxLookups: number
+  /**
+   * Open connections of one token subject (`sub`), from whatever addresses; only with
+   * `authenticate`. Default 16: one client's devices and tabs, not a botnet holding one token.
+   */
+  maxConnectionsPerSubject: number
+  /** Lookups (see maxLookupsPerIp) of the connections of one token subject at once; only with `authenticate`. Default 8. */
+  maxLookupsPerSubject: number
 }
 
 export const DEFAULT_LIMITS: ClientSignallingLimits = {
@@ -52,7 +59,9 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
   maxConnectionsPerIp: 16,
   maxLookupsPerConnection: 2,
   maxLookupsPerIp: 8,
-  maxLookups: 128
+  maxLookups: 128,
+  maxConnectionsPerSubject: 16,
+  maxLookupsPerSubject: 8
 }
 
 /**
@@ -65,10 +74,13 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
  * - `pending-requests`, `transports`, `producers`, `consumers`: the per-connection limits
  * - `lookups`, `lookups-per-ip`, `lookups-per-connection`: maxLookups, maxLookupsPerIp,
  *   maxLookupsPerConnection
+ * - `connections-per-subject`, `lookups-per-subject`: maxConnectionsPerSubject,
+ *   maxLookupsPerSubject
  */
 export const REFUSAL_REASONS = [
   'origin', 'unauthorized', 'connections', 'connections-per-ip', 'request-rate', 'pending-requests',
-  'transports', 'producers', 'consumers', 'lookups', 'lookups-per-ip', 'lookups-per-connection'
+  'transports', 'producers', 'consumers', 'lookups', 'lookups-per-ip', 'lookups-per-connection',
+  'connections-per-subject', 'lookups-per-subject'
 ] as const
 
 export type RefusalReason = typeof REFUSAL_REASONS[number]
@@ -150,13 +162,37 @@ export function clientAddress (request: http.IncomingMessage, trustedProxies: Re
 
 export type Admitted = { ok: true, release: () => void } | { ok: false, reason: RefusalReason, code: number, message: string }
 
-/** The node-wide side of the limits: connections (in all, per address), lookups, refusal counts. */
+/** Counts in use per key (an address, a token subject); keys at zero are dropped, so the map holds only what is in use. */
+class KeyedCount {
+  private readonly counts = new Map<string, number>()
+
+  of (key: string): number {
+    return this.counts.get(key) ?? 0
+  }
+
+  /** Takes one for `key`; the result gives it back (once). */
+  take (key: string): () => void {
+    this.counts.set(key, this.of(key) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = this.of(key) - 1
+      if (left <= 0) this.counts.delete(key)
+      else this.counts.set(key, left)
+    }
+  }
+}
+
+/** The node-wide side of the limits: connections (in all, per address, per token subject), lookups, refusal counts. */
 export class SignallingAdmission {
   readonly refusals = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>
   private connections = 0
-  private readonly perAddress = new Map<string, number>()
+  private readonly perAddress = new KeyedCount()
+  private readonly perSubject = new KeyedCount()
   private lookups = 0
-  private readonly lookupsPerAddress = new Map<string, number>()
+  private readonly lookupsPerAddress = new KeyedCount()
+  private readonly lookupsPerSubject = new KeyedCount()
   private readonly origins: ReadonlySet<string> | undefined
   private readonly trustedProxies: ReadonlySet<string>
 
@@ -186,12 +222,11 @@ export class SignallingAdmission {
       return this.refuse('connections', CLOSE_TOO_MANY_CONNECTIONS, `too many connections (${this.limits.maxConnections})`)
     }
     const key = addressKey(clientAddress(request, this.trustedProxies))
-    const fromAddress = this.perAddress.get(key) ?? 0
-    if (fromAddress >= this.limits.maxConnectionsPerIp) {
+    if (this.perAddress.of(key) >= this.limits.maxConnectionsPerIp) {
       return this.refuse('connections-per-ip', CLOSE_TOO_MANY_CONNECTIONS, `too many connections from your address (${this.limits.maxConnectionsPerIp})`)
     }
     this.connections++
-    this.perAddress.set(key, fromAddress + 1)
+    const releaseAddress = this.perAddress.take(key)
     let released = false
     return {
       ok: true,
@@ -199,36 +234,49 @@ export class SignallingAdmission {
         if (released) return
         released = true
         this.connections--
-        const left = (this.perAddress.get(key) ?? 1) - 1
-        if (left === 0) this.perAddress.delete(key)
-        else this.perAddress.set(key, left)
+        releaseAddress()
       }
     }
   }
 
   /**
-   * A lookup slot of the client's address and of the node; call the result when the lookup
-   * ends. @throws Refusal past maxLookupsPerIp or maxLookups (counted by whoever answers it)
+   * Admits a connection whose token names `subject` (once the token is verified); call the
+   * result when it closes. @throws Refusal past maxConnectionsPerSubject (counted here)
    */
-  lookup (request: http.IncomingMessage): () => void {
+  admitSubject (subject: string): () => void {
+    if (this.perSubject.of(subject) >= this.limits.maxConnectionsPerSubject) {
+      this.count('connections-per-subject')
+      throw new Refusal('connections-per-subject', `too many connections with your token's subject (${this.limits.maxConnectionsPerSubject})`)
+    }
+    return this.perSubject.take(subject)
+  }
+
+  /**
+   * A lookup slot of the client's address, of its token subject (when it has one) and of
+   * the node; call the result when the lookup ends. @throws Refusal past
+   * maxLookupsPerIp, maxLookupsPerSubject or maxLookups (counted by whoever answers it)
+   */
+  lookup (request: http.IncomingMessage, subject: string | undefined): () => void {
     const key = addressKey(clientAddress(request, this.trustedProxies))
-    const fromAddress = this.lookupsPerAddress.get(key) ?? 0
-    if (fromAddress >= this.limits.maxLookupsPerIp) {
+    if (this.lookupsPerAddress.of(key) >= this.limits.maxLookupsPerIp) {
       throw new Refusal('lookups-per-ip', `at most ${this.limits.maxLookupsPerIp} consumes of producers not in this node at once from your address; try again`)
+    }
+    if (subject !== undefined && this.lookupsPerSubject.of(subject) >= this.limits.maxLookupsPerSubject) {
+      throw new Refusal('lookups-per-subject', `at most ${this.limits.maxLookupsPerSubject} consumes of producers not in this node at once with your token's subject; try again`)
     }
     if (this.lookups >= this.limits.maxLookups) {
       throw new Refusal('lookups', `the node is looking up ${this.limits.maxLookups} producers for its clients already; try again`)
     }
     this.lookups++
-    this.lookupsPerAddress.set(key, fromAddress + 1)
+    const releaseAddress = this.lookupsPerAddress.take(key)
+    const releaseSubject = subject === undefined ? undefined : this.lookupsPerSubject.take(subject)
     let done = false
     return () => {
       if (done) return
       done = true
       this.lookups--
-      const left = (this.lookupsPerAddress.get(key) ?? 1) - 1
-      if (left === 0) this.lookupsPerAddress.delete(key)
-      else this.lookupsPerAddress.set(key, left)
+      releaseAddress()
+      releaseSubject?.()
     }
   }
 

@@ -47,8 +47,8 @@ export interface SessionOwner {
   readonly restoreTimeoutMs: number
   countError: (name: SignallingErrorName) => void
   countRefusal: (reason: RefusalReason) => void
-  /** A lookup slot of the client's address and of the node, released by calling the result. @throws Refusal */
-  lookup: (request: http.IncomingMessage) => () => void
+  /** A lookup slot of the client's address, token subject and of the node, released by calling the result. @throws Refusal */
+  lookup: (request: http.IncomingMessage, subject: string | undefined) => () => void
   watchRouter: (router: ms.Router, session: ClientSession) => void
   unwatchRouter: (router: ms.Router, session: ClientSession) => void
   closeReasonOf: (producerId: string) => ConsumerCloseReason
@@ -266,7 +266,7 @@ export class ClientSession {
     if (this.lookups >= this.limits.maxLookupsPerConnection) {
       throw new Refusal('lookups-per-connection', `at most ${this.limits.maxLookupsPerConnection} consumes of producers not in this node at once per connection`)
     }
-    const releaseNodeSlot = this.owner.lookup(this.request)
+    const releaseNodeSlot = this.owner.lookup(this.request, this.context?.token?.sub)
     this.lookups++
     return () => {
       this.lookups--

@@ -16,7 +16,7 @@ import type { CopyEvent, CopyEventSource } from './copy-events.js'
 import type { CopyCloseReason } from '../node/swarm-node.js'
 import { checkSecret, verifyClientToken } from './token.js'
 import type { ClientTokenClaims } from './token.js'
-import { DEFAULT_LIMITS, SignallingAdmission } from './client-limits.js'
+import { CLOSE_TOO_MANY_CONNECTIONS, DEFAULT_LIMITS, Refusal, SignallingAdmission } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 import { ClientSession } from './client-session.js'
 import type { ResolvedProducer, RouterSelector, SessionOwner } from './client-session.js'
@@ -246,8 +246,8 @@ export class ClientSignalling implements SessionOwner {
   }
 
   /** @internal */
-  lookup (request: http.IncomingMessage): () => void {
-    return this.admission.lookup(request)
+  lookup (request: http.IncomingMessage, subject: string | undefined): () => void {
+    return this.admission.lookup(request, subject)
   }
 
   /** @internal */
@@ -349,10 +349,20 @@ export class ClientSignalling implements SessionOwner {
       ws.close(admitted.code, admitted.message)
       return
     }
-    const auth = this.authenticate(request).catch((err: Unauthorized) => {
+    let releaseSubject: (() => void) | undefined
+    let gone = false
+    const auth = this.authenticate(request).then((claims) => {
+      // A connection that closed while its token was checked holds no slot of its subject.
+      if (claims !== undefined && !gone) releaseSubject = this.admission.admitSubject(claims.sub)
+      return claims
+    }).catch((err: Unauthorized | Refusal) => {
       this.refusedConnections++
-      this.admission.count('unauthorized')
-      session.close(CLOSE_UNAUTHORIZED, `unauthorized: ${err.message}`)
+      if (err instanceof Refusal) {
+        session.close(CLOSE_TOO_MANY_CONNECTIONS, err.message)
+      } else {
+        this.admission.count('unauthorized')
+        session.close(CLOSE_UNAUTHORIZED, `unauthorized: ${err.message}`)
+      }
       throw err
     })
     // Messages arriving while the token is checked wait for it in the session.
@@ -361,9 +371,11 @@ export class ClientSignalling implements SessionOwner {
     // After the session's own handler: it is admitted by then.
     auth.then(() => { if (this.isDraining) session.notify(NODE_DRAINING) }, () => {})
     ws.once('close', () => {
+      gone = true
       this.sessions.delete(session)
       session.close()
       admitted.release()
+      releaseSubject?.()
     })
   }
 

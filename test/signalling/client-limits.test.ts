@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import * as mediasoup from 'mediasoup'
 import type { types as ms } from 'mediasoup'
 import {
-  CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_MANY_CONNECTIONS, REFUSAL_REASONS, createClientSignalling
+  CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_MANY_CONNECTIONS, REFUSAL_REASONS, createClientSignalling, createClientToken
 } from '../../src/signalling/index.js'
 import type { ClientSignalling, ClientSignallingOptions, RefusalReason } from '../../src/signalling/index.js'
 import { SignallingAdmission, TokenBucket, addressKey, clientAddress, DEFAULT_LIMITS } from '../../src/signalling/client-limits.js'
@@ -214,6 +214,42 @@ describe('client signalling limits', function () {
       } finally {
         local.close()
       }
+    })
+
+    it('token subjects: one `sub` holds maxConnectionsPerSubject connections and maxLookupsPerSubject lookups from any number of addresses; another sub is not held back', async () => {
+      const secret = 'a-test-secret-of-at-least-32-characters'
+      let release = (): void => {}
+      const released = new Promise<void>((resolve) => { release = resolve })
+      const url = start({
+        authenticate: { secret },
+        limits: { maxConnectionsPerSubject: 3, maxLookupsPerSubject: 2 },
+        resolveProducer: async () => {
+          await released
+          throw Object.assign(new Error('nobody has it'), { name: 'ProducerNotFoundError' })
+        }
+      })
+      const token = async (sub: string): Promise<string> => await createClientToken({ secret, sub, grants: { consume: true }, expiresInSeconds: 60 })
+      const mallory = await token('mallory')
+      // Three addresses, one subject: each address is far below its own limits.
+      const held = [await connect(`${url}?token=${mallory}`, { localAddress: '127.0.0.2' }), await connect(`${url}?token=${mallory}`, { localAddress: '127.0.0.3' }), await connect(`${url}?token=${mallory}`, { localAddress: '127.0.0.4' })]
+      const recv = async (c: TestClient): Promise<string> => (await c.ok('createWebRtcTransport', { direction: 'recv' })).id as string
+      // Refused once its token is verified (right after the WebSocket opened).
+      assert.deepEqual(await refusedWith(`${url}?token=${mallory}`, { localAddress: '127.0.0.5' }), { code: CLOSE_TOO_MANY_CONNECTIONS, reason: "too many connections with your token's subject (3)" })
+      const consume = async (c: TestClient, transportId: string, producerId: string): Promise<ReturnType<TestClient['request']>> =>
+        await c.request('consume', { transportId, producerId, rtpCapabilities: router.rtpCapabilities })
+      const waiting = [consume(held[0]!, await recv(held[0]!), 'x1'), consume(held[1]!, await recv(held[1]!), 'x2')]
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assertError(await consume(held[2]!, await recv(held[2]!), 'x3'), 'LimitExceeded')
+      // Someone else, from one of mallory's addresses even, is not held back by mallory's subject.
+      const alice = await connect(`${url}?token=${await token('alice')}`, { localAddress: '127.0.0.2' })
+      const aliceLookup = consume(alice, await recv(alice), 'x4')
+      // A closed connection frees its subject's slot.
+      held[2]!.close()
+      await until(() => signalling?.connectionCount === 3)
+      await (await connect(`${url}?token=${mallory}`, { localAddress: '127.0.0.6' })).ok('getRouterRtpCapabilities')
+      assert.deepEqual(refusals(), { 'connections-per-subject': 1, 'lookups-per-subject': 1 })
+      release()
+      for (const reply of await Promise.all([...waiting, aliceLookup])) assertError(reply, 'NotFound')
     })
 
     it('transports and consumers of closed connections are closed: the router is back to what it had', async () => {
