@@ -48,6 +48,25 @@ const commonJsExternal = {
   }
 }
 
+/**
+ * libp2p's peer store sorts addresses and protocols with `localeCompare`, whose first call
+ * loads ICU's collation data: ≈ 3 MB resident for the life of the process, for strings
+ * (multiaddrs, protocol ids) that are ASCII. In the bundle those calls compare code units:
+ * the same order for them, and a consistent one for any string.
+ */
+const codeUnitCompare = {
+  name: 'code-unit-compare',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]@libp2p[\\/](peer-store|peer-record)[\\/].*\.js$/ }, async (args) => {
+      const source = await fs.promises.readFile(args.path, 'utf8')
+      if (!source.includes('localeCompare')) return undefined
+      const contents = source.replace(/([\w.]+(?:\.toString\(\))?)\.localeCompare\(([\w.]+(?:\.toString\(\))?)\)/g, '__codeUnitCompare($1, $2)')
+      if (contents.includes('localeCompare')) throw new Error(`${args.path}: a localeCompare call of an unknown shape is left`)
+      return { contents: `const __codeUnitCompare = (a, b) => a < b ? -1 : a > b ? 1 : 0;\n${contents}`, loader: 'js' }
+    })
+  }
+}
+
 fs.rmSync(path.join(OUT, CHUNKS), { recursive: true, force: true })
 const tmp = path.join(OUT, '.bundle-tmp')
 fs.rmSync(tmp, { recursive: true, force: true })
@@ -66,7 +85,7 @@ await esbuild.build({
   minifySyntax: true,
   sourcemap: true,
   sourcesContent: false,
-  plugins: [commonJsExternal],
+  plugins: [commonJsExternal, codeUnitCompare],
   // For the CommonJS code in the bundle: its require() of Node.js modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning'

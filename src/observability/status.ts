@@ -75,7 +75,8 @@ export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeS
     multiaddrs: node.multiaddrs,
     version: options.version ?? null,
     uptimeSeconds: options.startedAt === undefined ? null : Math.round((performance.now() - options.startedAt) / 1000),
-    peers: [...peers.values()].sort((a, b) => a.peerId.localeCompare(b.peerId)),
+    // Code-unit order: localeCompare would load ICU's collation data (≈ 3 MB resident).
+    peers: [...peers.values()].sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0),
     load,
     capacity,
     spare,

@@ -40,5 +40,5 @@ export function rankCandidates (candidates: RelayCandidate[], policy: RankingPol
   }
   const score = (c: RelayCandidate): number =>
     (c.rttMs ?? unknownRttMs) + loadPenaltyMs * (1 - Math.max(0, c.spare) / Math.max(1, c.capacity))
-  return [...candidates].sort((a, b) => tier(a) - tier(b) || score(a) - score(b) || a.peerId.localeCompare(b.peerId))
+  return [...candidates].sort((a, b) => tier(a) - tier(b) || score(a) - score(b) || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0))
 }
