@@ -235,7 +235,7 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.capacity = positiveNumber(v) }),
   text('fanout', '<n>', String(DEFAULTS.fanout), 'most downstream pipes served per producer; more requesters are redirected to relays',
     (s, v) => { s.fanout = positiveInteger(v) }),
-  text('max-connections', '<n>', String(DEFAULTS.maxConnections), 'libp2p connections kept at most; past it the lowest-valued are closed (never one carrying a pipe while others are left)',
+  text('max-connections', '<n>', String(DEFAULTS.maxConnections), 'libp2p connections kept at rest; past it the lowest-valued are closed once 10 s old (never a pipe peer\'s); inbound ones are refused past twice this',
     (s, v) => { s.maxConnections = positiveInteger(v) }),
   text('address-policy', '<policy>', DEFAULTS.addressPolicy, 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
     (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),

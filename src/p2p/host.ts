@@ -8,6 +8,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { ConnectionTrimmer, HARD_LIMIT_FACTOR } from './connection-trimmer.js'
 import { ListenError } from '../errors.js'
 import { DEFAULTS } from '../node/options.js'
 import type { Identify } from '@libp2p/identify'
@@ -28,7 +29,10 @@ export interface HostInit {
   providerValidityMs: number
   reprovideIntervalMs: number
   dialTimeoutMs: number
-  /** Past this many connections libp2p closes the lowest-valued ones (pipe peers are tagged above the DHT's). */
+  /**
+   * Connections kept at rest: past it the lowest-valued are closed (pipe peers are tagged
+   * above the DHT's); inbound ones are refused only past HARD_LIMIT_FACTOR times it.
+   */
   maxConnections: number
   /** Who may connect (PeerGate.gater()). Default: anyone. */
   gater?: ConnectionGater
@@ -67,7 +71,7 @@ export async function startHost (host: Host, listen: string[]): Promise<void> {
 
 /** A libp2p host, not started (see startHost()). */
 export async function createHost (init: HostInit): Promise<Host> {
-  return await createLibp2p({
+  const host = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce },
@@ -86,7 +90,7 @@ export async function createHost (init: HostInit): Promise<Host> {
     connectionManager: {
       dialTimeout: init.dialTimeoutMs,
       reconnectRetries: 0,
-      maxConnections: init.maxConnections,
+      maxConnections: init.maxConnections * HARD_LIMIT_FACTOR,
       maxIncomingPendingConnections: init.maxPendingInbound ?? DEFAULTS.connectionLimits.pendingInbound,
       inboundConnectionThreshold: init.inboundPerIpPerSecond ?? DEFAULTS.connectionLimits.inboundPerIpPerSecond,
       inboundUpgradeTimeout: init.handshakeTimeoutMs ?? DEFAULTS.connectionLimits.handshakeTimeoutMs
@@ -114,4 +118,10 @@ export async function createHost (init: HostInit): Promise<Host> {
       })
     }
   })
+  // libp2p's own limit refuses every inbound connection once reached: it is set higher, and
+  // the trimmer keeps the node at maxConnections (connection-trimmer.ts says why).
+  const trimmer = new ConnectionTrimmer(host, init.maxConnections)
+  host.addEventListener('start', () => trimmer.start())
+  host.addEventListener('stop', () => trimmer.stop())
+  return host
 }
