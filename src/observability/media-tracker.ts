@@ -26,7 +26,7 @@ export interface MediaTrackerOptions {
 
 /** WebRTC transports whose ICE or DTLS failed, since the tracker was made. */
 export interface WebRtcFailures {
-  /** ICE went `disconnected` (mediasoup's ICE-lite has no `failed`: the client's consent checks stopped). */
+  /** ICE went `disconnected` (mediasoup 3.13's ICE-lite has no `failed`: the client's last ICE path is gone). */
   ice: number
   /** DTLS went `failed` (handshake or certificate fingerprint). */
   dtls: number

@@ -182,8 +182,8 @@ describe('media-quality metrics and status of real nodes (src/observability)', f
     const transport = await routerB.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] })
     closers.push(() => transport.close())
     assert.equal(sample(await metricsB.registry.metrics(), 'mediasoup_swarm_webrtc_transports'), 1)
-    // A real transport's observer, with the state changes mediasoup reports (a real failure
-    // needs an ICE/DTLS client that stops or lies: 30 s of consent timeout at best).
+    // A real transport's observer, given the state changes mediasoup reports: a real failure
+    // needs an ICE and DTLS client (a browser) that goes away or lies about its certificate.
     transport.observer.safeEmit('icestatechange', 'connected')
     transport.observer.safeEmit('icestatechange', 'disconnected')
     transport.observer.safeEmit('dtlsstatechange', 'connecting')
