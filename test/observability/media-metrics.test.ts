@@ -1,6 +1,10 @@
 // Media quality of real nodes: real mediasoup workers, real libp2p, real RTP through real
 // pipes; figures read from the registry (/metrics) and the status snapshot (/status).
 import assert from 'node:assert/strict'
+import { createHmac, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import net from 'node:net'
+import zlib from 'node:zlib'
 import { MediaTracker } from '../../src/observability/media-tracker.js'
 import { createNodeMetrics } from '../../src/observability/metrics.js'
 import { nodeStatus } from '../../src/observability/status.js'
@@ -12,6 +16,38 @@ import type { NodeMetrics } from '../../src/observability/metrics.js'
 import type { PipeQuality } from '../../src/observability/media-sampler.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { types as ms } from 'mediasoup'
+
+/** A STUN binding request as an ICE controlling agent sends it (RFC 8445: USERNAME, PRIORITY, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT). */
+function stunBindingRequest (username: string, password: string): Buffer {
+  const attribute = (type: number, value: Buffer): Buffer => {
+    const b = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4)
+    b.writeUInt16BE(type, 0)
+    b.writeUInt16BE(value.length, 2)
+    value.copy(b, 4)
+    return b
+  }
+  const header = Buffer.alloc(20)
+  header.writeUInt16BE(0x0001, 0)
+  header.writeUInt32BE(0x2112a442, 4)
+  randomBytes(12).copy(header, 8)
+  const priority = Buffer.alloc(4)
+  priority.writeUInt32BE(0x6e7f1eff)
+  let body = Buffer.concat([attribute(0x0006, Buffer.from(username)), attribute(0x0024, priority), attribute(0x802a, randomBytes(8)), attribute(0x0025, Buffer.alloc(0))])
+  // Each check covers the message up to itself, with a length that counts itself.
+  header.writeUInt16BE(body.length + 24, 2)
+  body = Buffer.concat([body, attribute(0x0008, createHmac('sha1', password).update(Buffer.concat([header, body])).digest())])
+  header.writeUInt16BE(body.length + 8, 2)
+  const fingerprint = Buffer.alloc(4)
+  fingerprint.writeUInt32BE((zlib.crc32(Buffer.concat([header, body])) ^ 0x5354554e) >>> 0)
+  return Buffer.concat([header, body, attribute(0x8028, fingerprint)])
+}
+
+/** RFC 4571 framing of ICE-TCP. */
+function framed (packet: Buffer): Buffer {
+  const length = Buffer.alloc(2)
+  length.writeUInt16BE(packet.length)
+  return Buffer.concat([length, packet])
+}
 
 /** The value of a series, or undefined when the registry does not have it (`sample` reads 0 then). */
 function series (text: string, name: string): number | undefined {
@@ -178,19 +214,27 @@ describe('media-quality metrics and status of real nodes (src/observability)', f
     }, { timeoutMs: 20_000, intervalMs: 500, what: 'losses reported to A\'s pipe consumer, and seen by A\'s producer' })
   })
 
-  it('WebRTC transports are counted; ICE lost and DTLS failed count by stage', async () => {
-    const transport = await routerB.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }] })
+  it('WebRTC transports are counted; a DTLS handshake that fails and an ICE path that goes away count by stage', async () => {
+    const transport = await routerB.createWebRtcTransport({ listenInfos: [{ protocol: 'tcp', ip: '127.0.0.1' }] })
     closers.push(() => transport.close())
     assert.equal(sample(await metricsB.registry.metrics(), 'mediasoup_swarm_webrtc_transports'), 1)
-    // A real transport's observer, given the state changes mediasoup reports: a real failure
-    // needs an ICE and DTLS client (a browser) that goes away or lies about its certificate.
-    transport.observer.safeEmit('icestatechange', 'connected')
-    transport.observer.safeEmit('icestatechange', 'disconnected')
-    transport.observer.safeEmit('dtlsstatechange', 'connecting')
-    transport.observer.safeEmit('dtlsstatechange', 'failed')
+    // A client of our own over ICE-TCP: a valid binding request (ICE completes), then a
+    // fatal DTLS alert instead of a ClientHello, then the connection closes.
+    await transport.connect({ dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] } })
+    const socket = net.connect(transport.iceCandidates[0]!.port, '127.0.0.1')
+    closers.push(() => socket.destroy())
+    await once(socket, 'connect')
+    socket.write(framed(stunBindingRequest(`${transport.iceParameters.usernameFragment}:client`, transport.iceParameters.password)))
+    await waitFor(() => transport.iceState === 'completed', { what: 'ICE completed' })
+    socket.write(framed(Buffer.from([21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 40])))
+    await waitFor(() => transport.dtlsState === 'failed', { what: 'DTLS failed' })
     let text = await metricsB.registry.metrics()
-    assert.equal(sample(text, 'mediasoup_swarm_webrtc_failures_total{stage="ice"}'), 1)
     assert.equal(sample(text, 'mediasoup_swarm_webrtc_failures_total{stage="dtls"}'), 1)
+    assert.equal(sample(text, 'mediasoup_swarm_webrtc_failures_total{stage="ice"}'), 0)
+    socket.destroy()
+    await waitFor(() => transport.iceState === 'disconnected', { what: 'ICE disconnected' })
+    text = await metricsB.registry.metrics()
+    assert.equal(sample(text, 'mediasoup_swarm_webrtc_failures_total{stage="ice"}'), 1)
     transport.close()
     text = await metricsB.registry.metrics()
     assert.equal(sample(text, 'mediasoup_swarm_webrtc_transports'), 0)
