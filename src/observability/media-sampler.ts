@@ -181,6 +181,8 @@ export class MediaSampler {
       const observer = object.observer as ms.Producer['observer']
       observer.once('close', () => this.retire(object))
     }
+    // A copy can be seen (as a producer) a moment before its pipe lists it.
+    if (pipe !== undefined) state.pipe = pipe
     return state
   }
 
@@ -206,7 +208,9 @@ export class MediaSampler {
       liveKinds[state.role][state.transport][state.kind].push(figures)
       if (pipe === undefined) continue
       const byPeer = livePipes[pipe.direction]
-      byPeer.set(pipe.peerId, [...(byPeer.get(pipe.peerId) ?? []), figures])
+      const ofPeer = byPeer.get(pipe.peerId)
+      if (ofPeer === undefined) byPeer.set(pipe.peerId, [figures])
+      else ofPeer.push(figures)
       pipes.push({
         producerId: pipe.producerId,
         peerId: pipe.peerId,
