@@ -300,7 +300,7 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
   new Gauge({ name: 'mediasoup_swarm_webrtc_transports', help: 'Open WebRTC transports (clients\' connections)', registers, collect () { this.set(media.transportCount('webrtc')) } })
   new Counter({
     name: 'mediasoup_swarm_webrtc_failures_total',
-    help: 'WebRTC transports whose ICE was lost (state disconnected) or whose DTLS failed, by stage (ice, dtls)',
+    help: 'Times a WebRTC transport\'s ICE was lost (state disconnected) or its DTLS failed, by stage (ice, dtls)',
     labelNames: ['stage'],
     registers,
     collect () {
