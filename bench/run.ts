@@ -10,6 +10,7 @@ import { delegation } from './delegation.js'
 import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
 import { idleMemory } from './idle-memory.js'
+import { mediaSampling } from './media-sampling.js'
 import { pipeFloods } from './pipe-floods.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
@@ -17,7 +18,7 @@ import { signallingFloods } from './signalling-floods.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory, mediaSampling]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

@@ -3,7 +3,7 @@ import './platform/promise-with-resolvers.js'
 
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
 export type {
-  Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
+  Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
   DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
 } from './node/swarm-node.js'
 export type { ConnectionLimits, PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'

@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../logger.js'
 import { DEFAULTS } from '../node/options.js'
 import { DEFAULT_COSTS, POINTS_PER_WORKER } from '../placement/capacity.js'
+import { MEDIA_SAMPLE_PERIOD_MS } from '../observability/media-sampler.js'
 import { UsageError } from './errors.js'
 import type { LogLevel } from '../logger.js'
 import type { AddressPolicy } from '../p2p/host.js'
@@ -59,6 +60,8 @@ export interface StartSettings {
   logLevel: LogLevel
   /** Seconds a SIGTERM or SIGINT drains the node before stopping it; 0: no drain. */
   drainTimeout: number
+  /** Seconds between two media-quality rounds (MediaTracker samplePeriodMs). */
+  mediaSamplePeriod: number
 }
 
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4001'
@@ -89,7 +92,8 @@ function defaults (): StartSettings {
     allowedOrigins: [],
     webrtcPort: 0,
     logLevel: 'info',
-    drainTimeout: DEFAULT_DRAIN_TIMEOUT_S
+    drainTimeout: DEFAULT_DRAIN_TIMEOUT_S,
+    mediaSamplePeriod: MEDIA_SAMPLE_PERIOD_MS / 1000
   }
 }
 
@@ -143,6 +147,11 @@ function nonNegativeNumber (value: string): number {
 function positiveNumber (value: string): number {
   const n = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN
   if (!(n > 0) || !Number.isFinite(n)) throw new Invalid(`must be a positive number (got "${value}")`)
+  return n
+}
+
+function atLeast (n: number, min: number): number {
+  if (n < min) throw new Invalid(`must be at least ${min} (got "${n}")`)
   return n
 }
 
@@ -253,6 +262,8 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.allowedOrigins = v.map(origin) }), placeholder: '<origin>' },
   text('drain-timeout', '<seconds>', String(DEFAULT_DRAIN_TIMEOUT_S), 'on SIGTERM or SIGINT the node first drains (takes no new pulls, moves what it relays to other nodes, docs/resilience.md) for at most this long, then stops; a second signal stops at once; 0: stop at once',
     (s, v) => { s.drainTimeout = nonNegativeNumber(v) }),
+  text('media-sample-period', '<seconds>', String(MEDIA_SAMPLE_PERIOD_MS / 1000), 'seconds between two reads of every producer\'s and consumer\'s stats for the media-quality metrics and /status (docs/metrics.md#media-quality); at least 0.1',
+    (s, v) => { s.mediaSamplePeriod = atLeast(positiveNumber(v), 0.1) }),
   text('webrtc-port', '<port>', '0', 'UDP and TCP port of the WebRTC server for browsers (worker i: port + i); 0 picks free ports from the RTC range',
     (s, v) => { s.webrtcPort = portOrZero(v) }),
   text('log-level', '<level>', 'info', `${LOG_LEVELS.join(', ')}: what the node logs on stderr (DEBUG=mediasoup-swarm:* namespaces, see docs/operations.md); also the mediasoup workers' level`,

@@ -73,7 +73,8 @@ function serviceConfig (s: StartSettings, access: Access): NodeServiceConfig {
     },
     http: { ...s.http, token: access.httpToken },
     signalling: s.signalling ? { listenIp: s.mediaIp, announcedIp: s.mediaAnnouncedIp, port: s.webrtcPort, tokenSecret: s.tokenSecret, allowedOrigins: s.allowedOrigins.length === 0 ? undefined : s.allowedOrigins } : undefined,
-    version: VERSION
+    version: VERSION,
+    mediaSamplePeriodMs: s.mediaSamplePeriod * 1000
   }
 }
 

@@ -45,6 +45,8 @@ export interface NodeServiceConfig {
   }
   /** Shown in /status and the metrics. */
   version?: string
+  /** Time between two media-quality rounds, ms. Default MEDIA_SAMPLE_PERIOD_MS (10 s). */
+  mediaSamplePeriodMs?: number
 }
 
 export interface NodeService {
@@ -75,7 +77,7 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     throw err
   }
   const startedAt = performance.now()
-  const media = new MediaTracker(node)
+  const media = new MediaTracker(node, { samplePeriodMs: config.mediaSamplePeriodMs })
   const metrics = createNodeMetrics(node, { media, version: config.version })
   const server = createHttpServer({
     token: config.http.token,

@@ -46,7 +46,7 @@ import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
 import type { RefusalReason } from '../p2p/peer-gate.js'
 import type { Load } from '../protocol/messages.js'
-import type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
+import type { Distribution, Occupancy, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { types as ms } from 'mediasoup'
 
@@ -391,6 +391,16 @@ export class SwarmNode extends SafeEmitter {
     return { outgoingPipes: outgoing.pipes, incomingPipes: incoming.pipes, outgoingConsumers: outgoing.consumers, incomingProducers: incoming.copies }
   }
 
+  /** Producers carried by cross-node pipes, both directions, for monitoring (media quality per pipe). */
+  pipeStreams (): PipeStream[] {
+    const streams: PipeStream[] = []
+    for (const pipe of this.incoming.pipes()) {
+      for (const [producerId, { producer }] of pipe.copies) streams.push({ direction: 'in', peerId: pipe.peerId, producerId, producer })
+    }
+    for (const { peerId, producerId, consumer } of this.outgoing.streams()) streams.push({ direction: 'out', peerId, producerId, consumer })
+    return streams
+  }
+
   /** The libp2p host (advanced use: extra protocols, metrics). */
   get libp2p (): Host {
     return this.host
@@ -529,7 +539,7 @@ export class SwarmNode extends SafeEmitter {
     return { downstreamPipes, producers, consumers, empty: downstreamPipes === 0 && producers === 0 && consumers === 0 }
   }
 
-  /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, smoothed. */
+  /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, the lowest of the last RTT_SAMPLES (5). */
   rtts (): Record<string, number> {
     return this.monitor?.rtts() ?? {}
   }
@@ -598,4 +608,4 @@ export type { DrainOptions, DrainResult } from './serving/drain.js'
 export type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
-export type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
+export type { Distribution, Occupancy, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

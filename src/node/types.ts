@@ -45,6 +45,15 @@ export interface PipeStats {
   incomingProducers: number
 }
 
+/**
+ * One producer carried by a cross-node pipe, at this node's end (SwarmNode.pipeStreams()):
+ * `in`, this node receives it from `peerId` (`producer` is the copy); `out`, this node sends
+ * it to `peerId` (`consumer` sends it).
+ */
+export type PipeStream =
+  | { direction: 'in', peerId: string, producerId: string, producer: ms.Producer }
+  | { direction: 'out', peerId: string, producerId: string, consumer: ms.Consumer }
+
 /** See SwarmNode.occupancy. */
 export interface Occupancy {
   downstreamPipes: number

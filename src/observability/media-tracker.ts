@@ -1,14 +1,36 @@
 // Follows a node's mediasoup objects (its routers' transports, producers and consumers)
-// and reads their traffic counters on demand, for metrics and status. Create it right
-// after the node: transports of routers that existed before are not seen.
+// and reads their traffic counters on demand, for metrics and status; samples their
+// media quality periodically (media-sampler.ts) and counts WebRTC transport failures.
+// Create it right after the node: transports of routers that existed before are not seen.
 import { createLogger, describeError } from '../logger.js'
+import { MEDIA_SAMPLE_PERIOD_MS, MediaSampler } from './media-sampler.js'
+import type { MediaSample, SampledObject } from './media-sampler.js'
+import type { TransportKind } from './media-quality.js'
 import type { SwarmNode } from '../node/swarm-node.js'
-
-const log = createLogger('observability')
 import type { types as ms } from 'mediasoup'
 
-export type TransportKind = 'pipe' | 'webrtc' | 'plain' | 'direct'
-export const TRANSPORT_KINDS: readonly TransportKind[] = ['pipe', 'webrtc', 'plain', 'direct']
+const log = createLogger('observability')
+
+export { TRANSPORT_KINDS } from './media-quality.js'
+export type { TransportKind } from './media-quality.js'
+
+/** Default deadline of a media-quality round's stats, ms. */
+export const MEDIA_SAMPLE_TIMEOUT_MS = 2000
+
+export interface MediaTrackerOptions {
+  /** Time between two media-quality rounds (every producer's and consumer's stats read), ms. Default MEDIA_SAMPLE_PERIOD_MS (10 s). */
+  samplePeriodMs?: number
+  /** Deadline of a round's stats, ms; objects that answer later keep their previous figures. Default MEDIA_SAMPLE_TIMEOUT_MS (2 s). */
+  sampleTimeoutMs?: number
+}
+
+/** WebRTC transports whose ICE or DTLS failed, since the tracker was made. */
+export interface WebRtcFailures {
+  /** ICE went `disconnected` (mediasoup 3.13's ICE-lite has no `failed`: the client's last ICE path is gone). */
+  ice: number
+  /** DTLS went `failed` (handshake or certificate fingerprint). */
+  dtls: number
+}
 
 const KIND_OF_CLASS: Record<string, TransportKind> = {
   PipeTransport: 'pipe', WebRtcTransport: 'webrtc', PlainTransport: 'plain', DirectTransport: 'direct'
@@ -95,11 +117,41 @@ export class MediaTracker {
   private readonly producers = new Meter<ms.Producer>(1)
   private readonly consumers = new Meter<ms.Consumer>(1)
   private readonly onRouter = (router: ms.Router): void => this.trackRouter(router)
+  private readonly failures: WebRtcFailures = { ice: 0, dtls: 0 }
+  private readonly sampler: MediaSampler
   private closed = false
 
-  constructor (private readonly node: SwarmNode) {
+  constructor (private readonly node: SwarmNode, options: MediaTrackerOptions = {}) {
+    const periodMs = options.samplePeriodMs ?? MEDIA_SAMPLE_PERIOD_MS
+    const timeoutMs = options.sampleTimeoutMs ?? MEDIA_SAMPLE_TIMEOUT_MS
+    if (typeof periodMs !== 'number' || !Number.isFinite(periodMs) || periodMs < 100) throw new TypeError(`samplePeriodMs must be a number >= 100, got ${String(periodMs)}`)
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TypeError(`sampleTimeoutMs must be a number > 0, got ${String(timeoutMs)}`)
     for (const router of node.routers()) this.trackRouter(router)
     node.on('newrouter', this.onRouter)
+    this.sampler = new MediaSampler({ objects: () => this.sampledObjects(), pipeStreams: () => node.pipeStreams() }, { periodMs, timeoutMs })
+    this.sampler.start()
+  }
+
+  /** The last media-quality round (undefined before the first ends). */
+  get quality (): MediaSample | undefined {
+    return this.sampler.last
+  }
+
+  /** Runs a media-quality round now (or joins the one under way). */
+  async sampleQuality (): Promise<MediaSample> {
+    return await this.sampler.sample()
+  }
+
+  /** Live transports of one kind. */
+  transportCount (kind: TransportKind): number {
+    let n = 0
+    for (const [, entry] of this.transports.objects()) if (entry.kind === kind) n++
+    return n
+  }
+
+  /** ICE and DTLS failures of WebRTC transports so far. */
+  get webRtcFailures (): WebRtcFailures {
+    return { ...this.failures }
   }
 
   /** Live consumers by the kind of transport they send on, and by media kind. */
@@ -146,11 +198,17 @@ export class MediaTracker {
     }
   }
 
-  /** Stops following new routers. Idempotent. */
+  /** Stops following new routers and sampling. Idempotent. */
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.sampler.stop()
     this.node.off('newrouter', this.onRouter)
+  }
+
+  private * sampledObjects (): Generator<SampledObject> {
+    for (const [object, { kind }] of this.producers.objects()) yield { object, role: 'producer', transport: kind }
+    for (const [object, { kind }] of this.consumers.objects()) yield { object, role: 'consumer', transport: kind }
   }
 
   private trackRouter (router: ms.Router): void {
@@ -159,6 +217,11 @@ export class MediaTracker {
       const kind = KIND_OF_CLASS[transport.constructor.name] ?? 'direct'
       this.transports.add(transport, kind)
       transport.observer.once('close', () => this.transports.remove(transport))
+      if (kind === 'webrtc') {
+        const webRtc = transport as ms.WebRtcTransport
+        webRtc.observer.on('icestatechange', (state: ms.IceState) => { if (state === 'disconnected') this.failures.ice++ })
+        webRtc.observer.on('dtlsstatechange', (state: ms.DtlsState) => { if (state === 'failed') this.failures.dtls++ })
+      }
       transport.observer.on('newproducer', (producer) => {
         this.producers.add(producer, kind)
         producer.observer.once('close', () => this.producers.remove(producer))

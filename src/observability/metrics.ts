@@ -5,8 +5,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { MediaTracker, TRANSPORT_KINDS } from './media-tracker.js'
+import { MEDIA_KINDS, STREAM_ROLES } from './media-sampler.js'
+import type { QualityFigures, RtpCounts } from './media-quality.js'
+import type { KindFigures } from './media-sampler.js'
 import type { ByTransportKind, Traffic } from './media-tracker.js'
 import type { PullTiming, SwarmNode } from '../node/swarm-node.js'
+import type { Request } from '../protocol/messages.js'
+import type { ProtocolErrorCode } from '../errors.js'
 import { REFUSAL_REASONS } from '../signalling/client-limits.js'
 import type { types as ms } from 'mediasoup'
 
@@ -47,6 +52,31 @@ export interface NodeMetrics {
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** Every request type, so that each series exists at 0 before the first request (a Record: the compiler finds a missing one). */
+const REQUEST_TYPES: Record<Request['type'], true> = {
+  pull: true, status: true, recruit: true, 'connect-pipe': true, 'producer-event': true, release: true, 'close-pipe': true, move: true, announce: true, locate: true
+}
+/** The protocol errors a node counts, each series at 0 from the start. */
+const PROTOCOL_ERROR_CODES: Record<ProtocolErrorCode, true> = { 'bad-message': true, 'too-large': true, 'unknown-type': true }
+
+/** Media-quality counters: per pipe (`mediasoup_swarm_pipe_<name>`) and per kind (`mediasoup_swarm_rtp_<name>`). */
+const QUALITY_COUNTERS: Array<{ name: string, help: string, key: keyof RtpCounts }> = [
+  { name: 'packets_total', help: 'RTP packets (received by producers, sent by consumers)', key: 'packets' },
+  { name: 'bytes_total', help: 'RTP bytes (received by producers, sent by consumers)', key: 'bytes' },
+  { name: 'packets_lost_total', help: 'RTP packets lost (seen missing by producers, reported by the receivers of consumers)', key: 'packetsLost' },
+  { name: 'nacks_total', help: 'NACK messages (sent by producers, received by consumers)', key: 'nacks' },
+  { name: 'plis_total', help: 'PLI messages (sent by producers, received by consumers)', key: 'plis' },
+  { name: 'firs_total', help: 'FIR messages (sent by producers, received by consumers)', key: 'firs' }
+]
+/** Media-quality gauges, over the last sampling period. */
+const QUALITY_GAUGES: Array<{ name: string, help: string, pick: (f: QualityFigures) => number | null }> = [
+  { name: 'bitrate_bps', help: 'RTP bitrate in bits per second over the last sampling period (sum of the streams)', pick: (f) => f.bitrateBps },
+  { name: 'packet_loss_ratio', help: 'Packets lost / packets expected over the last sampling period (all streams together)', pick: (f) => f.packetLossFraction },
+  { name: 'jitter_seconds', help: 'Interarrival jitter of received streams (the highest)', pick: (f) => f.jitterMs === null ? null : f.jitterMs / 1000 },
+  { name: 'rtt_seconds', help: 'Round-trip time from RTCP reports (the highest of the streams)', pick: (f) => f.rttMs === null ? null : f.rttMs / 1000 },
+  { name: 'score', help: 'mediasoup stream score, 0 (worst) to 10 (the lowest of the streams)', pick: (f) => f.score }
+]
 
 export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions = {}): NodeMetrics {
   const registry = new Registry()
@@ -193,6 +223,94 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
   trafficCounter('mediasoup_swarm_packets_received_total', 'RTP packets received by this node\'s producers (mediasoup stats), by transport type', (t) => t.packetsReceived)
   trafficCounter('mediasoup_swarm_packets_sent_total', 'RTP packets sent by this node\'s consumers (mediasoup stats), by transport type', (t) => t.packetsSent)
 
+  // Media quality: from the tracker's last sampling round (media-sampler.ts), never read
+  // from the workers at scrape time.
+  const zeroKinds = (): KindFigures[] => STREAM_ROLES.flatMap((role) => TRANSPORT_KINDS.flatMap((transport) =>
+    MEDIA_KINDS.map((kind) => ({ role, transport, kind, counts: { packets: 0, bytes: 0, packetsLost: 0, nacks: 0, plis: 0, firs: 0 }, figures: null }))))
+  const byKind = (): KindFigures[] => media.quality?.byKind ?? zeroKinds()
+  for (const { name, help, key } of QUALITY_COUNTERS) {
+    new Counter({
+      name: `mediasoup_swarm_pipe_${name}`,
+      help: `${help} of cross-node pipes, by direction (in: received from peer, out: sent to peer)`,
+      labelNames: ['direction', 'peer'],
+      registers,
+      collect () {
+        this.reset()
+        for (const { direction, peerId, figures } of media.quality?.byPipe ?? []) this.inc({ direction, peer: peerId }, figures[key])
+      }
+    })
+    new Counter({
+      name: `mediasoup_swarm_rtp_${name}`,
+      help: `${help}, by role (producer, consumer), transport type and media kind`,
+      labelNames: ['role', 'transport', 'kind'],
+      registers,
+      collect () {
+        this.reset()
+        for (const { role, transport, kind, counts } of byKind()) this.inc({ role, transport, kind }, counts[key])
+      }
+    })
+  }
+  for (const { name, help, pick } of QUALITY_GAUGES) {
+    new Gauge({
+      name: `mediasoup_swarm_pipe_${name}`,
+      help: `${help}, of cross-node pipes by direction and peer`,
+      labelNames: ['direction', 'peer'],
+      registers,
+      collect () {
+        this.reset()
+        for (const { direction, peerId, figures } of media.quality?.byPipe ?? []) {
+          const value = pick(figures)
+          if (value !== null) this.set({ direction, peer: peerId }, value)
+        }
+      }
+    })
+    new Gauge({
+      name: `mediasoup_swarm_rtp_${name}`,
+      help: `${help}, by role, transport type and media kind`,
+      labelNames: ['role', 'transport', 'kind'],
+      registers,
+      collect () {
+        this.reset()
+        for (const { role, transport, kind, figures } of byKind()) {
+          const value = figures === null ? null : pick(figures)
+          if (value !== null) this.set({ role, transport, kind }, value)
+        }
+      }
+    })
+  }
+  new Gauge({
+    name: 'mediasoup_swarm_media_sample_duration_seconds',
+    help: 'How long the last media-quality round took (stats of every producer and consumer)',
+    registers,
+    collect () {
+      const last = media.quality
+      if (last !== undefined) this.set(last.durationMs / 1000)
+    }
+  })
+  new Gauge({
+    name: 'mediasoup_swarm_peer_rtt_seconds',
+    help: 'Round-trip time to each connected peer: the lowest of its last pings (libp2p ping)',
+    labelNames: ['peer'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [peer, ms] of Object.entries(node.rtts())) this.set({ peer }, ms / 1000)
+    }
+  })
+  new Gauge({ name: 'mediasoup_swarm_webrtc_transports', help: 'Open WebRTC transports (clients\' connections)', registers, collect () { this.set(media.transportCount('webrtc')) } })
+  new Counter({
+    name: 'mediasoup_swarm_webrtc_failures_total',
+    help: 'Times a WebRTC transport\'s ICE was lost (state disconnected) or its DTLS failed, by stage (ice, dtls)',
+    labelNames: ['stage'],
+    registers,
+    collect () {
+      const { ice, dtls } = media.webRtcFailures
+      this.reset()
+      this.inc({ stage: 'ice' }, ice)
+      this.inc({ stage: 'dtls' }, dtls)
+    }
+  })
+
   const lookup = new Histogram({
     name: 'mediasoup_swarm_lookup_seconds',
     help: 'Pulls of remote producers: time to find a node that has it (location cache or DHT)',
@@ -223,6 +341,7 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     buckets: LATENCY_BUCKETS,
     registers
   })
+  pipeToRouter.zero({ result: 'ok' })
 
   const onError = (err: Error): void => { nodeErrors.set(err.name, (nodeErrors.get(err.name) ?? 0) + 1) }
   node.on('error', onError)
@@ -233,7 +352,8 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     registers,
     collect () {
       this.reset()
-      for (const [kind, n] of Object.entries(node.protocolErrorCounts)) this.inc({ source: 'protocol', kind }, n ?? 0)
+      const protocol = node.protocolErrorCounts
+      for (const kind of Object.keys(PROTOCOL_ERROR_CODES) as ProtocolErrorCode[]) this.inc({ source: 'protocol', kind }, protocol[kind] ?? 0)
       for (const [kind, n] of nodeErrors) this.inc({ source: 'node', kind }, n)
       for (const s of signalling) for (const [kind, n] of Object.entries(s.errorCounts)) if (n > 0) this.inc({ source: 'signalling', kind }, n)
     }
@@ -255,7 +375,8 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     registers,
     collect () {
       this.reset()
-      for (const [type, n] of Object.entries(node.requestCounts)) this.inc({ type }, n ?? 0)
+      const counts = node.requestCounts
+      for (const type of Object.keys(REQUEST_TYPES) as Array<Request['type']>) this.inc({ type }, counts[type] ?? 0)
     }
   })
   new Counter({

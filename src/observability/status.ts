@@ -1,11 +1,13 @@
 // A JSON-able snapshot of what a node is, whom it is connected to and what it forwards:
 // served as /status by the binary and drawn by its status page. Knows nothing about HTTP.
+import { roundTo } from './media-quality.js'
+import type { PipeQuality } from './media-sampler.js'
 import type { MediaTracker } from './media-tracker.js'
 import type { Distribution, Occupancy, SwarmNode } from '../node/swarm-node.js'
 
 export interface PeerStatus {
   peerId: string
-  /** Round-trip time measured by libp2p's ping, in ms; null until measured. */
+  /** Round-trip time measured by libp2p's ping (the lowest of the last pings), in ms to 0.1; null until measured. */
   rttMs: number | null
   /** Remote addresses of the open connections to it. */
   addresses: string[]
@@ -35,10 +37,12 @@ export interface NodeStatus {
   /** What keeps the node from being removed; `empty`: nothing (an autoscaler may remove it). */
   occupancy: Occupancy
   producers: ProducerStatus[]
+  /** Media quality of the pipes from the last sampling round (null and empty without a MediaTracker or before its first round). */
+  media: { sampledAt: number | null, pipes: PipeQuality[] }
 }
 
 export interface StatusOptions {
-  /** Adds local consumer counts. */
+  /** Adds local consumer counts and media quality. */
   media?: MediaTracker
   version?: string
   /** `performance.now()` when the node started. */
@@ -47,7 +51,7 @@ export interface StatusOptions {
 
 export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeStatus {
   const rtts = node.rtts()
-  const peerStatus = (peerId: string): PeerStatus => ({ peerId, rttMs: rtts[peerId] ?? null, addresses: [] })
+  const peerStatus = (peerId: string): PeerStatus => ({ peerId, rttMs: roundTo(rtts[peerId] ?? null, 1), addresses: [] })
   const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, peerStatus(peerId)]))
   for (const connection of node.libp2p.getConnections()) {
     const peerId = connection.remotePeer.toString()
@@ -70,6 +74,7 @@ export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeS
     })
   }
   const { load, capacity, spare } = node.capacity
+  const quality = options.media?.quality
   return {
     peerId: node.peerId,
     multiaddrs: node.multiaddrs,
@@ -83,6 +88,7 @@ export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeS
     pipes: node.pipeStats,
     draining: node.draining,
     occupancy: node.occupancy,
-    producers
+    producers,
+    media: { sampledAt: quality?.sampledAt ?? null, pipes: quality?.pipes ?? [] }
   }
 }

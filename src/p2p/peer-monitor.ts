@@ -26,13 +26,24 @@ export interface PeerMonitorInit {
 }
 
 interface PeerState {
-  rttMs?: number
+  /** The last RTT_SAMPLES ping times, oldest first. */
+  samples: number[]
   failures: number
   pinging: boolean
 }
 
-/** Weight of a new sample in the smoothed RTT. */
-const RTT_SMOOTHING = 0.5
+/**
+ * Ping times kept per peer; its RTT is their minimum. A ping is timed on both nodes' event
+ * loops, so a busy loop only ever adds to it: the smallest recent sample is the closest to
+ * the network's. With the default ping period (60 s) the window is 5 minutes.
+ */
+export const RTT_SAMPLES = 5
+
+/** Appends a sample to a window of the last `size` ones. */
+export function keepRecent (window: number[], sample: number, size = RTT_SAMPLES): void {
+  window.push(sample)
+  if (window.length > size) window.splice(0, window.length - size)
+}
 
 export class PeerMonitor {
   private readonly peers = new Map<string, PeerState>()
@@ -56,13 +67,13 @@ export class PeerMonitor {
     this.peers.clear()
   }
 
-  /** Smoothed RTTs of connected peers that answered a ping (at most `limit`). */
+  /** RTTs of connected peers that answered a ping (at most `limit`): the minimum of their last RTT_SAMPLES pings. */
   rtts (limit = Infinity): Record<string, number> {
     const rtts: Record<string, number> = {}
     let count = 0
     for (const [peerId, state] of this.peers) {
-      if (state.rttMs === undefined || count >= limit) continue
-      rtts[peerId] = state.rttMs
+      if (state.samples.length === 0 || count >= limit) continue
+      rtts[peerId] = Math.min(...state.samples)
       count++
     }
     return rtts
@@ -86,7 +97,7 @@ export class PeerMonitor {
     if (!this.host.getConnections(peer).some((c) => c.status === 'open')) return
     const peerId = peer.toString()
     let state = this.peers.get(peerId)
-    if (state === undefined) this.peers.set(peerId, state = { failures: 0, pinging: false })
+    if (state === undefined) this.peers.set(peerId, state = { samples: [], failures: 0, pinging: false })
     // One ping per peer at a time.
     if (!state.pinging) void this.ping(peer, state)
   }
@@ -104,7 +115,7 @@ export class PeerMonitor {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.intervalMs)])
         try {
           const rtt = await this.host.services.ping.ping(peer, { signal })
-          state.rttMs = state.rttMs === undefined ? rtt : state.rttMs + RTT_SMOOTHING * (rtt - state.rttMs)
+          keepRecent(state.samples, rtt)
           state.failures = 0
           return
         } catch (err) {

@@ -31,6 +31,7 @@ describe('start settings', () => {
     assert.equal(s.webrtcPort, 0)
     assert.equal(s.signalling, false)
     assert.equal(s.logLevel, 'info')
+    assert.equal(s.mediaSamplePeriod, 10)
   })
 
   it('a flag wins over a variable, which wins over the config file', () => {
@@ -85,7 +86,8 @@ describe('start settings', () => {
       [[], { MEDIASOUP_SWARM_WORKERS: 'two' }, /^MEDIASOUP_SWARM_WORKERS must be a positive integer \(got "two"\)$/],
       [['--config', config], {}, /^"workers" in .*bad\.json must be a positive integer \(got "two"\)$/],
       [['--http', '127.0.0.1:70000'], {}, /^--http must be a port number from 0 to 65535 \(got "70000"\)$/],
-      [['--signalling', '--webrtc-port', '65535', '--workers', '2'], {}, /^--webrtc-port 65535 leaves no port for each of 2 workers/]
+      [['--signalling', '--webrtc-port', '65535', '--workers', '2'], {}, /^--webrtc-port 65535 leaves no port for each of 2 workers/],
+      [['--media-sample-period', '0.05'], {}, /^--media-sample-period must be at least 0.1 \(got "0.05"\)$/]
     ]
     for (const [args, env, message] of cases) {
       assert.throws(() => resolveStartSettings(args, env), (err: unknown) => err instanceof UsageError && message.test(err.message), `${args.join(' ')} ${JSON.stringify(env)}`)

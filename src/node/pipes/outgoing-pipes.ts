@@ -340,9 +340,9 @@ export class OutgoingPipes {
     }
   }
 
-  /** Every (peer, producer) this node sends. */
-  streams (): Array<{ peerId: string, producerId: string }> {
-    return [...this.byId.values()].flatMap((pipe) => [...pipe.consumers.keys()].map((producerId) => ({ peerId: pipe.peerId, producerId })))
+  /** Every (peer, producer) this node sends, with the consumer that sends it. */
+  streams (): Array<{ peerId: string, producerId: string, consumer: ms.Consumer }> {
+    return [...this.byId.values()].flatMap((pipe) => [...pipe.consumers].map(([producerId, consumer]) => ({ peerId: pipe.peerId, producerId, consumer })))
   }
 
   stats (): { pipes: number, consumers: number } {
