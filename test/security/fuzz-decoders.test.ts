@@ -7,7 +7,8 @@ import fc from 'fast-check'
 import { ProtocolError, WIRE_ERROR_CODES } from '../../src/errors.js'
 import {
   decodeRequest, decodeRequestFrame, decodeResponse, decodeResponseFrame, encode, encodeFrame,
-  MAX_ANNOUNCED_IDS, MAX_CANDIDATES, MAX_CLOSER, MAX_LOCATE_WAIT_MS, MAX_MESSAGE_BYTES, MAX_REQUEST_ID, MAX_ROUTE, MAX_RTTS
+  MAX_ANNOUNCED_IDS, MAX_CANDIDATES, MAX_CLOSER, MAX_DATA_LABEL, MAX_LOCATE_WAIT_MS, MAX_MESSAGE_BYTES, MAX_REQUEST_ID, MAX_ROUTE, MAX_RTTS,
+  MAX_SCTP_STREAM_ID
 } from '../../src/protocol/messages.js'
 import { CLIENT_METHODS, decodeClientRequest, SignallingError } from '../../src/signalling/messages.js'
 import type { ClientRequest } from '../../src/signalling/messages.js'
@@ -37,9 +38,9 @@ const peerInfo = fc.record({ peerId: shortId, multiaddrs: fc.array(fc.stringMatc
 const rtts = fc.dictionary(shortId, count, { maxKeys: MAX_RTTS })
 
 const request: fc.Arbitrary<Request> = fc.oneof(
-  fc.record({ type: fc.constant('pull' as const), producerId: id, linkId: id, rtts, recruited: fc.boolean(), offer: endpoint, leaving: id, ...load }, { requiredKeys: ['type', 'producerId', 'linkId', 'rtts', 'recruited', 'load', 'capacity'] }),
+  fc.record({ type: fc.constant('pull' as const), producerId: id, linkId: id, rtts, recruited: fc.boolean(), offer: endpoint, leaving: id, data: fc.constant(true), ...load }, { requiredKeys: ['type', 'producerId', 'linkId', 'rtts', 'recruited', 'load', 'capacity'] }),
   fc.record({ type: fc.constant('status' as const), producerId: id }, { requiredKeys: ['type'] }),
-  fc.record({ type: fc.constant('recruit' as const), producerId: id }),
+  fc.record({ type: fc.constant('recruit' as const), producerId: id, data: fc.constant(true) }, { requiredKeys: ['type', 'producerId'] }),
   fc.record({ type: fc.constant('connect-pipe' as const), pipeId: id, remote: endpoint }),
   fc.record({ type: fc.constant('producer-event' as const), pipeId: id, producerId: id, event: fc.constantFrom('pause' as const, 'resume' as const, 'close' as const), reason: fc.constantFrom('closed' as const, 'upstream-lost' as const) }, { requiredKeys: ['type', 'pipeId', 'producerId', 'event'] }),
   fc.record({ type: fc.constant('move' as const), producerId: id }),
@@ -64,6 +65,24 @@ const response: fc.Arbitrary<Response> = fc.oneof(
     route: fc.array(shortId, { maxLength: MAX_ROUTE }),
     ...load
   }, { requiredKeys: ['type', 'producerId', 'kind', 'rtpParameters', 'paused', 'appData', 'pipe', 'route', 'load', 'capacity'] }) as fc.Arbitrary<Response>,
+  fc.record({
+    type: fc.constant('data-pull-ok' as const),
+    producerId: id,
+    sctpStreamParameters: fc.record({
+      streamId: fc.integer({ min: 0, max: MAX_SCTP_STREAM_ID }),
+      ordered: fc.boolean(),
+      maxPacketLifeTime: fc.integer({ min: 0, max: 65535 }),
+      maxRetransmits: fc.integer({ min: 0, max: 65535 })
+    }, { requiredKeys: ['streamId'] }),
+    label: fc.string({ maxLength: MAX_DATA_LABEL }),
+    protocol: fc.string({ maxLength: 64 }),
+    paused: fc.boolean(),
+    appData: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+    pipe: endpoint,
+    peerPipeId: id,
+    route: fc.array(shortId, { maxLength: MAX_ROUTE }),
+    ...load
+  }, { requiredKeys: ['type', 'producerId', 'sctpStreamParameters', 'label', 'protocol', 'paused', 'appData', 'pipe', 'route', 'load', 'capacity'] }) as fc.Arbitrary<Response>,
   fc.record({ type: fc.constant('redirect' as const), producerId: id, candidates: fc.array(peerInfo, { maxLength: MAX_CANDIDATES }) }),
   fc.record({ type: fc.constant('providers' as const), producerId: id, providers: fc.array(peerInfo, { maxLength: MAX_CANDIDATES }), closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }, { requiredKeys: ['type', 'producerId', 'providers'] }),
   fc.record({ type: fc.constant('closer' as const), producerId: id, closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }),
@@ -75,10 +94,11 @@ const frameId = fc.integer({ min: 0, max: MAX_REQUEST_ID })
 // ---- hostile input ----
 /** Any JSON value, and objects that look like messages: a known type with random fields. */
 const KNOWN_TYPES = ['pull', 'status', 'recruit', 'connect-pipe', 'producer-event', 'move', 'release', 'close-pipe', 'announce', 'locate',
-  'ok', 'pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', '__proto__', 'constructor', 'toString']
+  'ok', 'pull-ok', 'data-pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', '__proto__', 'constructor', 'toString']
 const FIELDS = ['id', 'producerId', 'linkId', 'pipeId', 'offer', 'remote', 'pipe', 'rtts', 'recruited', 'leaving', 'load', 'capacity', 'event',
   'reason', 'producerIds', 'withdrawn', 'waitMs', 'kind', 'rtpParameters', 'paused', 'appData', 'peerPipeId', 'route', 'candidates',
-  'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', '__proto__', 'constructor']
+  'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', 'data', 'sctpStreamParameters', 'label',
+  'protocol', '__proto__', 'constructor']
 const anyJson = fc.jsonValue({ maxDepth: 4 })
 const messageLike = fc.record({ type: fc.oneof(fc.constantFrom(...KNOWN_TYPES), anyJson) }).chain((base) =>
   fc.dictionary(fc.constantFrom(...FIELDS), anyJson, { maxKeys: 8 }).map((fields) => ({ ...fields, ...base })))
