@@ -4,7 +4,7 @@ export {
   CLOSE_UNAUTHORIZED, CLOSE_ROUTER_CLOSED, CLOSE_GOING_AWAY
 } from './client-signalling.js'
 export type { ClientSignallingOptions } from './client-signalling.js'
-export type { ClientContext, RouterSelector, ResolvedProducer } from './client-session.js'
+export type { ClientContext, RouterSelector, ResolvedProducer, ResolvedDataProducer } from './client-session.js'
 export { DEFAULT_LIMITS, REFUSAL_REASONS, CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_MANY_CONNECTIONS } from './client-limits.js'
 export type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 export { ROOM_KEY } from './grants.js'
