@@ -203,9 +203,10 @@ describe('wire decoders under property tests (fast-check)', function () {
   const jsonObject = fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })
   const requestId = fc.oneof(fc.maxSafeInteger(), fc.string({ minLength: 1, maxLength: 64 })).filter((v) => !Object.is(v, -0))
   const transportId = id
+  const uint16 = fc.integer({ min: 0, max: 65535 })
   const clientData: Record<string, fc.Arbitrary<object>> = {
     getRouterRtpCapabilities: fc.constant({}),
-    createWebRtcTransport: fc.record({ direction: fc.constantFrom('send', 'recv') }),
+    createWebRtcTransport: fc.record({ direction: fc.constantFrom('send', 'recv'), sctpCapabilities: fc.record({ numStreams: fc.record({ OS: uint16, MIS: uint16 }) }) }, { requiredKeys: ['direction'] }),
     connectWebRtcTransport: fc.record({ transportId, dtlsParameters: dtls }),
     produce: fc.record({ transportId, kind: fc.constantFrom('audio', 'video'), rtpParameters: fc.record({ codecs: fc.array(jsonObject, { minLength: 1, maxLength: 4 }), encodings: fc.array(jsonObject, { maxLength: 4 }) }), appData: jsonObject }),
     consume: fc.record({ transportId, producerId: id, rtpCapabilities: fc.record({ codecs: fc.array(jsonObject, { maxLength: 4 }) }) }),
@@ -216,7 +217,17 @@ describe('wire decoders under property tests (fast-check)', function () {
     pauseProducer: fc.record({ producerId: id }),
     resumeProducer: fc.record({ producerId: id }),
     closeProducer: fc.record({ producerId: id }),
-    listProducers: fc.constant({})
+    listProducers: fc.constant({}),
+    produceData: fc.record({
+      transportId,
+      sctpStreamParameters: fc.record({ streamId: uint16, ordered: fc.boolean(), maxPacketLifeTime: uint16, maxRetransmits: uint16 }, { requiredKeys: ['streamId'] }),
+      label: fc.string({ maxLength: 1024 }),
+      protocol: fc.string({ maxLength: 64 }),
+      appData: jsonObject
+    }),
+    consumeData: fc.record({ transportId, dataProducerId: id }),
+    closeDataProducer: fc.record({ dataProducerId: id }),
+    closeDataConsumer: fc.record({ dataConsumerId: id })
   }
   const clientRequest = fc.constantFrom(...CLIENT_METHODS).chain((method) =>
     fc.record({ id: requestId, method: fc.constant(method), data: clientData[method]! })) as fc.Arbitrary<ClientRequest>
@@ -230,7 +241,7 @@ describe('wire decoders under property tests (fast-check)', function () {
 
   it('signalling: random and mutated text never makes decodeClientRequest() throw anything but SignallingError', () => {
     const clientLike = fc.record({ id: fc.oneof(requestId, anyJson), method: fc.oneof(fc.constantFrom(...CLIENT_METHODS, '__proto__', 'constructor', 'hasOwnProperty'), anyJson) })
-      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', '__proto__'), anyJson, { maxKeys: 5 }))
+      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', 'sctpCapabilities', 'sctpStreamParameters', 'label', 'protocol', 'dataProducerId', 'dataConsumerId', '__proto__'), anyJson, { maxKeys: 5 }))
         .map((data) => ({ ...base, data })))
     const text = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 300 }),
