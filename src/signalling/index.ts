@@ -16,5 +16,6 @@ export { CLIENT_METHODS, DEFAULT_MAX_MESSAGE_BYTES, SignallingError, decodeClien
 export type {
   ClientMethod, ClientRequest, RequestId, RequestDataMap, ResponseDataMap, Reply, OkReply, ErrorReply,
   Notification, ConsumerClosedNotification, ConsumerRestoredNotification, NodeDrainingNotification, ConsumerCloseReason,
-  ConsumerInfo, SignallingErrorName, TransportDirection, TransportInfo, ProducerInfo
+  ConsumerInfo, SignallingErrorName, TransportDirection, TransportInfo, ProducerInfo,
+  DataConsumerInfo, DataConsumerClosedNotification
 } from './messages.js'
