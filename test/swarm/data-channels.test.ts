@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { ProducerNotFoundError } from '../../src/index.js'
-import { createRtpSource, waitFor } from '../harness/index.js'
+import { createSwarmNode, ProducerNotFoundError } from '../../src/index.js'
+import { createRtpSink, createRtpSource, waitFor, waitForEvent } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { types as ms } from 'mediasoup'
@@ -90,6 +90,30 @@ describe('data channels across nodes: A → relay B → C', function () {
     })
   })
 
+  it('pause and resume at A reach the copies on B and C', async () => {
+    const { copyB, copyC } = await pullThroughRelay()
+    await dataProducer.pause()
+    await waitFor(() => copyB.paused && copyC.paused, { what: 'copies paused' })
+    await dataProducer.resume()
+    await waitFor(() => !copyB.paused && !copyC.paused, { what: 'copies resumed' })
+  })
+
+  it('when relay B stops, C restores its copy from A (dataproducerrestored) and messages flow again', async () => {
+    const { copyC } = await pullThroughRelay()
+    const restored = waitForEvent(c, 'dataproducerrestored', 20_000)
+    await b.stop()
+    const [event] = await restored as [{ dataProducerId: string, router: ms.Router, pipeDataProducer: ms.DataProducer, gapMs: number }]
+    assert.ok(copyC.closed)
+    assert.equal(event.dataProducerId, dataProducer.id)
+    assert.equal(event.router, routerC)
+    assert.equal(event.pipeDataProducer.id, dataProducer.id)
+    assert.equal(c.getDistribution(dataProducer.id)?.upstream, a.peerId)
+    const atC = await receiver(routerC, dataProducer.id)
+    for (let i = 0; i < 100; i++) dataProducer.send(`r${i}`)
+    await waitFor(() => atC.messages.length >= 100, { timeoutMs: 10_000, what: '100 messages at C after the restore', progress: () => `${atC.messages.length}` })
+    assert.deepEqual(atC.messages, Array.from({ length: 100 }, (_, i) => `r${i}`))
+  })
+
   it('a media producer and a data producer travel on the same pipe', async () => {
     const source = await createRtpSource({ router: routerA, kind: 'audio' })
     try {
@@ -126,5 +150,46 @@ describe('data channels across nodes: A → relay B → C', function () {
 
   it('pipeToRouter() refuses producerId and dataProducerId together', async () => {
     await assert.rejects(c.pipeToRouter({ dataProducerId: dataProducer.id, producerId: dataProducer.id, router: routerC } as never), TypeError)
+  })
+})
+
+describe('data channels across nodes: a full origin recruits a relay', function () {
+  this.timeout(60_000)
+  let nodes: SwarmNode[] = []
+
+  afterEach(async () => {
+    await stopAll(nodes)
+  })
+
+  it('A (fan-out 1) and its only relay B are full: A recruits idle D, and C gets the data producer through D', async () => {
+    const a = await createSwarmNode({ fanout: 1 })
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, capacity: 1, recruitReserve: 0 })
+    const c = await createSwarmNode({ bootstrap: a.multiaddrs })
+    const d = await createSwarmNode({ bootstrap: a.multiaddrs })
+    nodes = [a, b, c, d]
+    await waitConnected(nodes)
+    const routerA = await a.createRouter({ mediaCodecs })
+    const dataProducer = await (await routerA.createDirectTransport()).produceData({ label: 'chat' })
+    const routerB = await b.createRouter({ mediaCodecs })
+    await b.pipeToRouter({ dataProducerId: dataProducer.id, router: routerB })
+    // B's own client fills it.
+    const local = await createRtpSource({ router: routerB, kind: 'audio' })
+    const sink = await createRtpSink({ router: routerB, producerId: local.producer.id })
+    try {
+      await waitFor(() => b.capacity.spare === 0, { what: 'B full' })
+      const routerC = await c.createRouter({ mediaCodecs })
+      await c.pipeToRouter({ dataProducerId: dataProducer.id, router: routerC })
+      assert.deepEqual(a.getDistribution(dataProducer.id)?.downstream.sort(), [b.peerId, d.peerId].sort())
+      assert.equal(d.getDistribution(dataProducer.id)?.upstream, a.peerId)
+      assert.equal(c.getDistribution(dataProducer.id)?.upstream, d.peerId)
+      assert.deepEqual(d.dataProducerIds(), [dataProducer.id])
+      const atC = await receiver(routerC, dataProducer.id)
+      for (let i = 0; i < 100; i++) dataProducer.send(`d${i}`)
+      await waitFor(() => atC.messages.length >= 100, { timeoutMs: 10_000, what: '100 messages at C through D', progress: () => `${atC.messages.length}` })
+      assert.deepEqual(atC.messages, Array.from({ length: 100 }, (_, i) => `d${i}`))
+    } finally {
+      sink.close()
+      local.close()
+    }
   })
 })
