@@ -65,6 +65,8 @@ export interface SessionOwner {
   consumeStarting: (router: ms.Router, producerId: string) => () => void
   /** Closes `copy` (brought into `router` for a refused consume) unless something uses it. */
   releaseUnusedCopy: (router: ms.Router, copy: ms.Producer) => Promise<void>
+  /** Closes `copy` (brought into `router` for a refused consumeData) unless something uses it. */
+  releaseUnusedDataCopy: (router: ms.Router, copy: ms.DataProducer) => Promise<void>
   /** Remembers a data producer of a client, so its room is known to other clients. */
   adoptDataProducer: (dataProducer: ms.DataProducer) => void
   dataProducerById: (dataProducerId: string) => ms.DataProducer | undefined
@@ -444,7 +446,13 @@ export class ClientSession {
       const transport = this.sctpTransport(transportId, 'recv')
       return await this.withSlot('data-consumers', this.dataConsumers.size, this.limits.maxDataConsumers, async () => {
         const router = await this.getRouter()
-        return await this.consumeDataIn(router, transport, dataProducerId)
+        // Consumes of media and data share the count: one id space.
+        const endConsume = this.owner.consumeStarting(router, dataProducerId)
+        try {
+          return await this.consumeDataIn(router, transport, dataProducerId, endConsume)
+        } finally {
+          endConsume()
+        }
       })
     },
 
@@ -474,14 +482,22 @@ export class ClientSession {
    * Brings `dataProducerId` into `router` if it is elsewhere (a lookup, bounded), checks the
    * client may consume it, and consumes it.
    */
-  private async consumeDataIn (router: ms.Router, transport: ms.WebRtcTransport, dataProducerId: string): Promise<DataConsumerInfo> {
+  private async consumeDataIn (router: ms.Router, transport: ms.WebRtcTransport, dataProducerId: string, endConsume: () => void): Promise<DataConsumerInfo> {
     const resolve = this.options.resolveDataProducer
     let resolved: ms.DataProducer | undefined
+    let piped = false
+    // Only a room grant can refuse it after a pull; only then is it worth a dump to know
+    // whether a copy it brings was there before (a router lists no data producers).
+    const wasHere = this.grants?.room === undefined || resolve === undefined ||
+      (await router.dump()).mapDataProducerIdDataConsumerIds.some((e) => e.key === dataProducerId)
     if (resolve !== undefined) {
       const endLookup = this.takeLookup()
       try {
         const result = await resolve(dataProducerId, router)
-        if (result !== undefined && result !== null) resolved = 'pipeDataProducer' in result ? result.pipeDataProducer : result
+        if (result !== undefined && result !== null) {
+          piped = 'pipeDataProducer' in result
+          resolved = 'pipeDataProducer' in result ? result.pipeDataProducer : result
+        }
       } catch (err) {
         const name = err instanceof Error ? err.name : ''
         const message = err instanceof Error ? err.message : String(err)
@@ -491,7 +507,16 @@ export class ClientSession {
         endLookup()
       }
     }
-    checkRoom(this.grants, dataProducerId, resolved ?? this.owner.dataProducerById(dataProducerId))
+    try {
+      checkRoom(this.grants, dataProducerId, resolved ?? this.owner.dataProducerById(dataProducerId))
+    } catch (err) {
+      // A copy brought in only for a client that may not consume it is not kept (unless in use).
+      if (!wasHere && piped && resolved !== undefined) {
+        endConsume()
+        await this.owner.releaseUnusedDataCopy(router, resolved)
+      }
+      throw err
+    }
     let dataConsumer: ms.DataConsumer
     try {
       dataConsumer = await transport.consumeData({ dataProducerId })

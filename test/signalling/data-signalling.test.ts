@@ -17,6 +17,12 @@ const SCTP_CAPABILITIES = { numStreams: { OS: 1024, MIS: 1024 } }
 /** What mediasoup-client sends for an ordered data channel on stream 0. */
 const chat = (streamId = 0): Record<string, unknown> => ({ sctpStreamParameters: { streamId, ordered: true }, label: 'chat', protocol: '', appData: {} })
 
+/** A router on a worker of its own (a data producer id may exist once per worker). */
+async function createWorkerPair (): Promise<{ worker: ms.Worker, router: ms.Router }> {
+  const worker = await mediasoup.createWorker({ logLevel: 'warn' })
+  return { worker, router: await worker.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }] }) }
+}
+
 describe('client signalling: data channels', function () {
   this.timeout(20_000)
   let worker: ms.Worker
@@ -120,6 +126,41 @@ describe('client signalling: data channels', function () {
     await inRoom.ok('consumeData', { transportId: await sctpTransport(inRoom, 'recv'), dataProducerId: id as string })
     const otherRoom = await connect(url, { consume: true, room: 'r2' })
     assertError(await otherRoom.request('consumeData', { transportId: await sctpTransport(otherRoom, 'recv'), dataProducerId: id as string }), 'Forbidden')
+  })
+
+  it('a copy brought in for a consumeData refused by its room is released; one in use stays', async () => {
+    // A router of another worker stands for another node: resolveDataProducer pipes from
+    // it once, as node.pipeToRouter() does.
+    const other = await createWorkerPair()
+    const copies = new Map<string, ms.DataProducer>()
+    try {
+      const remote = await other.router.createDirectTransport()
+      const inR2 = await remote.produceData({ label: 'x', appData: { room: 'r2' } })
+      const url = start({
+        authenticate: { secret: SECRET },
+        resolveDataProducer: async (dataProducerId, r) => {
+          let copy = copies.get(dataProducerId)
+          if (copy === undefined || copy.closed) {
+            const { pipeDataProducer } = await other.router.pipeToRouter({ dataProducerId, router: r })
+            if (pipeDataProducer === undefined) throw new Error('mediasoup piped nothing')
+            copies.set(dataProducerId, copy = pipeDataProducer)
+          }
+          return { pipeDataProducer: copy }
+        }
+      })
+      const outsider = await connect(url, { consume: true, room: 'r1' })
+      const reply = await outsider.request('consumeData', { transportId: await sctpTransport(outsider, 'recv'), dataProducerId: inR2.id })
+      assertError(reply, 'Forbidden')
+      const dump = await router.dump()
+      assert.equal(dump.mapDataProducerIdDataConsumerIds.some((e) => e.key === inR2.id), false, 'the copy was released')
+      // With a consumer of the room on it, a refused consumeData leaves it alone.
+      const member = await connect(url, { consume: true, room: 'r2' })
+      await member.ok('consumeData', { transportId: await sctpTransport(member, 'recv'), dataProducerId: inR2.id })
+      assertError(await outsider.request('consumeData', { transportId: await sctpTransport(outsider, 'recv'), dataProducerId: inR2.id }), 'Forbidden')
+      assert.equal((await router.dump()).mapDataProducerIdDataConsumerIds.some((e) => e.key === inR2.id), true, 'the copy in use stays')
+    } finally {
+      other.worker.close()
+    }
   })
 
   it('maxDataProducers and maxDataConsumers are LimitExceeded, counted by reason', async () => {
