@@ -3,8 +3,8 @@ import './platform/promise-with-resolvers.js'
 
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
 export type {
-  Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
-  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
+  Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, PipeDataToRouterOptions, PipeDataToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
+  DrainOptions, DrainResult, ProducerRestored, DataProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
 } from './node/swarm-node.js'
 export type { ConnectionLimits, PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export type { RefusalReason } from './p2p/peer-gate.js'

@@ -202,6 +202,7 @@ async function startSignalling (
         metrics.observePipeToRouter((performance.now() - started) / 1000, err)
         throw err
       }
-    }
+    },
+    resolveDataProducer: async (dataProducerId, router) => await node.pipeToRouter({ dataProducerId, router })
   })
 }

@@ -7,11 +7,14 @@ import type { Device, types } from 'mediasoup-client'
 export type ConsumerCloseReason = 'producerclosed' | 'upstreamlost' | 'moving' | 'released' | 'nodestopping'
 
 export interface ConsumerInfo { id: string, producerId: string, kind: 'audio' | 'video', rtpParameters: types.RtpParameters }
+/** What `consumeData` answers. */
+export interface DataConsumerInfo { id: string, dataProducerId: string, sctpStreamParameters: types.SctpStreamParameters, label: string, protocol: string }
 
 export type Notification =
   | { notification: 'consumerClosed', data: { consumerId: string, producerId: string, reason: ConsumerCloseReason } }
   | { notification: 'consumerRestored', data: { oldConsumerId: string, consumer: ConsumerInfo } }
   | { notification: 'nodeDraining', data: Record<string, never> }
+  | { notification: 'dataConsumerClosed', data: { dataConsumerId: string, dataProducerId: string } }
 
 interface Reply { id: number, ok: boolean, data?: unknown, error?: { name: string, message: string } }
 
@@ -20,6 +23,7 @@ interface TransportInfo {
   iceParameters: types.IceParameters
   iceCandidates: types.IceCandidate[]
   dtlsParameters: types.DtlsParameters
+  sctpParameters?: types.SctpParameters
 }
 
 /** An error reply of the node; `name` is its error name (NotFound, LimitExceeded…). */
@@ -109,13 +113,17 @@ export class Connection {
   }
 
   private async transport (direction: 'send' | 'recv'): Promise<types.Transport> {
-    const info = await this.request<TransportInfo>('createWebRtcTransport', { direction })
+    // With SCTP, so the transport can carry data channels too (the node starts no association until one is used).
+    const info = await this.request<TransportInfo>('createWebRtcTransport', { direction, sctpCapabilities: this.device.sctpCapabilities })
     const transport = direction === 'send' ? this.device.createSendTransport(info) : this.device.createRecvTransport(info)
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       this.request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback)
     })
     transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
       this.request<{ id: string }>('produce', { transportId: transport.id, kind, rtpParameters, appData }).then(callback, errback)
+    })
+    transport.on('producedata', ({ sctpStreamParameters, label, protocol, appData }, callback, errback) => {
+      this.request<{ id: string }>('produceData', { transportId: transport.id, sctpStreamParameters, label, protocol, appData }).then(callback, errback)
     })
     transport.on('connectionstatechange', (state) => { if (state === 'failed') this.fail(`${direction} transport failed`) })
     return transport

@@ -8,7 +8,7 @@
 import { Device } from 'mediasoup-client'
 import type { types } from 'mediasoup-client'
 import { Connection } from './connection.js'
-import type { ConsumerInfo, Notification } from './connection.js'
+import type { ConsumerInfo, DataConsumerInfo, Notification } from './connection.js'
 
 export { SignallingRequestError } from './connection.js'
 export type { ConsumerCloseReason } from './connection.js'
@@ -39,6 +39,27 @@ export interface SwarmClientEvents {
   ended: { producerId: string, reason: string }
   /** The client is closed: by close(), or because no node of `urls` could be reached. */
   closed: { reason: 'closed' | 'unreachable' }
+  /**
+   * A data consumer was closed by the node: its data producer closed, or the path bringing
+   * it broke. Not re-created: consumeData() again (it fails with NotFound when it is gone).
+   */
+  dataended: { dataProducerId: string, dataConsumerId: string }
+}
+
+/** What publishData() takes (the data channel's options, as RTCDataChannel's). */
+export interface PublishDataOptions {
+  /** Default true. */
+  ordered?: boolean
+  /** Unordered only: give up a message after this long (ms). */
+  maxPacketLifeTime?: number
+  /** Unordered only: give up a message after this many retransmissions. */
+  maxRetransmits?: number
+  /** Default ''. */
+  label?: string
+  /** Default ''. */
+  protocol?: string
+  /** Sent to the node (`appData.room` is set from a room grant). */
+  appData?: Record<string, unknown>
 }
 
 type Listener<E extends keyof SwarmClientEvents> = (event: SwarmClientEvents[E]) => void
@@ -84,8 +105,10 @@ export class SwarmClient {
   private readonly published = new Set<Published>()
   private readonly viewed = new Map<string, Viewed>()
   private readonly listeners: { [E in keyof SwarmClientEvents]: Set<Listener<E>> } = {
-    restored: new Set(), reconnected: new Set(), ended: new Set(), closed: new Set()
+    restored: new Set(), reconnected: new Set(), ended: new Set(), closed: new Set(), dataended: new Set()
   }
+  /** Data consumers by id: they are not moved to another node (see publishData()). */
+  private readonly dataConsumers = new Map<string, types.DataConsumer>()
 
   /** URLs whose node said it drains: not moved to after a drain. */
   private readonly drainingUrls = new Set<string>()
@@ -177,6 +200,56 @@ export class SwarmClient {
     })
   }
 
+  /**
+   * Opens a data channel to the node: resolves with mediasoup-client's DataProducer (send()
+   * once its `open` event came; its id is what others consumeData()). Data channels are
+   * not moved with the client: after `reconnected`, publish them again.
+   */
+  async publishData (options: PublishDataOptions = {}): Promise<types.DataProducer> {
+    return await this.step(async () => {
+      const transport = await this.connection.sendTransport()
+      return await transport.produceData(options)
+    })
+  }
+
+  /** Closes a data channel opened with publishData(). */
+  async unpublishData (dataProducer: types.DataProducer): Promise<void> {
+    await this.step(async () => {
+      dataProducer.close()
+      await this.connection.request('closeDataProducer', { dataProducerId: dataProducer.id }).catch(() => {})
+    })
+  }
+
+  /**
+   * Receives the data producer `dataProducerId` (from anywhere in the swarm): resolves with
+   * mediasoup-client's DataConsumer (its `message` events carry the data). Not moved with
+   * the client: after `reconnected` or `dataended`, consume it again.
+   */
+  async consumeData (dataProducerId: string): Promise<types.DataConsumer> {
+    return await this.step(async () => {
+      const connection = this.connection
+      const transport = await connection.recvTransport()
+      const info = await connection.request<DataConsumerInfo>('consumeData', { transportId: transport.id, dataProducerId })
+      try {
+        const dataConsumer = await transport.consumeData(info)
+        this.dataConsumers.set(dataConsumer.id, dataConsumer)
+        dataConsumer.observer.on('close', () => this.dataConsumers.delete(dataConsumer.id))
+        return dataConsumer
+      } catch (err) {
+        await connection.request('closeDataConsumer', { dataConsumerId: info.id }).catch(() => {})
+        throw err
+      }
+    })
+  }
+
+  /** Stops receiving a data producer consumed with consumeData(). */
+  async stopConsumingData (dataConsumer: types.DataConsumer): Promise<void> {
+    await this.step(async () => {
+      dataConsumer.close()
+      await this.connection.request('closeDataConsumer', { dataConsumerId: dataConsumer.id }).catch(() => {})
+    })
+  }
+
   /** The mediasoup-client Consumer now behind a viewed producer (for getStats()), if any. */
   consumerOf (producerId: string): types.Consumer | undefined {
     return this.viewed.get(producerId)?.consumer
@@ -226,6 +299,12 @@ export class SwarmClient {
     if (notification.notification === 'nodeDraining') {
       this.drainingUrls.add(connection.url)
       await this.move('draining')
+      return
+    }
+    if (notification.notification === 'dataConsumerClosed') {
+      const { dataConsumerId, dataProducerId } = notification.data
+      this.dataConsumers.get(dataConsumerId)?.close()
+      this.emit('dataended', { dataProducerId, dataConsumerId })
       return
     }
     if (notification.notification === 'consumerRestored') {

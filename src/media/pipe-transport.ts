@@ -1,4 +1,5 @@
-// A node's end of a cross-node pipe: a PipeTransport with SRTP and RTX, always.
+// A node's end of a cross-node pipe: a PipeTransport with SRTP and RTX, always, and an SCTP
+// association for data producers (docs/security.md: SCTP on a pipe is not encrypted).
 import { InvalidStateError } from '../errors.js'
 import type { types as ms } from 'mediasoup'
 import type { PipeEndpoint } from '../protocol/messages.js'
@@ -9,12 +10,18 @@ export interface PipeListen {
   announcedIp: string
 }
 
+/** SCTP streams of a pipe, each way: one per data producer it carries (mediasoup's default). */
+export const PIPE_SCTP_STREAMS = { OS: 1024, MIS: 1024 }
+
 export async function createPipeTransport (router: ms.Router, listen: PipeListen): Promise<ms.PipeTransport> {
   return await router.createPipeTransport({
     listenInfo: { protocol: 'udp', ip: listen.ip, announcedIp: listen.announcedIp === listen.ip ? undefined : listen.announcedIp },
     enableSrtp: true,
     enableRtx: true,
-    enableSctp: false
+    // Every pipe can carry data producers: a pipe is shared by all the producers of a
+    // (peer, router) pair, and both ends of an association must enable it.
+    enableSctp: true,
+    numSctpStreams: PIPE_SCTP_STREAMS
   })
 }
 

@@ -1,11 +1,27 @@
 // Every producer on this node's routers, whether created here (origin) or re-created from
-// another router or node (copy). Copies are marked before they are produced, because
-// mediasoup announces a new producer before produce() returns.
+// another router or node (copy): media producers and data producers alike, in one id space
+// (mediasoup makes both UUIDs; the swarm finds both by id in the same DHT key space).
+// Copies are marked before they are produced, because mediasoup announces a new producer
+// before produce() returns.
 import { EventEmitter } from 'node:events'
 import type { types as ms } from 'mediasoup'
 
+/** A media producer or a data producer: both are announced, pulled and piped by id. */
+export type AnyProducer = ms.Producer | ms.DataProducer
+
+/** True for a data producer (SCTP or direct); a media producer has a `kind`. */
+export function isDataProducer (producer: AnyProducer): producer is ms.DataProducer {
+  return !('kind' in producer)
+}
+
+/** Calls `listener` once `producer` closes, whichever kind it is. */
+export function onceClosed (producer: AnyProducer, listener: () => void): void {
+  // Both observers emit a plain 'close'; the union of their typed emitters has no common once().
+  (producer.observer as unknown as EventEmitter).once('close', listener)
+}
+
 export interface ProducerEntry {
-  producer: ms.Producer
+  producer: AnyProducer
   router: ms.Router
   /** True for a copy made by a pipe (remote or between local routers). */
   isCopy: boolean
@@ -24,6 +40,7 @@ export class ProducerRegistry extends EventEmitter<RegistryEvents> {
   track (router: ms.Router): void {
     router.observer.on('newtransport', (transport) => {
       transport.observer.on('newproducer', (producer) => this.add(router, producer))
+      transport.observer.on('newdataproducer', (dataProducer) => this.add(router, dataProducer))
     })
   }
 
@@ -47,13 +64,13 @@ export class ProducerRegistry extends EventEmitter<RegistryEvents> {
     return [...this.byId.values()].flatMap((m) => [...m.values()])
   }
 
-  private add (router: ms.Router, producer: ms.Producer): void {
+  private add (router: ms.Router, producer: AnyProducer): void {
     const key = `${router.id}/${producer.id}`
     const entry = { producer, router, isCopy: this.expectedCopies.delete(key) }
     let perRouter = this.byId.get(producer.id)
     if (perRouter === undefined) this.byId.set(producer.id, perRouter = new Map())
     perRouter.set(router.id, entry)
-    producer.observer.once('close', () => {
+    onceClosed(producer, () => {
       perRouter.delete(router.id)
       if (perRouter.size === 0) this.byId.delete(producer.id)
       this.emit('remove', entry)

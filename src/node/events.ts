@@ -2,7 +2,7 @@
 // listener that throws is logged and reported as 'listenererror' (mediasoup's safeEmit).
 import { EventEmitter } from 'node:events'
 import { createLogger, describeError } from '../logger.js'
-import type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
+import type { DataProducerRestored, ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 import type { CopyCloseReason } from './pipes/incoming-pipes.js'
 import type { PullTiming } from './pulling/producer-puller.js'
 import type { types as ms } from 'mediasoup'
@@ -21,14 +21,19 @@ export interface SwarmNodeEvents {
   /** Something went wrong in the background (a notification that could not be sent…). Logged when nobody listens. */
   error: [Error]
   /**
-   * A copy of a producer from another node closed, and why (consumers of it got
+   * A copy of a (media) producer from another node closed, and why (consumers of it got
    * mediasoup's `producerclose` too). With `upstreamlost` or `moving` it is being restored:
    * `producerrestored` or `restorefailed` follows.
    */
   copyclosed: [{ producerId: string, router: ms.Router, reason: CopyCloseReason }]
   /** A copy whose path broke (or that moved off a draining node) is back, same id, same router: consume it again. */
   producerrestored: [ProducerRestored]
-  /** A copy whose path broke could not be restored (the producer is gone everywhere, or no node that has it answers). */
+  /**
+   * A copy of a data producer whose path broke (or that moved off a draining node) is
+   * back, same id, same router: consume it again (its data consumers got `dataproducerclose`).
+   */
+  dataproducerrestored: [DataProducerRestored]
+  /** A copy (of a producer or a data producer) whose path broke could not be restored (the producer is gone everywhere, or no node that has it answers). */
   restorefailed: [RestoreFailed]
   /** A mediasoup worker died (its routers closed). Another replaces it while others run; with none left, the node stops. */
   workerdied: [Error]

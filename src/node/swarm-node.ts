@@ -8,11 +8,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { InvalidStateError, RemoteError } from '../errors.js'
+import { InvalidStateError, ProducerNotFoundError, RemoteError } from '../errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { ProducerDirectory } from '../directory/producer-directory.js'
 import { PipePeerTags } from '../p2p/peer-tags.js'
-import { ProducerRegistry } from '../media/producer-registry.js'
+import { ProducerRegistry, isDataProducer } from '../media/producer-registry.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
 import { createHost, startHost } from '../p2p/host.js'
@@ -46,7 +46,8 @@ import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
 import type { RefusalReason } from '../p2p/peer-gate.js'
 import type { Load } from '../protocol/messages.js'
-import type { Distribution, Occupancy, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
+import type { AnyProducer } from '../media/producer-registry.js'
+import type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { types as ms } from 'mediasoup'
 
@@ -81,8 +82,8 @@ export class SwarmNode extends SafeEmitter {
   private puller!: ProducerPuller
   private readonly registry = new ProducerRegistry()
   private readonly routerById = new Map<string, ms.Router>()
-  /** pipeToRouter() calls under way, by router then producer id. */
-  private readonly calls = new Map<ms.Router, Map<string, Promise<ms.Producer>>>()
+  /** pipeToRouter() calls under way, by router then producer id (media and data alike: one id space). */
+  private readonly calls = new Map<ms.Router, Map<string, Promise<AnyProducer>>>()
   private readonly protocolErrors: ProtocolErrorCounts = {}
   private readonly requestsReceived: RequestCounts = {}
   private readonly peerRefusals = Object.fromEntries(PEER_REFUSALS.map((r) => [r, 0])) as Record<PeerRefusal, number>
@@ -175,9 +176,10 @@ export class SwarmNode extends SafeEmitter {
     const incoming = this.incoming = new IncomingPipes({
       localPeerId: this.peerId, registry, spares, notices, send, localLoad, onDistributionChange,
       rtts: () => this.monitor?.rtts(MAX_RTTS) ?? {},
+      sctpConnectTimeoutMs: timeouts.pipeConnect,
       onCopyClosed: (event) => {
         repair.onCopyClosed(event)
-        this.emit('copyclosed', { producerId: event.producerId, router: event.router, reason: event.reason })
+        if (!event.data) this.emit('copyclosed', { producerId: event.producerId, router: event.router, reason: event.reason })
       }
     })
     const workerPool = this.workerPool
@@ -202,7 +204,10 @@ export class SwarmNode extends SafeEmitter {
       incoming,
       probe: async (peerId) => await this.ping(peerId, timeouts.livenessPing),
       isStopping: () => this.stopped,
-      onRestored: (event) => this.emit('producerrestored', event),
+      onRestored: ({ producerId, router, pipeProducer, gapMs }) => {
+        if (isDataProducer(pipeProducer)) this.emit('dataproducerrestored', { dataProducerId: producerId, router, pipeDataProducer: pipeProducer, gapMs })
+        else this.emit('producerrestored', { producerId, router, pipeProducer, gapMs })
+      },
       onRestoreFailed: (event) => this.emit('restorefailed', event)
     })
     const drainer = this.drainer = new Drain({ registry, directory, outgoing, notices, isStopping: () => this.stopped })
@@ -219,7 +224,9 @@ export class SwarmNode extends SafeEmitter {
         return answer
       },
       recruit: async (peerId, producerId, timeoutMs) => {
-        await request(this.host, peerId, this.protocol, { type: 'recruit', producerId }, timeoutMs)
+        const entry = registry.entries(producerId)[0]
+        const data = entry !== undefined && isDataProducer(entry.producer)
+        await request(this.host, peerId, this.protocol, { type: 'recruit', producerId, ...(data ? { data } : {}) }, timeoutMs)
       }
     }, {
       costs: options.costs,
@@ -435,7 +442,12 @@ export class SwarmNode extends SafeEmitter {
 
   /** Producers (created here or copies) in one of this node's routers. */
   producersIn (router: ms.Router): ms.Producer[] {
-    return this.registry.all().filter((e) => e.router === router).map((e) => e.producer)
+    return this.registry.all().filter((e) => e.router === router).map((e) => e.producer).filter((p) => !isDataProducer(p))
+  }
+
+  /** Data producers (created here or copies) in one of this node's routers. */
+  dataProducersIn (router: ms.Router): ms.DataProducer[] {
+    return this.registry.all().filter((e) => e.router === router).map((e) => e.producer).filter(isDataProducer)
   }
 
   /** The node's mediasoup workers (resource usage, advanced use); they close with the node. */
@@ -450,7 +462,12 @@ export class SwarmNode extends SafeEmitter {
 
   /** Ids of every producer this node has (created here or copies), in any of its routers. */
   producerIds (): string[] {
-    return [...new Set(this.registry.all().map((e) => e.producer.id))]
+    return [...new Set(this.registry.all().filter((e) => !isDataProducer(e.producer)).map((e) => e.producer.id))]
+  }
+
+  /** Ids of every data producer this node has (created here or copies), in any of its routers. */
+  dataProducerIds (): string[] {
+    return [...new Set(this.registry.all().filter((e) => isDataProducer(e.producer)).map((e) => e.producer.id))]
   }
 
   /** This node's load and capacity in scaling points. */
@@ -459,8 +476,8 @@ export class SwarmNode extends SafeEmitter {
   }
 
   /**
-   * How the producer reaches this node and where it goes on to; undefined when this node
-   * does not have it.
+   * How the producer (or data producer) reaches this node and where it goes on to;
+   * undefined when this node does not have it.
    */
   getDistribution (producerId: string): Distribution | undefined {
     if (this.registry.entries(producerId).length === 0) return undefined
@@ -550,29 +567,42 @@ export class SwarmNode extends SafeEmitter {
    * router of this node, otherwise a pipe from the node that has it (found in the DHT).
    * Concurrent calls for one producer share one pull.
    *
+   * With `dataProducerId` instead, the same for a data producer (SCTP or direct): the copy
+   * is a data producer with the same id, label and protocol, on the pipes' SCTP
+   * associations; found, redirected, relayed, closed and restored like producers.
+   *
    * @throws TypeError bad arguments or a router not created by this node
-   * @throws ProducerNotFoundError nobody has it within `timeouts.lookup`
+   * @throws ProducerNotFoundError nobody has it within `timeouts.lookup` (or the id is one of the other kind)
    * @throws CapacityError the nodes that have it, and those asked to relay it, are full
    * @throws RedirectLimitError redirects went deeper than `maxRedirects`
    * @throws InvalidStateError node stopped; or the router's worker already has the id in another router
    */
-  async pipeToRouter ({ producerId, router }: PipeToRouterOptions): Promise<PipeToRouterResult> {
+  async pipeToRouter (options: PipeToRouterOptions): Promise<PipeToRouterResult>
+  async pipeToRouter (options: PipeDataToRouterOptions): Promise<PipeDataToRouterResult>
+  async pipeToRouter (options: PipeToRouterOptions | PipeDataToRouterOptions): Promise<PipeToRouterResult | PipeDataToRouterResult> {
     this.assertRunning()
-    if (typeof producerId !== 'string' || producerId.length === 0) throw new TypeError('producerId must be a non-empty string')
+    const data = 'dataProducerId' in options
+    if (data && 'producerId' in options) throw new TypeError('give producerId or dataProducerId, not both')
+    const id = data ? options.dataProducerId : options.producerId
+    const { router } = options
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError(`${data ? 'dataProducerId' : 'producerId'} must be a non-empty string`)
     if (router === undefined || this.routerById.get(router.id) !== router) throw new TypeError('router must be a router created by this node')
     if (router.closed) throw new InvalidStateError('router is closed')
 
     let calls = this.calls.get(router)
     if (calls === undefined) this.calls.set(router, calls = new Map())
-    let pending = calls.get(producerId)
+    let pending = calls.get(id)
     if (pending === undefined) {
-      const call = this.puller.locate(producerId, router).finally(() => {
-        calls.delete(producerId)
+      const call = this.puller.locate(id, router, undefined, data).finally(() => {
+        calls.delete(id)
         if (calls.size === 0 && this.calls.get(router) === calls) this.calls.delete(router)
       })
-      calls.set(producerId, pending = call)
+      calls.set(id, pending = call)
     }
-    return { pipeProducer: await pending }
+    const producer = await pending
+    // A concurrent call for the same id of the other kind shared this pull.
+    if (isDataProducer(producer) !== data) throw new ProducerNotFoundError(id, data ? 'it is a media producer, not a data producer' : 'it is a data producer, not a media producer')
+    return isDataProducer(producer) ? { pipeDataProducer: producer } : { pipeProducer: producer }
   }
 
   private async learnAddresses (peerId: string, addrs: string[]): Promise<void> {
@@ -605,7 +635,7 @@ export class SwarmNode extends SafeEmitter {
 
 export type { PullTiming } from './pulling/producer-puller.js'
 export type { DrainOptions, DrainResult } from './serving/drain.js'
-export type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
+export type { DataProducerRestored, ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
-export type { Distribution, Occupancy, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
+export type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

@@ -15,6 +15,18 @@ export interface PipeToRouterResult {
   pipeProducer: ms.Producer
 }
 
+export interface PipeDataToRouterOptions {
+  /** Id of a data producer anywhere in the swarm (SCTP or direct). */
+  dataProducerId: string
+  /** A router created with this node's createRouter(). */
+  router: ms.Router
+}
+
+export interface PipeDataToRouterResult {
+  /** The data producer with that id in `router` (the original when it was already there). */
+  pipeDataProducer: ms.DataProducer
+}
+
 /** How a producer this node has reaches it, and where it goes on to. */
 export interface Distribution {
   producerId: string

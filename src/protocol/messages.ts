@@ -52,11 +52,17 @@ export interface PullRequest extends Load {
    * is about to free, so the pull may take one slot beyond the fan-out.
    */
   leaving?: string
+  /**
+   * True: `producerId` names a data producer (node.pipeToRouter({ dataProducerId })), and
+   * the answer is a `data-pull-ok`. Absent: a media producer. A node never serves one kind
+   * to a pull of the other (`not-found`).
+   */
+  data?: boolean
 }
 /** Ask a node for its load, and its downstream count for one producer. */
 export interface StatusRequest { type: 'status', producerId?: string }
 /** Ask a node with spare capacity to pull `producerId` from the sender and relay it. */
-export interface RecruitRequest { type: 'recruit', producerId: string }
+export interface RecruitRequest { type: 'recruit', producerId: string, /** `producerId` names a data producer. */ data?: boolean }
 /** Connect the receiver's pipe `pipeId` to the sender's end `remote`. */
 export interface ConnectPipeRequest { type: 'connect-pipe', pipeId: string, remote: PipeEndpoint }
 /**
@@ -104,6 +110,23 @@ export interface PullOk extends Load {
   /** The requester's PipeTransport `pipe` is connected to, once it is (an offer, or connect-pipe). */
   peerPipeId?: string
 }
+/**
+ * Answer to a pull with `data: true`: a data consumer of the producer is on the pipe's
+ * SCTP association, stream `sctpStreamParameters.streamId`; the requester makes a data
+ * producer with the same id, label and protocol on its end of the pipe.
+ */
+export interface DataPullOk extends Load {
+  type: 'data-pull-ok'
+  route: string[]
+  producerId: string
+  sctpStreamParameters: ms.SctpStreamParameters
+  label: string
+  protocol: string
+  paused: boolean
+  appData: Record<string, unknown>
+  pipe: PipeEndpoint
+  peerPipeId?: string
+}
 /** Ask these nodes instead, best first: they already receive the producer (or were recruited to). */
 export interface Redirect { type: 'redirect', producerId: string, candidates: Array<{ peerId: string, multiaddrs: string[] }> }
 /** `has`: the node has the producer asked about; `downstream`: pipes it sends it on. */
@@ -126,7 +149,7 @@ export interface Closer { type: 'closer', producerId: string, closer: PeerInfoMe
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
 
-export type Response = PullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer
+export type Response = PullOk | DataPullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer
 
 /** Limits on list sizes in messages. */
 export const MAX_ROUTE = 32
@@ -135,6 +158,11 @@ export const MAX_RTTS = 64
 export const MAX_ANNOUNCED_IDS = 256
 /** Closer nodes in one answer at most. */
 export const MAX_CLOSER = 8
+/** Longest data channel label or protocol accepted, in characters. */
+export const MAX_DATA_LABEL = 1024
+/** SCTP stream ids are 16-bit. */
+export const MAX_SCTP_STREAM_ID = 65535
+
 /** Longest a `locate` may ask a home to wait for a record. */
 export const MAX_LOCATE_WAIT_MS = 2000
 
@@ -212,6 +240,30 @@ function rtpParameters (value: unknown): ms.RtpParameters {
   return p as unknown as ms.RtpParameters
 }
 
+function sctpStreamParameters (value: unknown): ms.SctpStreamParameters {
+  const p = object(value, 'sctpStreamParameters')
+  if (!Number.isInteger(p.streamId) || (p.streamId as number) < 0 || (p.streamId as number) > MAX_SCTP_STREAM_ID) fail(`sctpStreamParameters.streamId must be 0-${MAX_SCTP_STREAM_ID}`)
+  if (p.ordered !== undefined && typeof p.ordered !== 'boolean') fail('sctpStreamParameters.ordered must be a boolean')
+  const limit = (v: unknown, what: string): number | undefined => {
+    if (v === undefined) return undefined
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) fail(`sctpStreamParameters.${what} must be 0-65535`)
+    return v as number
+  }
+  const maxPacketLifeTime = limit(p.maxPacketLifeTime, 'maxPacketLifeTime')
+  const maxRetransmits = limit(p.maxRetransmits, 'maxRetransmits')
+  return {
+    streamId: p.streamId as number,
+    ...(p.ordered === undefined ? {} : { ordered: p.ordered }),
+    ...(maxPacketLifeTime === undefined ? {} : { maxPacketLifeTime }),
+    ...(maxRetransmits === undefined ? {} : { maxRetransmits })
+  }
+}
+
+function text (value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.length > MAX_DATA_LABEL) fail(`${what} must be a string of at most ${MAX_DATA_LABEL} characters`)
+  return value
+}
+
 function decodeJson (bytes: Uint8Array): Json {
   if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new ProtocolError('too-large', `message of ${bytes.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`)
   let value: unknown
@@ -231,6 +283,7 @@ function requestOf (m: Json): Request {
   switch (m.type) {
     case 'pull':
       if (m.recruited !== undefined && typeof m.recruited !== 'boolean') fail('recruited must be a boolean')
+      if (m.data !== undefined && typeof m.data !== 'boolean') fail('data must be a boolean')
       return {
         type: 'pull',
         producerId: id(m.producerId, 'producerId'),
@@ -239,12 +292,14 @@ function requestOf (m: Json): Request {
         recruited: m.recruited ?? false,
         ...(m.offer === undefined ? {} : { offer: endpoint(m.offer, 'offer') }),
         ...(m.leaving === undefined ? {} : { leaving: id(m.leaving, 'leaving') }),
+        ...(m.data === true ? { data: true } : {}),
         ...load(m)
       }
     case 'status':
       return m.producerId === undefined ? { type: 'status' } : { type: 'status', producerId: id(m.producerId, 'producerId') }
     case 'recruit':
-      return { type: 'recruit', producerId: id(m.producerId, 'producerId') }
+      if (m.data !== undefined && typeof m.data !== 'boolean') fail('data must be a boolean')
+      return { type: 'recruit', producerId: id(m.producerId, 'producerId'), ...(m.data === true ? { data: true } : {}) }
     case 'connect-pipe':
       return { type: 'connect-pipe', pipeId: id(m.pipeId, 'pipeId'), remote: endpoint(m.remote, 'remote') }
     case 'producer-event':
@@ -293,6 +348,21 @@ function responseOf (m: Json): Response {
         producerId: id(m.producerId, 'producerId'),
         kind: m.kind,
         rtpParameters: rtpParameters(m.rtpParameters),
+        paused: m.paused,
+        appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
+        pipe: endpoint(m.pipe, 'pipe'),
+        ...(m.peerPipeId === undefined ? {} : { peerPipeId: id(m.peerPipeId, 'peerPipeId') }),
+        route: list(m.route, MAX_ROUTE, 'route', id),
+        ...load(m)
+      }
+    case 'data-pull-ok':
+      if (typeof m.paused !== 'boolean') fail('paused must be a boolean')
+      return {
+        type: 'data-pull-ok',
+        producerId: id(m.producerId, 'producerId'),
+        sctpStreamParameters: sctpStreamParameters(m.sctpStreamParameters),
+        label: text(m.label ?? '', 'label'),
+        protocol: text(m.protocol ?? '', 'protocol'),
         paused: m.paused,
         appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
         pipe: endpoint(m.pipe, 'pipe'),

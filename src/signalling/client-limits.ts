@@ -16,6 +16,10 @@ export interface ClientSignallingLimits {
   maxProducers: number
   /** Consumers per connection. Default 500 (about what one mediasoup worker serves). */
   maxConsumers: number
+  /** Data producers per connection. Default 16. */
+  maxDataProducers: number
+  /** Data consumers per connection. Default 500. */
+  maxDataConsumers: number
   /** Requests of one connection being processed at once. Default 32. */
   maxPendingRequests: number
   /** Requests per second one connection may send, on average (token bucket refill). Default 50. */
@@ -52,6 +56,8 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
   maxTransports: 4,
   maxProducers: 16,
   maxConsumers: 500,
+  maxDataProducers: 16,
+  maxDataConsumers: 500,
   maxPendingRequests: 32,
   requestsPerSecond: 50,
   requestBurst: 100,
@@ -71,7 +77,8 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
  * - `unauthorized`: token missing, invalid or expired
  * - `connections`, `connections-per-ip`: maxConnections, maxConnectionsPerIp
  * - `request-rate`: requestsPerSecond / requestBurst
- * - `pending-requests`, `transports`, `producers`, `consumers`: the per-connection limits
+ * - `pending-requests`, `transports`, `producers`, `consumers`, `data-producers`,
+ *   `data-consumers`: the per-connection limits
  * - `lookups`, `lookups-per-ip`, `lookups-per-connection`: maxLookups, maxLookupsPerIp,
  *   maxLookupsPerConnection
  * - `connections-per-subject`, `lookups-per-subject`: maxConnectionsPerSubject,
@@ -80,7 +87,7 @@ export const DEFAULT_LIMITS: ClientSignallingLimits = {
 export const REFUSAL_REASONS = [
   'origin', 'unauthorized', 'connections', 'connections-per-ip', 'request-rate', 'pending-requests',
   'transports', 'producers', 'consumers', 'lookups', 'lookups-per-ip', 'lookups-per-connection',
-  'connections-per-subject', 'lookups-per-subject'
+  'connections-per-subject', 'lookups-per-subject', 'data-producers', 'data-consumers'
 ] as const
 
 export type RefusalReason = typeof REFUSAL_REASONS[number]

@@ -1,14 +1,16 @@
 // One client of the signalling (one WebSocket) and everything it created: its requests are
 // checked against its token's grants and its limits, then answered; its transports (and
 // with them its producers and consumers) close when it leaves. Consumers of a copy whose
-// path broke are made again when the copy is restored (consumer-restores.ts).
+// path broke are made again when the copy is restored (consumer-restores.ts). Data
+// producers and data consumers (data channels) live on the same transports, created with
+// SCTP when the client gives its sctpCapabilities.
 import { WebSocket } from 'ws'
 import type http from 'node:http'
 import type { RawData } from 'ws'
 import type { types as ms } from 'mediasoup'
 import { RESTORING_REASONS, SignallingError, decodeClientRequest } from './messages.js'
 import type {
-  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
+  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, DataConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
   ResponseDataMap, SignallingErrorName, TransportDirection
 } from './messages.js'
 import { MAX_BUFFERED_BYTES, Refusal, TokenBucket } from './client-limits.js'
@@ -34,12 +36,16 @@ export type RouterSelector = (context: ClientContext) => ms.Router | Promise<ms.
 /** What `resolveProducer` may resolve with: the producer in the router, or node.pipeToRouter()'s result. */
 export type ResolvedProducer = ms.Producer | { pipeProducer: ms.Producer }
 
+/** What `resolveDataProducer` may resolve with: the data producer in the router, or node.pipeToRouter()'s result. */
+export type ResolvedDataProducer = ms.DataProducer | { pipeDataProducer: ms.DataProducer }
+
 /** The options of the signalling a session uses. */
 export interface SessionOptions {
   router: ms.Router | RouterSelector
   webRtcServer?: ms.WebRtcServer | ((router: ms.Router) => ms.WebRtcServer | undefined)
   listenInfos?: ms.TransportListenInfo[]
   resolveProducer?: (producerId: string, router: ms.Router) => Promise<ResolvedProducer | undefined | void>
+  resolveDataProducer?: (dataProducerId: string, router: ms.Router) => Promise<ResolvedDataProducer | undefined | void>
 }
 
 /** What a session needs of the signalling that owns it. */
@@ -59,6 +65,11 @@ export interface SessionOwner {
   consumeStarting: (router: ms.Router, producerId: string) => () => void
   /** Closes `copy` (brought into `router` for a refused consume) unless something uses it. */
   releaseUnusedCopy: (router: ms.Router, copy: ms.Producer) => Promise<void>
+  /** Closes `copy` (brought into `router` for a refused consumeData) unless something uses it. */
+  releaseUnusedDataCopy: (router: ms.Router, copy: ms.DataProducer) => Promise<void>
+  /** Remembers a data producer of a client, so its room is known to other clients. */
+  adoptDataProducer: (dataProducer: ms.DataProducer) => void
+  dataProducerById: (dataProducerId: string) => ms.DataProducer | undefined
 }
 
 interface TransportEntry { transport: ms.WebRtcTransport, direction: TransportDirection }
@@ -82,10 +93,12 @@ export class ClientSession {
   private readonly transports = new Map<string, TransportEntry>()
   private readonly producers = new Map<string, ms.Producer>()
   private readonly consumers = new Map<string, ms.Consumer>()
+  private readonly dataProducers = new Map<string, ms.DataProducer>()
+  private readonly dataConsumers = new Map<string, ms.DataConsumer>()
   /** Closed consumers waiting for their producer to be restored; each keeps its slot of maxConsumers. */
   private readonly restores: ConsumerRestores
   /** Objects being created, counted against the limits before they exist. */
-  private readonly reserved = { transports: 0, producers: 0, consumers: 0 }
+  private readonly reserved = { transports: 0, producers: 0, consumers: 0, 'data-producers': 0, 'data-consumers': 0 }
   private readonly bucket: TokenBucket
   private pending = 0
   private lookups = 0
@@ -332,14 +345,15 @@ export class ClientSession {
   private readonly handlers: Handlers = {
     getRouterRtpCapabilities: async () => (await this.getRouter()).rtpCapabilities,
 
-    createWebRtcTransport: async ({ direction }) => {
+    createWebRtcTransport: async ({ direction, sctpCapabilities }) => {
       return await this.withSlot('transports', this.transports.size, this.limits.maxTransports, async () => {
         const router = await this.getRouter()
         const server = typeof this.options.webRtcServer === 'function' ? this.options.webRtcServer(router) : this.options.webRtcServer
         const appData = { clientDirection: direction }
+        const sctp = sctpCapabilities === undefined ? {} : { enableSctp: true, numSctpStreams: sctpCapabilities.numStreams }
         const transport = server !== undefined
-          ? await router.createWebRtcTransport({ webRtcServer: server, preferUdp: true, appData })
-          : await router.createWebRtcTransport({ listenInfos: this.options.listenInfos ?? [], preferUdp: true, appData })
+          ? await router.createWebRtcTransport({ webRtcServer: server, preferUdp: true, appData, ...sctp })
+          : await router.createWebRtcTransport({ listenInfos: this.options.listenInfos ?? [], preferUdp: true, appData, ...sctp })
         if (this.closed) {
           transport.close()
           throw new SignallingError('MediaError', 'connection closed')
@@ -353,7 +367,8 @@ export class ClientSession {
           id: transport.id,
           iceParameters: transport.iceParameters,
           iceCandidates: transport.iceCandidates,
-          dtlsParameters: transport.dtlsParameters
+          dtlsParameters: transport.dtlsParameters,
+          ...(transport.sctpParameters === undefined ? {} : { sctpParameters: transport.sctpParameters })
         }
       })
     },
@@ -409,7 +424,118 @@ export class ClientSession {
 
     listProducers: async () => ({
       producers: [...this.producers.values()].map((p) => ({ id: p.id, kind: p.kind, paused: p.paused, appData: p.appData }))
+    }),
+
+    produceData: async ({ transportId, sctpStreamParameters, label, protocol, appData }) => {
+      const transport = this.sctpTransport(transportId, 'send')
+      const withRoom = publishedAppData(this.grants, appData)
+      return await this.withSlot('data-producers', this.dataProducers.size, this.limits.maxDataProducers, async () => {
+        const dataProducer = await transport.produceData({ sctpStreamParameters, label, protocol, appData: withRoom })
+        if (this.closed || transport.closed) {
+          dataProducer.close()
+          throw new SignallingError('MediaError', 'transport closed')
+        }
+        this.dataProducers.set(dataProducer.id, dataProducer)
+        this.owner.adoptDataProducer(dataProducer)
+        dataProducer.observer.once('close', () => this.dataProducers.delete(dataProducer.id))
+        return { id: dataProducer.id }
+      })
+    },
+
+    consumeData: async ({ transportId, dataProducerId }) => {
+      const transport = this.sctpTransport(transportId, 'recv')
+      return await this.withSlot('data-consumers', this.dataConsumers.size, this.limits.maxDataConsumers, async () => {
+        const router = await this.getRouter()
+        // Consumes of media and data share the count: one id space.
+        const endConsume = this.owner.consumeStarting(router, dataProducerId)
+        try {
+          return await this.consumeDataIn(router, transport, dataProducerId, endConsume)
+        } finally {
+          endConsume()
+        }
+      })
+    },
+
+    closeDataProducer: async ({ dataProducerId }) => {
+      const dataProducer = this.dataProducers.get(dataProducerId)
+      if (dataProducer === undefined) throw new SignallingError('NotFound', `no data producer ${dataProducerId} of this connection`)
+      dataProducer.close()
+      return {}
+    },
+
+    closeDataConsumer: async ({ dataConsumerId }) => {
+      const dataConsumer = this.dataConsumers.get(dataConsumerId)
+      if (dataConsumer === undefined) throw new SignallingError('NotFound', `no data consumer ${dataConsumerId} on this connection`)
+      dataConsumer.close()
+      return {}
+    }
+  }
+
+  /** A transport of this connection in `direction` that was created with sctpCapabilities. */
+  private sctpTransport (transportId: string, direction: TransportDirection): ms.WebRtcTransport {
+    const transport = this.transport(transportId, direction)
+    if (transport.sctpParameters === undefined) throw new SignallingError('BadRequest', `transport ${transportId} was created without sctpCapabilities: it carries no data channels`)
+    return transport
+  }
+
+  /**
+   * Brings `dataProducerId` into `router` if it is elsewhere (a lookup, bounded), checks the
+   * client may consume it, and consumes it.
+   */
+  private async consumeDataIn (router: ms.Router, transport: ms.WebRtcTransport, dataProducerId: string, endConsume: () => void): Promise<DataConsumerInfo> {
+    const resolve = this.options.resolveDataProducer
+    let resolved: ms.DataProducer | undefined
+    let piped = false
+    // Only a room grant can refuse it after a pull; only then is it worth a dump to know
+    // whether a copy it brings was there before (a router lists no data producers).
+    const wasHere = this.grants?.room === undefined || resolve === undefined ||
+      (await router.dump()).mapDataProducerIdDataConsumerIds.some((e) => e.key === dataProducerId)
+    if (resolve !== undefined) {
+      const endLookup = this.takeLookup()
+      try {
+        const result = await resolve(dataProducerId, router)
+        if (result !== undefined && result !== null) {
+          piped = 'pipeDataProducer' in result
+          resolved = 'pipeDataProducer' in result ? result.pipeDataProducer : result
+        }
+      } catch (err) {
+        const name = err instanceof Error ? err.name : ''
+        const message = err instanceof Error ? err.message : String(err)
+        if (name === 'ProducerNotFoundError' || name === 'NotFound') throw new SignallingError('NotFound', `data producer ${dataProducerId} not found: ${message}`)
+        throw new SignallingError('Unavailable', `data producer ${dataProducerId} could not be brought to this router: ${message}`)
+      } finally {
+        endLookup()
+      }
+    }
+    try {
+      checkRoom(this.grants, dataProducerId, resolved ?? this.owner.dataProducerById(dataProducerId))
+    } catch (err) {
+      // A copy brought in only for a client that may not consume it is not kept (unless in use).
+      if (!wasHere && piped && resolved !== undefined) {
+        endConsume()
+        await this.owner.releaseUnusedDataCopy(router, resolved)
+      }
+      throw err
+    }
+    let dataConsumer: ms.DataConsumer
+    try {
+      dataConsumer = await transport.consumeData({ dataProducerId })
+    } catch (err) {
+      // mediasoup names no class for an id its router does not have.
+      if (err instanceof Error && !(err instanceof TypeError) && /not found/i.test(err.message)) throw new SignallingError('NotFound', `data producer ${dataProducerId} not found`)
+      throw err
+    }
+    const { sctpStreamParameters } = dataConsumer
+    if (this.closed || transport.closed || sctpStreamParameters === undefined) {
+      dataConsumer.close()
+      throw new SignallingError('MediaError', sctpStreamParameters === undefined ? `data consumer of ${dataProducerId} has no SCTP stream` : 'transport closed')
+    }
+    this.dataConsumers.set(dataConsumer.id, dataConsumer)
+    dataConsumer.observer.once('close', () => this.dataConsumers.delete(dataConsumer.id))
+    dataConsumer.once('dataproducerclose', () => {
+      this.send({ notification: 'dataConsumerClosed', data: { dataConsumerId: dataConsumer.id, dataProducerId } })
     })
+    return { id: dataConsumer.id, dataProducerId, sctpStreamParameters, label: dataConsumer.label, protocol: dataConsumer.protocol }
   }
 }
 

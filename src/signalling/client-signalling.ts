@@ -19,7 +19,7 @@ import type { ClientTokenClaims } from './token.js'
 import { CLOSE_TOO_MANY_CONNECTIONS, DEFAULT_LIMITS, Refusal, SignallingAdmission } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 import { ClientSession } from './client-session.js'
-import type { ResolvedProducer, RouterSelector, SessionOwner } from './client-session.js'
+import type { ResolvedDataProducer, ResolvedProducer, RouterSelector, SessionOwner } from './client-session.js'
 import { createLogger, describeError } from '../logger.js'
 
 const log = createLogger('signalling')
@@ -88,6 +88,15 @@ export interface ClientSignallingOptions {
    */
   resolveProducer?: (producerId: string, router: ms.Router) => Promise<ResolvedProducer | undefined | void>
   /**
+   * The same for `consumeData`: called before every one, e.g.
+   * `(id, router) => node.pipeToRouter({ dataProducerId: id, router })`; resolves with the
+   * data producer in `router` (or `{ pipeDataProducer }`), whose `appData.room` is checked
+   * like a producer's. Errors as for resolveProducer; always bounded by the lookup limits
+   * (a router tells no data producer it has). Default none: only data producers already
+   * in the router can be consumed.
+   */
+  resolveDataProducer?: (dataProducerId: string, router: ms.Router) => Promise<ResolvedDataProducer | undefined | void>
+  /**
    * Require a token (see createClientToken) as `?token=` in the connection URL. Without a
    * valid one the connection is closed with code 4401 and the reason as close reason.
    * Default none: every connection may do everything.
@@ -140,6 +149,8 @@ export class ClientSignalling implements SessionOwner {
 
   private readonly sessions = new Set<ClientSession>()
   private readonly admission: SignallingAdmission
+  /** Data producers of this signalling's clients, by id: their rooms are known without resolveDataProducer. */
+  private readonly dataProducers = new Map<string, ms.DataProducer>()
   /** Producers of this signalling's clients, by id: their rooms are known without resolveProducer. */
   private readonly producers = new Map<string, ms.Producer>()
   /** Consumes under way, by router then producer id: a copy they may use is not released. */
@@ -259,6 +270,34 @@ export class ClientSignalling implements SessionOwner {
   /** @internal */
   producerById (producerId: string): ms.Producer | undefined {
     return this.producers.get(producerId)
+  }
+
+  /** @internal */
+  async releaseUnusedDataCopy (router: ms.Router, copy: ms.DataProducer): Promise<void> {
+    if (this.dataProducers.get(copy.id) === copy) return
+    let dump: Awaited<ReturnType<ms.Router['dump']>>
+    try {
+      dump = await router.dump()
+    } catch (err) {
+      log.debug('copy of data producer %s kept: no dump of its router (%s)', copy.id, describeError(err))
+      return
+    }
+    const consumers = dump.mapDataProducerIdDataConsumerIds.find((e) => e.key === copy.id)?.values.length ?? 0
+    // Checked again after the dump, in the tick of the close: no consumeData of it may start between.
+    if (consumers > 0 || copy.closed || (this.consuming.get(router)?.get(copy.id) ?? 0) > 0) return
+    log.debug('releasing the copy of data producer %s brought in for a consumeData refused by its room', copy.id)
+    copy.close()
+  }
+
+  /** @internal */
+  adoptDataProducer (dataProducer: ms.DataProducer): void {
+    this.dataProducers.set(dataProducer.id, dataProducer)
+    dataProducer.observer.once('close', () => this.dataProducers.delete(dataProducer.id))
+  }
+
+  /** @internal */
+  dataProducerById (dataProducerId: string): ms.DataProducer | undefined {
+    return this.dataProducers.get(dataProducerId)
   }
 
   /** @internal */

@@ -24,7 +24,11 @@ const METHOD_ACTION: { [M in ClientMethod]: ClientAction | null } = {
   pauseConsumer: 'consume',
   resumeConsumer: 'consume',
   closeConsumer: 'consume',
-  requestKeyFrame: 'consume'
+  requestKeyFrame: 'consume',
+  produceData: 'publish',
+  closeDataProducer: 'publish',
+  consumeData: 'consume',
+  closeDataConsumer: 'consume'
 }
 
 const DIRECTION_ACTION: Record<TransportDirection, ClientAction> = { send: 'publish', recv: 'consume' }

@@ -4,7 +4,7 @@ export {
   CLOSE_UNAUTHORIZED, CLOSE_ROUTER_CLOSED, CLOSE_GOING_AWAY
 } from './client-signalling.js'
 export type { ClientSignallingOptions } from './client-signalling.js'
-export type { ClientContext, RouterSelector, ResolvedProducer } from './client-session.js'
+export type { ClientContext, RouterSelector, ResolvedProducer, ResolvedDataProducer } from './client-session.js'
 export { DEFAULT_LIMITS, REFUSAL_REASONS, CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_MANY_CONNECTIONS } from './client-limits.js'
 export type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 export { ROOM_KEY } from './grants.js'
@@ -16,5 +16,6 @@ export { CLIENT_METHODS, DEFAULT_MAX_MESSAGE_BYTES, SignallingError, decodeClien
 export type {
   ClientMethod, ClientRequest, RequestId, RequestDataMap, ResponseDataMap, Reply, OkReply, ErrorReply,
   Notification, ConsumerClosedNotification, ConsumerRestoredNotification, NodeDrainingNotification, ConsumerCloseReason,
-  ConsumerInfo, SignallingErrorName, TransportDirection, TransportInfo, ProducerInfo
+  ConsumerInfo, SignallingErrorName, TransportDirection, TransportInfo, ProducerInfo,
+  DataConsumerInfo, DataConsumerClosedNotification
 } from './messages.js'

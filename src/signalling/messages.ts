@@ -17,7 +17,8 @@ export type TransportDirection = 'send' | 'recv'
 /** What each method takes (`data` of the request). */
 export interface RequestDataMap {
   getRouterRtpCapabilities: Record<string, never>
-  createWebRtcTransport: { direction: TransportDirection }
+  /** With `sctpCapabilities` (mediasoup-client's `device.sctpCapabilities`), the transport can carry data channels. */
+  createWebRtcTransport: { direction: TransportDirection, sctpCapabilities?: ms.SctpCapabilities }
   connectWebRtcTransport: { transportId: string, dtlsParameters: ms.DtlsParameters }
   produce: { transportId: string, kind: ms.MediaKind, rtpParameters: ms.RtpParameters, appData: Record<string, unknown> }
   consume: { transportId: string, producerId: string, rtpCapabilities: ms.RtpCapabilities }
@@ -29,6 +30,10 @@ export interface RequestDataMap {
   resumeProducer: { producerId: string }
   closeProducer: { producerId: string }
   listProducers: Record<string, never>
+  produceData: { transportId: string, sctpStreamParameters: ms.SctpStreamParameters, label: string, protocol: string, appData: Record<string, unknown> }
+  consumeData: { transportId: string, dataProducerId: string }
+  closeDataProducer: { dataProducerId: string }
+  closeDataConsumer: { dataConsumerId: string }
 }
 
 export interface TransportInfo {
@@ -36,6 +41,17 @@ export interface TransportInfo {
   iceParameters: ms.IceParameters
   iceCandidates: ms.IceCandidate[]
   dtlsParameters: ms.DtlsParameters
+  /** Present when the transport was created with `sctpCapabilities`. */
+  sctpParameters?: ms.SctpParameters
+}
+
+/** What `consumeData` answers: the browser's side of the data consumer (mediasoup-client's transport.consumeData()). */
+export interface DataConsumerInfo {
+  id: string
+  dataProducerId: string
+  sctpStreamParameters: ms.SctpStreamParameters
+  label: string
+  protocol: string
 }
 
 export interface ProducerInfo {
@@ -60,6 +76,10 @@ export interface ResponseDataMap {
   resumeProducer: Record<string, never>
   closeProducer: Record<string, never>
   listProducers: { producers: ProducerInfo[] }
+  produceData: { id: string }
+  consumeData: DataConsumerInfo
+  closeDataProducer: Record<string, never>
+  closeDataConsumer: Record<string, never>
 }
 
 export type ClientMethod = keyof RequestDataMap
@@ -67,7 +87,8 @@ export type ClientMethod = keyof RequestDataMap
 export const CLIENT_METHODS: readonly ClientMethod[] = [
   'getRouterRtpCapabilities', 'createWebRtcTransport', 'connectWebRtcTransport', 'produce', 'consume',
   'pauseConsumer', 'resumeConsumer', 'closeConsumer', 'requestKeyFrame',
-  'pauseProducer', 'resumeProducer', 'closeProducer', 'listProducers'
+  'pauseProducer', 'resumeProducer', 'closeProducer', 'listProducers',
+  'produceData', 'consumeData', 'closeDataProducer', 'closeDataConsumer'
 ]
 
 /** A validated request, discriminated on `method`. */
@@ -79,7 +100,8 @@ export type ClientRequest = { [M in ClientMethod]: { id: RequestId, method: M, d
  * - TooLarge: the message exceeds the size limit.
  * - UnknownMethod: `method` is not one of CLIENT_METHODS.
  * - NotFound: the transport, producer or consumer id is unknown (to this connection, or
- *   for a producer to consume: to the router and to resolveProducer).
+ *   for a producer to consume: to the router and to resolveProducer; for a data producer:
+ *   to the router and to resolveDataProducer).
  * - Forbidden: the connection's token does not allow this action (or, with a room grant,
  *   this producer).
  * - LimitExceeded: too many transports, producers, consumers, pending requests, or
@@ -138,7 +160,17 @@ export interface ConsumerRestoredNotification {
 /** This node is draining (going out of service): connect to another node and move there. */
 export interface NodeDrainingNotification { notification: 'nodeDraining', data: Record<string, never> }
 
-export type Notification = ConsumerClosedNotification | ConsumerRestoredNotification | NodeDrainingNotification
+/**
+ * Sent when a data consumer closes without the client asking: its data producer closed (at
+ * its origin), or the path bringing it from another node broke. Data consumers are not
+ * re-created: `consumeData` again (NotFound: the data producer is gone).
+ */
+export interface DataConsumerClosedNotification {
+  notification: 'dataConsumerClosed'
+  data: { dataConsumerId: string, dataProducerId: string }
+}
+
+export type Notification = ConsumerClosedNotification | ConsumerRestoredNotification | NodeDrainingNotification | DataConsumerClosedNotification
 
 /** An error to send back to the client; `requestId` is the id of the request it answers. */
 export class SignallingError extends SwarmError {
@@ -214,13 +246,45 @@ function rtpCapabilities (value: unknown): ms.RtpCapabilities {
   return c as ms.RtpCapabilities
 }
 
+/** SCTP stream ids are 16-bit; so are the reliability limits mediasoup takes. */
+const MAX_UINT16 = 65535
+/** Longest data channel label or protocol accepted, in characters. */
+const MAX_DATA_LABEL = 1024
+
+function uint16 (value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_UINT16) bad(`${what} must be an integer 0-${MAX_UINT16}`)
+  return value as number
+}
+
+function sctpCapabilities (value: unknown): ms.SctpCapabilities {
+  const numStreams = object(object(value, 'sctpCapabilities').numStreams, 'sctpCapabilities.numStreams')
+  return { numStreams: { OS: uint16(numStreams.OS, 'sctpCapabilities.numStreams.OS'), MIS: uint16(numStreams.MIS, 'sctpCapabilities.numStreams.MIS') } }
+}
+
+function sctpStreamParameters (value: unknown): ms.SctpStreamParameters {
+  const p = object(value, 'sctpStreamParameters')
+  if (p.ordered !== undefined && typeof p.ordered !== 'boolean') bad('sctpStreamParameters.ordered must be a boolean')
+  return {
+    streamId: uint16(p.streamId, 'sctpStreamParameters.streamId'),
+    ...(p.ordered === undefined ? {} : { ordered: p.ordered }),
+    ...(p.maxPacketLifeTime === undefined ? {} : { maxPacketLifeTime: uint16(p.maxPacketLifeTime, 'sctpStreamParameters.maxPacketLifeTime') }),
+    ...(p.maxRetransmits === undefined ? {} : { maxRetransmits: uint16(p.maxRetransmits, 'sctpStreamParameters.maxRetransmits') })
+  }
+}
+
+function label (value: unknown, what: string): string {
+  if (value === undefined) return ''
+  if (typeof value !== 'string' || value.length > MAX_DATA_LABEL) bad(`${what} must be a string of at most ${MAX_DATA_LABEL} characters`)
+  return value
+}
+
 const empty = (): Record<string, never> => ({})
 
 const decoders: { [M in ClientMethod]: (d: Json) => RequestDataMap[M] } = {
   getRouterRtpCapabilities: empty,
   createWebRtcTransport: (d) => {
     if (d.direction !== 'send' && d.direction !== 'recv') bad('direction must be "send" or "recv"')
-    return { direction: d.direction }
+    return d.sctpCapabilities === undefined ? { direction: d.direction } : { direction: d.direction, sctpCapabilities: sctpCapabilities(d.sctpCapabilities) }
   },
   connectWebRtcTransport: (d) => ({ transportId: id(d.transportId, 'transportId'), dtlsParameters: dtlsParameters(d.dtlsParameters) }),
   produce: (d) => ({
@@ -237,7 +301,17 @@ const decoders: { [M in ClientMethod]: (d: Json) => RequestDataMap[M] } = {
   pauseProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
   resumeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
   closeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
-  listProducers: empty
+  listProducers: empty,
+  produceData: (d) => ({
+    transportId: id(d.transportId, 'transportId'),
+    sctpStreamParameters: sctpStreamParameters(d.sctpStreamParameters),
+    label: label(d.label, 'label'),
+    protocol: label(d.protocol, 'protocol'),
+    appData: d.appData === undefined ? {} : object(d.appData, 'appData')
+  }),
+  consumeData: (d) => ({ transportId: id(d.transportId, 'transportId'), dataProducerId: id(d.dataProducerId, 'dataProducerId') }),
+  closeDataProducer: (d) => ({ dataProducerId: id(d.dataProducerId, 'dataProducerId') }),
+  closeDataConsumer: (d) => ({ dataConsumerId: id(d.dataConsumerId, 'dataConsumerId') })
 }
 
 function isMethod (value: unknown): value is ClientMethod {

@@ -11,9 +11,9 @@ import path from 'node:path'
 import { build } from 'esbuild'
 import { chromium } from 'playwright-core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import type { ClientEventRecord, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
+import type { ClientEventRecord, DataReport, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
 
-export type { ClientEventRecord, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
+export type { ClientEventRecord, DataReport, ElementReport, FrameSample, PublishOptions, PublishResult, TrackStats } from './page/api.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const PAGE_ENTRY = path.join(import.meta.dirname, 'page/main.ts')
@@ -173,6 +173,27 @@ export class ViewerPage extends HarnessPage {
   }
 }
 
+/** A page with data channels: one that publishes (publishData, sendData) or one that consumes (consumeData, dataReport). */
+export class DataPage extends HarnessPage {
+  /** Opens a data channel on the node of `wsUrl`; resolves with its data producer id once it is open. */
+  async publishData (wsUrl: string, label: string): Promise<string> {
+    return await this.call<string>('publishData', wsUrl, label)
+  }
+
+  async sendData (prefix: string, count: number): Promise<void> {
+    await this.call('sendData', prefix, count)
+  }
+
+  /** Consumes `dataProducerId` from the node of `wsUrl`; messages starting with `prefix` are counted. */
+  async consumeData (wsUrl: string, dataProducerId: string, prefix: string): Promise<string> {
+    return await this.call<string>('consumeData', wsUrl, dataProducerId, prefix)
+  }
+
+  async dataReport (): Promise<DataReport> {
+    return await this.call<DataReport>('dataReport')
+  }
+}
+
 export class BrowserHarness {
   private readonly pages: HarnessPage[] = []
   private count = 0
@@ -214,6 +235,11 @@ export class BrowserHarness {
     const viewer = await this.open((name, page, context) => new ViewerPage(name, page, context, this.callTimeoutMs), 'viewer')
     await viewer.view(urls, producerIds)
     return viewer
+  }
+
+  /** Opens an empty page for data channels. */
+  async openDataPage (): Promise<DataPage> {
+    return await this.open((name, page, context) => new DataPage(name, page, context, this.callTimeoutMs), 'data')
   }
 
   /**

@@ -10,6 +10,8 @@ describe('protocol messages', () => {
     const valid = [
       { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: { Qm1: 3 }, recruited: false, load: 4, capacity: 2000 },
       { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: {}, recruited: true, offer: endpoint, load: 4, capacity: 2000 },
+      { type: 'pull', producerId: 'a-b', linkId: 'l1', rtts: {}, recruited: false, data: true, load: 4, capacity: 2000 },
+      { type: 'recruit', producerId: 'x', data: true },
       { type: 'status', producerId: 'x' },
       { type: 'recruit', producerId: 'x' },
       { type: 'connect-pipe', pipeId: 'p0', remote: endpoint },
@@ -37,6 +39,8 @@ describe('protocol messages', () => {
     ['non-boolean recruited', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, recruited: 'yes' }, 'bad-message'],
     ['an offer without SRTP', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, offer: { ...endpoint, srtpParameters: undefined } }, 'bad-message'],
     ['an offer that is not an object', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, offer: 'p1' }, 'bad-message'],
+    ['non-boolean data', { type: 'pull', producerId: 'x', linkId: 'l', load: 0, capacity: 1, data: 'yes' }, 'bad-message'],
+    ['a recruit with non-boolean data', { type: 'recruit', producerId: 'x', data: 1 }, 'bad-message'],
     ['bad ip', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, ip: 'example.com' } }, 'bad-message'],
     ['bad port', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, port: 70000 } }, 'bad-message'],
     ['bad SRTP suite', { type: 'connect-pipe', pipeId: 'p', remote: { ...endpoint, srtpParameters: { cryptoSuite: 'NULL', keyBase64: 'AAAAAAAAAAAAAAAAAAAA' } } }, 'bad-message'],
@@ -80,6 +84,23 @@ describe('protocol messages', () => {
     assert.throws(() => decodeResponse(bytes({ ...ok, rtpParameters: { codecs: [] } })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, paused: 'no' })), ProtocolError)
     assert.throws(() => decodeResponse(bytes({ ...ok, route: Array(40).fill('Qm1') })), ProtocolError)
+  })
+
+  it('decodeResponse() checks data-pull-ok fields', () => {
+    const ok = { type: 'data-pull-ok', producerId: 'x', sctpStreamParameters: { streamId: 3, ordered: true }, label: 'chat', protocol: '', paused: false, appData: { room: 'r' }, pipe: endpoint, route: ['Qm1'], load: 1, capacity: 10 }
+    assert.deepEqual(decodeResponse(encode(ok as never)), ok)
+    assert.deepEqual(decodeResponse(bytes({ ...ok, peerPipeId: 'p2' })), { ...ok, peerPipeId: 'p2' })
+    // Older senders may leave an empty label or protocol out.
+    const { label: _label, protocol: _protocol, ...bare } = ok
+    assert.deepEqual(decodeResponse(bytes(bare)), { ...ok, label: '', protocol: '' })
+    assert.throws(() => decodeResponse(bytes({ ...ok, sctpStreamParameters: { streamId: 70000 } })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, sctpStreamParameters: { streamId: 1, ordered: 'yes' } })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, sctpStreamParameters: { streamId: 1, maxRetransmits: -1 } })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, sctpStreamParameters: undefined })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, label: 'x'.repeat(2000) })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, protocol: 5 })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, paused: undefined })), ProtocolError)
+    assert.throws(() => decodeResponse(bytes({ ...ok, pipe: { ...endpoint, port: 0 } })), ProtocolError)
   })
 
   it('frames carry a request id: a bad request keeps its id in the answer, an unreadable one gets null', () => {

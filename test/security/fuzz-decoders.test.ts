@@ -7,7 +7,8 @@ import fc from 'fast-check'
 import { ProtocolError, WIRE_ERROR_CODES } from '../../src/errors.js'
 import {
   decodeRequest, decodeRequestFrame, decodeResponse, decodeResponseFrame, encode, encodeFrame,
-  MAX_ANNOUNCED_IDS, MAX_CANDIDATES, MAX_CLOSER, MAX_LOCATE_WAIT_MS, MAX_MESSAGE_BYTES, MAX_REQUEST_ID, MAX_ROUTE, MAX_RTTS
+  MAX_ANNOUNCED_IDS, MAX_CANDIDATES, MAX_CLOSER, MAX_DATA_LABEL, MAX_LOCATE_WAIT_MS, MAX_MESSAGE_BYTES, MAX_REQUEST_ID, MAX_ROUTE, MAX_RTTS,
+  MAX_SCTP_STREAM_ID
 } from '../../src/protocol/messages.js'
 import { CLIENT_METHODS, decodeClientRequest, SignallingError } from '../../src/signalling/messages.js'
 import type { ClientRequest } from '../../src/signalling/messages.js'
@@ -37,9 +38,9 @@ const peerInfo = fc.record({ peerId: shortId, multiaddrs: fc.array(fc.stringMatc
 const rtts = fc.dictionary(shortId, count, { maxKeys: MAX_RTTS })
 
 const request: fc.Arbitrary<Request> = fc.oneof(
-  fc.record({ type: fc.constant('pull' as const), producerId: id, linkId: id, rtts, recruited: fc.boolean(), offer: endpoint, leaving: id, ...load }, { requiredKeys: ['type', 'producerId', 'linkId', 'rtts', 'recruited', 'load', 'capacity'] }),
+  fc.record({ type: fc.constant('pull' as const), producerId: id, linkId: id, rtts, recruited: fc.boolean(), offer: endpoint, leaving: id, data: fc.constant(true), ...load }, { requiredKeys: ['type', 'producerId', 'linkId', 'rtts', 'recruited', 'load', 'capacity'] }),
   fc.record({ type: fc.constant('status' as const), producerId: id }, { requiredKeys: ['type'] }),
-  fc.record({ type: fc.constant('recruit' as const), producerId: id }),
+  fc.record({ type: fc.constant('recruit' as const), producerId: id, data: fc.constant(true) }, { requiredKeys: ['type', 'producerId'] }),
   fc.record({ type: fc.constant('connect-pipe' as const), pipeId: id, remote: endpoint }),
   fc.record({ type: fc.constant('producer-event' as const), pipeId: id, producerId: id, event: fc.constantFrom('pause' as const, 'resume' as const, 'close' as const), reason: fc.constantFrom('closed' as const, 'upstream-lost' as const) }, { requiredKeys: ['type', 'pipeId', 'producerId', 'event'] }),
   fc.record({ type: fc.constant('move' as const), producerId: id }),
@@ -64,6 +65,24 @@ const response: fc.Arbitrary<Response> = fc.oneof(
     route: fc.array(shortId, { maxLength: MAX_ROUTE }),
     ...load
   }, { requiredKeys: ['type', 'producerId', 'kind', 'rtpParameters', 'paused', 'appData', 'pipe', 'route', 'load', 'capacity'] }) as fc.Arbitrary<Response>,
+  fc.record({
+    type: fc.constant('data-pull-ok' as const),
+    producerId: id,
+    sctpStreamParameters: fc.record({
+      streamId: fc.integer({ min: 0, max: MAX_SCTP_STREAM_ID }),
+      ordered: fc.boolean(),
+      maxPacketLifeTime: fc.integer({ min: 0, max: 65535 }),
+      maxRetransmits: fc.integer({ min: 0, max: 65535 })
+    }, { requiredKeys: ['streamId'] }),
+    label: fc.string({ maxLength: MAX_DATA_LABEL }),
+    protocol: fc.string({ maxLength: 64 }),
+    paused: fc.boolean(),
+    appData: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+    pipe: endpoint,
+    peerPipeId: id,
+    route: fc.array(shortId, { maxLength: MAX_ROUTE }),
+    ...load
+  }, { requiredKeys: ['type', 'producerId', 'sctpStreamParameters', 'label', 'protocol', 'paused', 'appData', 'pipe', 'route', 'load', 'capacity'] }) as fc.Arbitrary<Response>,
   fc.record({ type: fc.constant('redirect' as const), producerId: id, candidates: fc.array(peerInfo, { maxLength: MAX_CANDIDATES }) }),
   fc.record({ type: fc.constant('providers' as const), producerId: id, providers: fc.array(peerInfo, { maxLength: MAX_CANDIDATES }), closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }, { requiredKeys: ['type', 'producerId', 'providers'] }),
   fc.record({ type: fc.constant('closer' as const), producerId: id, closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }),
@@ -75,10 +94,11 @@ const frameId = fc.integer({ min: 0, max: MAX_REQUEST_ID })
 // ---- hostile input ----
 /** Any JSON value, and objects that look like messages: a known type with random fields. */
 const KNOWN_TYPES = ['pull', 'status', 'recruit', 'connect-pipe', 'producer-event', 'move', 'release', 'close-pipe', 'announce', 'locate',
-  'ok', 'pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', '__proto__', 'constructor', 'toString']
+  'ok', 'pull-ok', 'data-pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', '__proto__', 'constructor', 'toString']
 const FIELDS = ['id', 'producerId', 'linkId', 'pipeId', 'offer', 'remote', 'pipe', 'rtts', 'recruited', 'leaving', 'load', 'capacity', 'event',
   'reason', 'producerIds', 'withdrawn', 'waitMs', 'kind', 'rtpParameters', 'paused', 'appData', 'peerPipeId', 'route', 'candidates',
-  'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', '__proto__', 'constructor']
+  'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', 'data', 'sctpStreamParameters', 'label',
+  'protocol', '__proto__', 'constructor']
 const anyJson = fc.jsonValue({ maxDepth: 4 })
 const messageLike = fc.record({ type: fc.oneof(fc.constantFrom(...KNOWN_TYPES), anyJson) }).chain((base) =>
   fc.dictionary(fc.constantFrom(...FIELDS), anyJson, { maxKeys: 8 }).map((fields) => ({ ...fields, ...base })))
@@ -183,9 +203,10 @@ describe('wire decoders under property tests (fast-check)', function () {
   const jsonObject = fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })
   const requestId = fc.oneof(fc.maxSafeInteger(), fc.string({ minLength: 1, maxLength: 64 })).filter((v) => !Object.is(v, -0))
   const transportId = id
+  const uint16 = fc.integer({ min: 0, max: 65535 })
   const clientData: Record<string, fc.Arbitrary<object>> = {
     getRouterRtpCapabilities: fc.constant({}),
-    createWebRtcTransport: fc.record({ direction: fc.constantFrom('send', 'recv') }),
+    createWebRtcTransport: fc.record({ direction: fc.constantFrom('send', 'recv'), sctpCapabilities: fc.record({ numStreams: fc.record({ OS: uint16, MIS: uint16 }) }) }, { requiredKeys: ['direction'] }),
     connectWebRtcTransport: fc.record({ transportId, dtlsParameters: dtls }),
     produce: fc.record({ transportId, kind: fc.constantFrom('audio', 'video'), rtpParameters: fc.record({ codecs: fc.array(jsonObject, { minLength: 1, maxLength: 4 }), encodings: fc.array(jsonObject, { maxLength: 4 }) }), appData: jsonObject }),
     consume: fc.record({ transportId, producerId: id, rtpCapabilities: fc.record({ codecs: fc.array(jsonObject, { maxLength: 4 }) }) }),
@@ -196,7 +217,17 @@ describe('wire decoders under property tests (fast-check)', function () {
     pauseProducer: fc.record({ producerId: id }),
     resumeProducer: fc.record({ producerId: id }),
     closeProducer: fc.record({ producerId: id }),
-    listProducers: fc.constant({})
+    listProducers: fc.constant({}),
+    produceData: fc.record({
+      transportId,
+      sctpStreamParameters: fc.record({ streamId: uint16, ordered: fc.boolean(), maxPacketLifeTime: uint16, maxRetransmits: uint16 }, { requiredKeys: ['streamId'] }),
+      label: fc.string({ maxLength: 1024 }),
+      protocol: fc.string({ maxLength: 64 }),
+      appData: jsonObject
+    }),
+    consumeData: fc.record({ transportId, dataProducerId: id }),
+    closeDataProducer: fc.record({ dataProducerId: id }),
+    closeDataConsumer: fc.record({ dataConsumerId: id })
   }
   const clientRequest = fc.constantFrom(...CLIENT_METHODS).chain((method) =>
     fc.record({ id: requestId, method: fc.constant(method), data: clientData[method]! })) as fc.Arbitrary<ClientRequest>
@@ -210,7 +241,7 @@ describe('wire decoders under property tests (fast-check)', function () {
 
   it('signalling: random and mutated text never makes decodeClientRequest() throw anything but SignallingError', () => {
     const clientLike = fc.record({ id: fc.oneof(requestId, anyJson), method: fc.oneof(fc.constantFrom(...CLIENT_METHODS, '__proto__', 'constructor', 'hasOwnProperty'), anyJson) })
-      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', '__proto__'), anyJson, { maxKeys: 5 }))
+      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', 'sctpCapabilities', 'sctpStreamParameters', 'label', 'protocol', 'dataProducerId', 'dataConsumerId', '__proto__'), anyJson, { maxKeys: 5 }))
         .map((data) => ({ ...base, data })))
     const text = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 300 }),

@@ -3,8 +3,8 @@ import type { Handler } from './index.js'
 import type { RelayRecruits } from '../serving/relay-recruits.js'
 
 export function recruitHandler (recruits: RelayRecruits): Handler<'recruit'> {
-  return async ({ producerId }, peerId) => {
-    await recruits.answer(peerId, producerId)
+  return async ({ producerId, data }, peerId) => {
+    await recruits.answer(peerId, producerId, data === true)
     return { type: 'ok' }
   }
 }

@@ -4,12 +4,14 @@
 // itself when it said it is getting the producer again, else the nodes above it, the
 // origin last (whose admission and redirects still hold, so a subtree does not storm it).
 // Copies in other routers of this node that were piped from the lost one are piped again.
-// Each restored copy is announced with `producerrestored`; apps consume it again.
+// Each restored copy is announced with `producerrestored` (`dataproducerrestored` for a
+// data producer's); apps consume it again.
 import { RequestRefusedError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
 import type { CopyClosed, IncomingPipes } from '../pipes/incoming-pipes.js'
 import type { ProducerPuller } from '../pulling/producer-puller.js'
-import type { ProducerRegistry } from '../../media/producer-registry.js'
+import { isDataProducer } from '../../media/producer-registry.js'
+import type { AnyProducer, ProducerRegistry } from '../../media/producer-registry.js'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node:healing')
@@ -26,6 +28,18 @@ export interface ProducerRestored {
   gapMs: number
 }
 
+export interface DataProducerRestored {
+  dataProducerId: string
+  router: ms.Router
+  /** The new copy: consume it again. */
+  pipeDataProducer: ms.DataProducer
+  /** Time from the old copy's close to the new copy's creation, in ms. */
+  gapMs: number
+}
+
+/** A restored copy of either kind (the node tells media and data producers apart). */
+export type RestoredCopy = Omit<ProducerRestored, 'pipeProducer'> & { pipeProducer: AnyProducer }
+
 export interface RestoreFailed {
   producerId: string
   router: ms.Router
@@ -39,7 +53,7 @@ export interface CopyRepairInit {
   /** A quick liveness check of a node (a ping with a short deadline). */
   probe: (peerId: string) => Promise<boolean>
   isStopping: () => boolean
-  onRestored: (event: ProducerRestored) => void
+  onRestored: (event: RestoredCopy) => void
   onRestoreFailed: (event: RestoreFailed) => void
 }
 
@@ -90,12 +104,13 @@ export class CopyRepair {
           avoid: [upstream],
           probe: this.init.probe,
           replacing: producer,
-          leaving: upstream
+          leaving: upstream,
+          data: isDataProducer(producer)
         })
         const gapMs = performance.now() - (this.lostOnTheWay.get(producerId) ?? performance.now())
         log.info('copy %s moved off %s (gap %d ms)', producerId, upstream, Math.round(gapMs))
         this.init.onRestored({ producerId, router, pipeProducer, gapMs })
-        await this.repipeLocalCopies(producerId, state.localRouters, router, performance.now() - gapMs)
+        await this.repipeLocalCopies(producerId, state.localRouters, router, performance.now() - gapMs, isDataProducer(producer))
       } catch (err) {
         // The copy stays on the draining node; if that node stops, it is restored then.
         log.info('copy %s could not move off %s: %s', producerId, upstream, describeError(err))
@@ -125,12 +140,13 @@ export class CopyRepair {
         trustFirst: upstreamRestoring,
         // The node above may not know yet that the lost upstream is gone (frozen, cut off):
         // its slot there is about to free.
-        ...(upstreamRestoring ? {} : { leaving: upstream })
+        ...(upstreamRestoring ? {} : { leaving: upstream }),
+        data: event.data
       })
       const gapMs = performance.now() - event.at
       log.info('copy %s restored after %d ms', producerId, Math.round(gapMs))
       this.init.onRestored({ producerId, router, pipeProducer, gapMs })
-      await this.repipeLocalCopies(producerId, state.localRouters, router, event.at)
+      await this.repipeLocalCopies(producerId, state.localRouters, router, event.at, event.data)
     } catch (err) {
       log.info('copy %s not restored: %s', producerId, describeError(err))
       this.init.onRestoreFailed({ producerId, router, error: err as Error })
@@ -139,11 +155,11 @@ export class CopyRepair {
     }
   }
 
-  private async repipeLocalCopies (producerId: string, routers: Set<ms.Router>, restoredIn: ms.Router, lostAt: number): Promise<void> {
+  private async repipeLocalCopies (producerId: string, routers: Set<ms.Router>, restoredIn: ms.Router, lostAt: number, data: boolean): Promise<void> {
     for (const router of routers) {
       if (router === restoredIn || router.closed || this.init.isStopping()) continue
       try {
-        const pipeProducer = await this.init.puller.locate(producerId, router)
+        const pipeProducer = await this.init.puller.locate(producerId, router, undefined, data)
         this.init.onRestored({ producerId, router, pipeProducer, gapMs: performance.now() - lostAt })
       } catch (err) {
         this.init.onRestoreFailed({ producerId, router, error: err as Error })

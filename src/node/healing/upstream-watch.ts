@@ -8,6 +8,7 @@
 // silenceMs + pingTimeoutMs (+ one check period). Peers that send no media are not watched
 // here (the peer monitor's slow pings cover them).
 import { createLogger, describeError } from '../../logger.js'
+import { isDataProducer } from '../../media/producer-registry.js'
 import type { IncomingPipe } from '../pipes/incoming-pipes.js'
 
 const log = createLogger('node:healing')
@@ -66,8 +67,9 @@ export class UpstreamWatch {
       seen.add(pipe.peerId)
       let state = this.activity.get(pipe)
       if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false })
-      // Nothing is expected from an upstream whose copies are all paused.
-      const expectsMedia = [...pipe.copies.values()].some((c) => !c.producer.paused)
+      // Nothing is expected from an upstream whose copies are all paused, or all data
+      // producers (SCTP carries messages only when there are some).
+      const expectsMedia = [...pipe.copies.values()].some((c) => !isDataProducer(c.producer) && !c.producer.paused)
       if (!expectsMedia) {
         state.changedAt = now
         continue

@@ -9,6 +9,9 @@
 //   connect the offered PipeTransport to `pipe`
 //   produce({ id: producerId, … })
 //
+// A data producer is pulled the same way (`data: true`, answered `data-pull-ok`), on the
+// same pipes: its copy is a data producer on the pipe's SCTP association.
+//
 // `offer` is an unconnected PipeTransport of ours, sent while we have no pipe from that
 // peer into the router, so that a new pipe costs one round trip. When the origin makes a
 // new pipe without using the offer (our pipe goes to another router of the origin), we
@@ -17,21 +20,23 @@
 // never land on a closing pipe. The pipe closes when its last copy goes (we send
 // close-pipe), when either side's router closes, or when the peer is gone.
 import { randomUUID } from 'node:crypto'
-import { RemoteError, RequestRefusedError } from '../../errors.js'
+import { InvalidStateError, RemoteError, RequestRefusedError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
 import { endpointOf } from '../../media/pipe-transport.js'
+import { onceClosed } from '../../media/producer-registry.js'
 import { logStopNotice } from './outgoing-pipes.js'
 import type { Notices, Send } from './notices.js'
 import type { SpareTransports } from './spare-transports.js'
-import type { ProducerRegistry } from '../../media/producer-registry.js'
-import type { CloseReason, Load, PullOk, Redirect, Response } from '../../protocol/messages.js'
+import type { AnyProducer, ProducerRegistry } from '../../media/producer-registry.js'
+import type { CloseReason, DataPullOk, Load, PullOk, Redirect, Response } from '../../protocol/messages.js'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node:pipes')
 
 /** A producer re-created here from a peer's pipe. */
 export interface Copy {
-  producer: ms.Producer
+  /** A media producer, or a data producer (pulled with `data`). */
+  producer: AnyProducer
   /** Peer ids from the origin to the peer we receive it from. */
   route: string[]
 }
@@ -59,6 +64,8 @@ export interface CopyClosed {
   upstreamRestoring: boolean
   /** performance.now() of the close. */
   at: number
+  /** The copy was a data producer. */
+  data: boolean
 }
 
 export interface IncomingPipe {
@@ -86,7 +93,7 @@ interface Link {
 }
 
 /** What a pull got: a copy, or a redirect to follow. */
-export type PullResult = { producer: ms.Producer, route: string[] } | { redirect: Redirect }
+export type PullResult = { producer: AnyProducer, route: string[] } | { redirect: Redirect }
 
 export interface IncomingPipesInit {
   localPeerId: string
@@ -102,6 +109,8 @@ export interface IncomingPipesInit {
   onDistributionChange: (producerId: string) => void
   /** A copy closed, with the reason (restoring it is the caller's business). */
   onCopyClosed: (event: CopyClosed) => void
+  /** Longest wait for a pipe's SCTP association before a data copy counts as failed. */
+  sctpConnectTimeoutMs: number
 }
 
 export interface PullOptions {
@@ -111,9 +120,32 @@ export interface PullOptions {
    * A copy of the same producer in the same router that the new one replaces: it is
    * closed (reason `moving`) right before the new copy is made, once the new pipe is ready.
    */
-  replacing?: ms.Producer
+  replacing?: AnyProducer
   /** The node this pull moves off (sent as `leaving`). */
   leaving?: string
+  /** `producerId` names a data producer. */
+  data?: boolean
+}
+
+/** Resolves once the pipe's SCTP association is connected; rejects when it fails, closes or takes longer than `timeoutMs`. */
+async function sctpConnected (transport: ms.PipeTransport, timeoutMs: number): Promise<void> {
+  if (transport.sctpState === 'connected') return
+  const { promise, resolve, reject } = Promise.withResolvers<void>()
+  const onState = (state: ms.SctpState): void => {
+    if (state === 'connected') resolve()
+    else if (state === 'failed' || state === 'closed') reject(new InvalidStateError(`SCTP association ${state}`))
+  }
+  const onClose = (): void => reject(new InvalidStateError('closed before its SCTP association was up'))
+  const timer = setTimeout(() => reject(new InvalidStateError(`SCTP association not up after ${timeoutMs} ms`)), timeoutMs)
+  transport.on('sctpstatechange', onState)
+  transport.observer.once('close', onClose)
+  try {
+    await promise
+  } finally {
+    clearTimeout(timer)
+    transport.off('sctpstatechange', onState)
+    transport.observer.off('close', onClose)
+  }
 }
 
 export class IncomingPipes {
@@ -132,7 +164,7 @@ export class IncomingPipes {
    * Pulls `producerId` from `peerId` into `router`. Rejects with RemoteError (code
    * 'not-found' when the peer does not have it) and leaves nothing behind on failure.
    */
-  async pull (peerId: string, producerId: string, router: ms.Router, { recruited = false, replacing, leaving }: PullOptions = {}): Promise<PullResult> {
+  async pull (peerId: string, producerId: string, router: ms.Router, { recruited = false, replacing, leaving, data = false }: PullOptions = {}): Promise<PullResult> {
     const link = this.linkOf(router, peerId)
     const offer = this.hasPipe(router, peerId) ? undefined : await this.offerOn(link, router)
     this.countPull(peerId, producerId, 1)
@@ -146,13 +178,15 @@ export class IncomingPipes {
         recruited,
         ...this.init.localLoad(),
         ...(offer === undefined ? {} : { offer: endpointOf(offer) }),
-        ...(leaving === undefined ? {} : { leaving })
+        ...(leaving === undefined ? {} : { leaving }),
+        ...(data ? { data } : {})
       }, { onLateAnswer: (late) => this.undoLatePull(peerId, producerId, offer, late) })
     } finally {
       this.countPull(peerId, producerId, -1)
     }
     if (answer.type === 'redirect' && answer.producerId === producerId) return { redirect: answer }
-    if (answer.type !== 'pull-ok' || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', 'pull answered with something else than pull-ok or redirect')
+    const expected = data ? 'data-pull-ok' : 'pull-ok'
+    if (answer.type !== expected || answer.producerId !== producerId) throw new RemoteError(peerId, 'bad-message', `pull answered with something else than ${expected} or redirect`)
     if (answer.route.includes(this.init.localPeerId) || answer.route.at(-1) !== peerId) {
       this.release(peerId, answer.pipe.pipeId, producerId)
       this.abandonOffer(peerId, answer, offer)
@@ -176,16 +210,10 @@ export class IncomingPipes {
       this.closeCopy(replacing, 'moving')
     }
     const done = this.init.registry.expectCopy(router, producerId)
-    let producer: ms.Producer
+    let producer: AnyProducer
     try {
       // The copy is made while a new pipe connects: both are worker round trips.
-      producer = (await Promise.all([pipe.transport.produce({
-        id: producerId,
-        kind: answer.kind,
-        rtpParameters: answer.rtpParameters,
-        paused: answer.paused,
-        appData: answer.appData
-      }), pipe.ready]))[0]
+      producer = (await Promise.all([this.makeCopy(pipe.transport, answer), pipe.ready]))[0]
     } catch (err) {
       done()
       this.release(peerId, answer.pipe.pipeId, producerId)
@@ -195,25 +223,56 @@ export class IncomingPipes {
     pipe.copies.set(producerId, { producer, route: answer.route })
     this.init.spares.prepare(router)
     this.init.onDistributionChange(producerId)
-    producer.observer.once('close', () => {
+    onceClosed(producer, () => {
       pipe.copies.delete(producerId)
       const single = pipe.closeReasons.get(producerId)
       pipe.closeReasons.delete(producerId)
       const reason = single?.reason ?? pipe.closeReason ?? 'released'
       this.init.onDistributionChange(producerId)
       this.init.onCopyClosed({
-        producerId, router, upstream: peerId, route: answer.route, reason, upstreamRestoring: single?.upstreamRestoring ?? false, at: performance.now()
+        producerId, router, upstream: peerId, route: answer.route, reason, upstreamRestoring: single?.upstreamRestoring ?? false, at: performance.now(), data
       })
       if (pipe.closing) return
       // The upstream's consumer is gone already when the close came from there.
       if (reason === 'released' || reason === 'moving') this.release(peerId, pipe.remotePipeId, producerId)
       this.closeIfEmpty(pipe)
     })
+    if (data) {
+      // Messages sent before the association is up are dropped by mediasoup: the copy is
+      // usable once it is.
+      try {
+        await sctpConnected(pipe.transport, this.init.sctpConnectTimeoutMs)
+      } catch (err) {
+        this.closeCopy(producer, 'released')
+        throw new RemoteError(peerId, 'unreachable', `pipe ${pipe.transport.id} from it: ${(err as Error).message}`)
+      }
+    }
     return { producer, route: answer.route }
   }
 
+  /** The copy an answer describes, on our end of its pipe: same id, same parameters. */
+  private async makeCopy (transport: ms.PipeTransport, answer: PullOk | DataPullOk): Promise<AnyProducer> {
+    if (answer.type === 'data-pull-ok') {
+      return await transport.produceData({
+        id: answer.producerId,
+        sctpStreamParameters: answer.sctpStreamParameters,
+        label: answer.label,
+        protocol: answer.protocol,
+        paused: answer.paused,
+        appData: answer.appData
+      })
+    }
+    return await transport.produce({
+      id: answer.producerId,
+      kind: answer.kind,
+      rtpParameters: answer.rtpParameters,
+      paused: answer.paused,
+      appData: answer.appData
+    })
+  }
+
   /** Closes a copy of this node for `reason` (no effect on one that is not a copy from a pipe). */
-  closeCopy (producer: ms.Producer, reason: CopyCloseReason): void {
+  closeCopy (producer: AnyProducer, reason: CopyCloseReason): void {
     for (const pipe of this.byId.values()) {
       if (pipe.copies.get(producer.id)?.producer !== producer) continue
       pipe.closeReasons.set(producer.id, { reason, upstreamRestoring: false })
@@ -232,7 +291,7 @@ export class IncomingPipes {
   }
 
   /** The pipe a copy comes on, if it is a copy from a pipe. */
-  pipeOf (producer: ms.Producer): IncomingPipe | undefined {
+  pipeOf (producer: AnyProducer): IncomingPipe | undefined {
     for (const pipe of this.byId.values()) if (pipe.copies.get(producer.id)?.producer === producer) return pipe
     return undefined
   }
@@ -296,7 +355,7 @@ export class IncomingPipes {
     if (counts.size === 0) this.pulling.delete(peerId)
   }
 
-  private async pipeFor (peerId: string, router: ms.Router, answer: PullOk, link: Link, offer: ms.PipeTransport | undefined): Promise<IncomingPipe> {
+  private async pipeFor (peerId: string, router: ms.Router, answer: PullOk | DataPullOk, link: Link, offer: ms.PipeTransport | undefined): Promise<IncomingPipe> {
     let byRemote = this.creating.get(peerId)
     if (byRemote === undefined) this.creating.set(peerId, byRemote = new Map())
     const existing = byRemote.get(answer.pipe.pipeId)
@@ -317,7 +376,7 @@ export class IncomingPipes {
     if (byRemote.size === 0) this.creating.delete(peerId)
   }
 
-  private async createPipe (peerId: string, router: ms.Router, answer: PullOk, offer: ms.PipeTransport | undefined): Promise<IncomingPipe> {
+  private async createPipe (peerId: string, router: ms.Router, answer: PullOk | DataPullOk, offer: ms.PipeTransport | undefined): Promise<IncomingPipe> {
     const transport = offer ?? await this.init.spares.take(router)
     const remotePipeId = answer.pipe.pipeId
     const connect = async (): Promise<void> => {
@@ -358,7 +417,7 @@ export class IncomingPipes {
    * producer from that peer is under way or done meanwhile (it gets the same consumer).
    */
   private undoLatePull (peerId: string, producerId: string, offer: ms.PipeTransport | undefined, late: Response): void {
-    if (late.type !== 'pull-ok' || late.producerId !== producerId || this.closed) return
+    if ((late.type !== 'pull-ok' && late.type !== 'data-pull-ok') || late.producerId !== producerId || this.closed) return
     if (this.pulling.get(peerId)?.has(producerId) === true) return
     for (const pipe of this.byId.values()) {
       if (pipe.peerId === peerId && pipe.remotePipeId === late.pipe.pipeId && pipe.copies.has(producerId)) return
@@ -369,7 +428,7 @@ export class IncomingPipes {
   }
 
   /** A pipe the origin connected to our offer, which this node will not use after all: close both ends. */
-  private abandonOffer (peerId: string, answer: PullOk, offer: ms.PipeTransport | undefined): void {
+  private abandonOffer (peerId: string, answer: PullOk | DataPullOk, offer: ms.PipeTransport | undefined): void {
     if (offer === undefined || answer.peerPipeId !== offer.id || this.creating.get(peerId)?.has(answer.pipe.pipeId) === true) return
     // Closing it also takes it off its link, if it is still the link's offer.
     offer.close()

@@ -6,6 +6,9 @@
 // A new pipe connects to the puller's offered transport at once when the pull carried an
 // offer, otherwise when the puller sends connect-pipe; one that is never connected is
 // closed after `pipeConnectTimeoutMs`.
+//
+// Data producers go on the same pipes: their consumers are data consumers on the pipe's
+// SCTP association, watched for the same events (pause, resume, close).
 import { InvalidStateError, RequestRefusedError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
 import { endpointOf } from '../../media/pipe-transport.js'
@@ -31,8 +34,8 @@ export interface OutgoingPipe {
   /** The puller's PipeTransport id, known once it is connected (or being connected). */
   remotePipeId?: string
   readonly connected: PromiseWithResolvers<void>
-  /** By producer id. */
-  readonly consumers: Map<string, ms.Consumer>
+  /** By producer id: consumers of media producers, data consumers of data producers. */
+  readonly consumers: Map<string, PipeConsumer>
   readonly connectTimer: NodeJS.Timeout
   /** Settles when a connect to the puller's offer, under way, is done (or at once). */
   ready: Promise<void>
@@ -42,9 +45,12 @@ export interface OutgoingPipe {
   closing: boolean
 }
 
+/** What a pipe carries toward a peer for one producer. */
+export type PipeConsumer = ms.Consumer | ms.DataConsumer
+
 /** What the puller needs to make its copy. */
 export interface ServedConsumer {
-  consumer: ms.Consumer
+  consumer: PipeConsumer
   /** This node's end of the pipe. */
   endpoint: PipeEndpoint
   /** The puller's transport this pipe is connected to, once it is. */
@@ -162,14 +168,15 @@ export class OutgoingPipes {
    * missing; the pipe is made too when missing, connected to `offer` when given. On
    * failure nothing it made is left: the consumer is closed, and so is a pipe left empty.
    */
-  async serve (peerId: string, linkId: string, router: ms.Router, producerId: string, offer: PipeEndpoint | undefined): Promise<ServedConsumer> {
+  async serve (peerId: string, linkId: string, router: ms.Router, producerId: string, offer: PipeEndpoint | undefined, data = false): Promise<ServedConsumer> {
     const pipe = await this.open(peerId, linkId, router, offer)
     pipe.users++
     try {
       let consumer = pipe.consumers.get(producerId)
       if (consumer === undefined) {
         // The consumer is made while a new pipe connects: both are worker round trips.
-        const [made, ready] = await Promise.allSettled([pipe.transport.consume({ producerId }), pipe.ready])
+        const consuming: Promise<PipeConsumer> = data ? pipe.transport.consumeData({ dataProducerId: producerId }) : pipe.transport.consume({ producerId })
+        const [made, ready] = await Promise.allSettled([consuming, pipe.ready])
         if (made.status === 'rejected') throw made.reason
         consumer = made.value
         // A consumer answered after its transport closed is never closed by mediasoup.
@@ -263,8 +270,8 @@ export class OutgoingPipes {
     pipe.connected.resolve()
   }
 
-  private watchConsumer (pipe: OutgoingPipe, consumer: ms.Consumer): void {
-    const { producerId } = consumer
+  private watchConsumer (pipe: OutgoingPipe, consumer: PipeConsumer): void {
+    const producerId = 'kind' in consumer ? consumer.producerId : consumer.dataProducerId
     pipe.consumers.set(producerId, consumer)
     this.init.onDistributionChange(producerId)
     const notify = (event: 'pause' | 'resume' | 'close'): void => {
@@ -275,16 +282,25 @@ export class OutgoingPipes {
           reportUnless(() => !pipe.transport.closed, this.init.report, `producer-event ${event}`))
       }, () => log.trace('producer %s %s not sent: pipe %s closed first', producerId, event, pipe.transport.id))
     }
-    consumer.on('producerpause', () => notify('pause'))
-    consumer.on('producerresume', () => notify('resume'))
-    consumer.on('producerclose', () => {
+    const producerClosed = (): void => {
       pipe.consumers.delete(producerId)
       notify('close')
-    })
-    consumer.observer.once('close', () => {
+    }
+    const closed = (): void => {
       if (pipe.consumers.get(producerId) === consumer) pipe.consumers.delete(producerId)
       this.init.onDistributionChange(producerId)
-    })
+    }
+    if ('kind' in consumer) {
+      consumer.on('producerpause', () => notify('pause'))
+      consumer.on('producerresume', () => notify('resume'))
+      consumer.on('producerclose', producerClosed)
+      consumer.observer.once('close', closed)
+    } else {
+      consumer.on('dataproducerpause', () => notify('pause'))
+      consumer.on('dataproducerresume', () => notify('resume'))
+      consumer.on('dataproducerclose', producerClosed)
+      consumer.observer.once('close', closed)
+    }
   }
 
   /** connect-pipe: the puller connects a pipe made without an offer. */

@@ -4,14 +4,16 @@
 // copy's route), then, for a lookup, the providers in the DHT, each asked in turn,
 // following their redirects depth first, until one serves it or the lookup deadline passes.
 // A node pulls a producer once: other routers, and pulls of other nodes that this one
-// would relay, wait for that pull.
+// would relay, wait for that pull. Data producers are found and pulled the same way; a
+// pull names the kind it wants and never gets the other.
 import { setTimeout as delay } from 'node:timers/promises'
 import { CapacityError, InvalidStateError, ProducerNotFoundError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
 import type { IncomingPipes } from '../pipes/incoming-pipes.js'
 import type { SpareTransports } from '../pipes/spare-transports.js'
 import type { ProducerDirectory } from '../../directory/producer-directory.js'
-import type { ProducerRegistry } from '../../media/producer-registry.js'
+import { isDataProducer } from '../../media/producer-registry.js'
+import type { AnyProducer, ProducerEntry, ProducerRegistry } from '../../media/producer-registry.js'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node:pull')
@@ -49,9 +51,11 @@ export interface PullPlan {
   /** This node was recruited by the first candidate to relay (its pull may use the reserve). */
   recruitedBy?: string
   /** A copy in the same router this pull replaces: closed only once the new pipe is ready. */
-  replacing?: ms.Producer
+  replacing?: AnyProducer
   /** The node this pull moves off (draining): sent along, so a full upstream of it makes room. */
   leaving?: string
+  /** The producer is a data producer. */
+  data?: boolean
 }
 
 export interface ProducerPullerInit {
@@ -76,7 +80,7 @@ export interface ProducerPullerInit {
 
 export class ProducerPuller {
   /** Pulls from other nodes under way (at most one per producer), by producer id. */
-  private readonly underWay = new Map<string, Promise<ms.Producer>>()
+  private readonly underWay = new Map<string, Promise<AnyProducer>>()
 
   constructor (private readonly init: ProducerPullerInit) {}
 
@@ -92,40 +96,50 @@ export class ProducerPuller {
   }
 
   /**
-   * The producer in `router`, made there when missing. `recruitedBy`: the node that asked
-   * this one to relay, pulled from directly (its own copy is the one to relay).
+   * The producer (`data`: the data producer) in `router`, made there when missing.
+   * `recruitedBy`: the node that asked this one to relay, pulled from directly (its own
+   * copy is the one to relay).
    */
-  async locate (producerId: string, router: ms.Router, recruitedBy?: string): Promise<ms.Producer> {
+  async locate (producerId: string, router: ms.Router, recruitedBy?: string, data = false): Promise<AnyProducer> {
     const { registry } = this.init
     const here = registry.inRouter(producerId, router)
-    if (here !== undefined) return here.producer
+    if (here !== undefined) return this.ofKind(here, data).producer
     const local = registry.entries(producerId)[0]
-    if (local !== undefined) return await this.pipeBetweenLocalRouters(local.router, router, producerId)
+    if (local !== undefined) return await this.pipeBetweenLocalRouters(this.ofKind(local, data).router, router, producerId, data)
     const underWay = this.underWay.get(producerId)
     if (underWay !== undefined) {
       await this.settled(producerId)
-      return await this.locate(producerId, router, recruitedBy)
+      return await this.locate(producerId, router, recruitedBy, data)
     }
     const first = recruitedBy ?? this.init.directory.cachedLocation(producerId)
     return await this.pullOnce(producerId, router, {
       candidates: first === undefined ? [] : [first],
       useDirectory: recruitedBy === undefined,
-      recruitedBy
+      recruitedBy,
+      data
     })
+  }
+
+  /** `entry` when it is of the kind asked for: an id of the other kind is not found. */
+  private ofKind (entry: ProducerEntry, data: boolean): ProducerEntry {
+    if (isDataProducer(entry.producer) !== data) {
+      throw new ProducerNotFoundError(entry.producer.id, data ? 'it is a media producer, not a data producer' : 'it is a data producer, not a media producer')
+    }
+    return entry
   }
 
   /**
    * Pulls `producerId` into `router` by `plan`, even if a copy of it is still here
    * (`plan.replacing`: a move) or closing; waits for a pull under way first.
    */
-  async pullBy (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
+  async pullBy (producerId: string, router: ms.Router, plan: PullPlan): Promise<AnyProducer> {
     await this.settled(producerId)
     const here = this.init.registry.inRouter(producerId, router)
     if (here !== undefined && here.producer !== plan.replacing) return here.producer
     return await this.pullOnce(producerId, router, plan)
   }
 
-  private async pullOnce (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
+  private async pullOnce (producerId: string, router: ms.Router, plan: PullPlan): Promise<AnyProducer> {
     const started = performance.now()
     const pull = this.pullFromSwarm(producerId, router, plan)
       .catch((err: Error) => {
@@ -138,7 +152,7 @@ export class ProducerPuller {
     return await pull
   }
 
-  private async pipeBetweenLocalRouters (from: ms.Router, to: ms.Router, producerId: string): Promise<ms.Producer> {
+  private async pipeBetweenLocalRouters (from: ms.Router, to: ms.Router, producerId: string, data: boolean): Promise<AnyProducer> {
     // mediasoup allows one producer id per worker.
     const toWorker = this.init.workerOf(to)
     if (this.init.registry.entries(producerId).some((e) => this.init.workerOf(e.router) === toWorker)) {
@@ -146,6 +160,11 @@ export class ProducerPuller {
     }
     const done = this.init.registry.expectCopy(to, producerId)
     try {
+      if (data) {
+        const { pipeDataProducer } = await from.pipeToRouter({ dataProducerId: producerId, router: to })
+        if (pipeDataProducer === undefined) throw new InvalidStateError(`mediasoup piped no data producer ${producerId} to router ${to.id}`)
+        return pipeDataProducer
+      }
       const { pipeProducer } = await from.pipeToRouter({ producerId, router: to, enableRtx: true })
       if (pipeProducer === undefined) throw new InvalidStateError(`mediasoup piped no producer ${producerId} to router ${to.id}`)
       return pipeProducer
@@ -154,9 +173,9 @@ export class ProducerPuller {
     }
   }
 
-  private async pullFromSwarm (producerId: string, router: ms.Router, plan: PullPlan): Promise<ms.Producer> {
+  private async pullFromSwarm (producerId: string, router: ms.Router, plan: PullPlan): Promise<AnyProducer> {
     const { directory, incoming, localPeerId, maxRedirects } = this.init
-    const { recruitedBy, replacing, leaving } = plan
+    const { recruitedBy, replacing, leaving, data = false } = plan
     const avoid = new Set(plan.avoid)
     const deadline = AbortSignal.timeout(this.init.lookupTimeoutMs)
     const started = performance.now()
@@ -167,12 +186,12 @@ export class ProducerPuller {
     const refusals = { capacity: 0, hopLimit: 0 }
     let tried = new Set<string>()
     // Asks `peerId`, then follows its redirects depth first, up to maxRedirects hops.
-    const tryPeer = async (peerId: string, hops: number): Promise<ms.Producer | undefined> => {
+    const tryPeer = async (peerId: string, hops: number): Promise<AnyProducer | undefined> => {
       if (tried.has(peerId) || avoid.has(peerId) || peerId === localPeerId) return undefined
       tried.add(peerId)
       lookupMs ??= performance.now() - started
       try {
-        const result = await incoming.pull(peerId, producerId, router, { recruited: recruitedBy === peerId, replacing, leaving })
+        const result = await incoming.pull(peerId, producerId, router, { recruited: recruitedBy === peerId, replacing, leaving, data })
         if ('producer' in result) {
           directory.remember(producerId, peerId)
           log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)

@@ -1,14 +1,16 @@
 // Answers another node's pull of a producer this node has (its own or a copy it relays):
 // serve it on a pipe, send the requester to other nodes, or refuse. The placement policy
-// decides; this module checks what the request may ask for and sets the pipe up.
-import { RequestRefusedError } from '../../errors.js'
+// decides; this module checks what the request may ask for and sets the pipe up. A data
+// producer is served the same way, on the same pipes (their SCTP association).
+import { InvalidStateError, RequestRefusedError } from '../../errors.js'
 import { normalizeIp } from '../../p2p/peer-addresses.js'
 import type { OutgoingPipes } from '../pipes/outgoing-pipes.js'
 import type { SpareTransports } from '../pipes/spare-transports.js'
 import type { PeerLimits } from '../options.js'
+import { isDataProducer } from '../../media/producer-registry.js'
 import type { ProducerRegistry } from '../../media/producer-registry.js'
 import type { PlacementPolicy, PullContext } from '../../placement/placement-policy.js'
-import type { Load, PullOk, PullRequest, Redirect } from '../../protocol/messages.js'
+import type { DataPullOk, Load, PullOk, PullRequest, Redirect } from '../../protocol/messages.js'
 
 export interface PullServerInit {
   registry: ProducerRegistry
@@ -37,10 +39,13 @@ const MAX_CANDIDATE_ADDRESSES = 8
 export class PullServer {
   constructor (private readonly init: PullServerInit) {}
 
-  async answer (peerId: string, request: PullRequest): Promise<PullOk | Redirect> {
+  async answer (peerId: string, request: PullRequest): Promise<PullOk | DataPullOk | Redirect> {
     const { producerId, linkId, offer } = request
+    const data = request.data === true
     const entry = this.init.registry.entries(producerId)[0]
-    if (entry === undefined) throw new RequestRefusedError('not-found', `no producer ${producerId} here`)
+    // A pull names the kind it wants: an id of the other kind is not what it looks for.
+    if (entry === undefined || isDataProducer(entry.producer) !== data) throw new RequestRefusedError('not-found', `no ${data ? 'data producer' : 'producer'} ${producerId} here`)
+    const producer = entry.producer
     const route = this.init.routeOf(producerId)
     if (route.includes(peerId)) throw new RequestRefusedError('loop', `you are upstream of my copy of ${producerId}`)
     if (offer !== undefined) this.checkAddress(peerId, offer.ip)
@@ -57,7 +62,8 @@ export class PullServer {
     const downstream = outgoing.downstreamOf(producerId)
     const pull: PullContext = {
       producerId,
-      kind: entry.producer.kind,
+      // A data pipe costs as an audio one: a stream of small messages.
+      kind: isDataProducer(producer) ? 'audio' : producer.kind,
       requester: peerId,
       recruited: request.recruited,
       rtts: request.rtts,
@@ -68,23 +74,41 @@ export class PullServer {
     if (!alreadyServed && !this.init.policy.admits(pull)) return await this.elsewhere(pull, true)
     // Reserved in the same tick as the check: concurrent pulls cannot all pass it.
     const unreserve = outgoing.reserve(producerId, peerId)
-    const releaseLoad = this.init.holdLoad(this.init.policy.pipeCost(entry.producer.kind))
+    const releaseLoad = this.init.holdLoad(this.init.policy.pipeCost(pull.kind))
     let served
     try {
-      served = await outgoing.serve(peerId, linkId, entry.router, producerId, offer)
+      served = await outgoing.serve(peerId, linkId, entry.router, producerId, offer, data)
     } finally {
       unreserve()
       releaseLoad()
     }
     this.init.spares.prepare(entry.router)
     const { consumer, endpoint, peerPipeId } = served
+    if (!('kind' in consumer)) {
+      // mediasoup gives every data consumer on an SCTP transport its stream.
+      const { sctpStreamParameters } = consumer
+      if (sctpStreamParameters === undefined) throw new InvalidStateError(`data consumer of ${producerId} has no SCTP stream`)
+      return {
+        type: 'data-pull-ok',
+        producerId,
+        sctpStreamParameters,
+        label: consumer.label,
+        protocol: consumer.protocol,
+        paused: consumer.dataProducerPaused,
+        appData: producer.appData,
+        pipe: endpoint,
+        ...(peerPipeId === undefined ? {} : { peerPipeId }),
+        route,
+        ...this.init.localLoad()
+      }
+    }
     return {
       type: 'pull-ok',
       producerId,
       kind: consumer.kind,
       rtpParameters: consumer.rtpParameters,
       paused: consumer.producerPaused,
-      appData: entry.producer.appData,
+      appData: producer.appData,
       pipe: endpoint,
       ...(peerPipeId === undefined ? {} : { peerPipeId }),
       route,

@@ -46,7 +46,7 @@ export class RelayRecruits {
   constructor (private readonly init: RelayRecruitsInit) {}
 
   /** Resolves once this node has the copy; refuses with `capacity` when it cannot, `busy` past the sender's bounds. */
-  async answer (peerId: string, producerId: string): Promise<void> {
+  async answer (peerId: string, producerId: string, data = false): Promise<void> {
     const { registry, puller } = this.init
     const busy = (): boolean => registry.entries(producerId).length > 0 || puller.isPulling(producerId)
     if (!busy()) {
@@ -57,7 +57,7 @@ export class RelayRecruits {
         const router = await this.routerForRelaying()
         if (!busy()) {
           log.debug('recruited by %s to relay %s', peerId, producerId)
-          await puller.locate(producerId, router, peerId).catch((err: Error) => {
+          await puller.locate(producerId, router, peerId, data).catch((err: Error) => {
             // It recruited this node for a producer it could not give: a liar, or a rare race.
             log.debug('recruit by %s for %s failed, its recruits are refused for a while: %s', peerId, producerId, describeError(err))
             sender.bucket.charge(RECRUIT_BURST)

@@ -67,6 +67,16 @@ export interface ElementReport {
   longestPaintGapMs: number
 }
 
+/** Messages a page's data consumer received so far (in order of arrival) and what it heard. */
+export interface DataReport {
+  /** Counted messages (those starting with the prefix given to consumeData()), in order. */
+  messages: string[]
+  /** Warm-up messages (any other), counted only. */
+  probes: number
+  /** The node closed the data consumer (the helper's `dataended` event). */
+  ended: boolean
+}
+
 export interface SwarmTestApi {
   /** Connects to `wsUrl` with the helper, sends the fake camera and/or microphone. */
   publish: (wsUrl: string, options: PublishOptions) => Promise<PublishResult>
@@ -84,4 +94,11 @@ export interface SwarmTestApi {
   /** Events of the viewers' SwarmClients so far. */
   clientEvents: () => Promise<ClientEventRecord[]>
   elements: (since: number) => Promise<ElementReport[]>
+  /** Connects with the helper and opens a data channel (label); resolves with its data producer id once open. */
+  publishData: (wsUrl: string, label: string) => Promise<string>
+  /** Sends `count` messages `${prefix}${i}` on the page's data channel, in one go. */
+  sendData: (prefix: string, count: number) => Promise<void>
+  /** Connects with the helper and consumes a data producer; messages starting with `prefix` are counted (shown in the page). */
+  consumeData: (wsUrl: string, dataProducerId: string, prefix: string) => Promise<string>
+  dataReport: () => Promise<DataReport>
 }

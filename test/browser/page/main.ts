@@ -2,7 +2,8 @@
 // as a bundle): an app of the shipped browser helper, mediasoup-swarm/client (src/client),
 // so the browser tests exercise it. Type-checked with the DOM library by ./tsconfig.json.
 import { SwarmClient } from '../../../src/client/index.js'
-import type { ClientEventRecord, ElementReport, FrameSample, PublishOptions, PublishResult, SwarmTestApi, TrackStats } from './api.js'
+import type { ClientEventRecord, DataReport, ElementReport, FrameSample, PublishOptions, PublishResult, SwarmTestApi, TrackStats } from './api.js'
+import type { types } from 'mediasoup-client'
 
 declare global {
   interface Window { swarmTest: SwarmTestApi }
@@ -168,7 +169,53 @@ async function elements (since: number): Promise<ElementReport[]> {
   })
 }
 
+let dataProducer: types.DataProducer | undefined
+const dataReport: DataReport = { messages: [], probes: 0, ended: false }
+
+/** Resolves once a data channel (of a DataProducer or DataConsumer) is open. */
+async function opened (channel: types.DataProducer | types.DataConsumer): Promise<void> {
+  if (channel.readyState === 'open') return
+  // Both emit 'open'; the union of their typed emitters has no common once().
+  await new Promise<void>((resolve) => { (channel as types.DataProducer).once('open', () => resolve()) })
+}
+
+async function publishData (wsUrl: string, label: string): Promise<string> {
+  const client = await SwarmClient.connect({ urls: [wsUrl] })
+  keep.push(client)
+  dataProducer = await client.publishData({ label, ordered: true })
+  await opened(dataProducer)
+  return dataProducer.id
+}
+
+async function sendData (prefix: string, count: number): Promise<void> {
+  if (dataProducer === undefined) throw new Error('publishData() first')
+  for (let i = 0; i < count; i++) dataProducer.send(`${prefix}${i}`)
+}
+
+async function consumeData (wsUrl: string, dataProducerId: string, prefix: string): Promise<string> {
+  const client = await SwarmClient.connect({ urls: [wsUrl] })
+  keep.push(client)
+  client.on('dataended', () => { dataReport.ended = true })
+  const shown = document.createElement('pre')
+  shown.id = `data-${dataProducerId}`
+  shown.style.color = '#eee'
+  document.getElementById('media')?.append(shown)
+  const dataConsumer = await client.consumeData(dataProducerId)
+  dataConsumer.on('message', (data: unknown) => {
+    const text = String(data)
+    if (text.startsWith(prefix)) dataReport.messages.push(text)
+    else dataReport.probes++
+    shown.textContent = `${dataConsumer.label}: ${dataReport.messages.length} messages, last ${text}`
+  })
+  await opened(dataConsumer)
+  return dataConsumer.id
+}
+
 window.swarmTest = {
+  publishData,
+  sendData,
+  consumeData,
+  dataReport: async () => ({ ...dataReport, messages: [...dataReport.messages] }),
   publish,
   view,
   stats,
