@@ -24,7 +24,9 @@ const METHOD_ACTION: { [M in ClientMethod]: ClientAction | null } = {
   pauseConsumer: 'consume',
   resumeConsumer: 'consume',
   closeConsumer: 'consume',
-  requestKeyFrame: 'consume'
+  requestKeyFrame: 'consume',
+  setConsumerPreferredLayers: 'consume',
+  setConsumerPriority: 'consume'
 }
 
 const DIRECTION_ACTION: Record<TransportDirection, ClientAction> = { send: 'publish', recv: 'consume' }
@@ -65,4 +67,11 @@ export function checkRoom (grants: ClientGrants | undefined, producerId: string,
   if (room === undefined) return
   if (producer === undefined) throw new SignallingError('Forbidden', `the room of producer ${producerId} is not known here; the token allows room ${JSON.stringify(room)} only`)
   if (roomOf(producer) !== room) throw new SignallingError('Forbidden', `producer ${producerId} is not in room ${JSON.stringify(room)}, the only one the token allows`)
+}
+
+/** @throws SignallingError Forbidden when the grants name a room other than `room` */
+export function checkListedRoom (grants: ClientGrants | undefined, room: string): void {
+  if (grants?.room !== undefined && grants.room !== room) {
+    throw new SignallingError('Forbidden', `the token allows room ${JSON.stringify(grants.room)} only`)
+  }
 }
