@@ -98,16 +98,20 @@ describe('rooms across the swarm: a client lists and follows the producers of it
   })
 
   it('the client gets newProducer when a producer of the room is published on B, and producerClosed when it closes', async () => {
+    const published = Date.now()
     const third = await publish(b, 'r')
     const added = await member.next('newProducer', NOTICE_MS)
+    const addedMs = Date.now() - published
     assert.equal(added.room, 'r')
     assert.equal(added.producer.id, third.producer.id)
     assert.equal(added.producer.appData.room, 'r')
     assert.deepEqual(ids((await member.ok('listProducers', { room: 'r' })).producers), [onA.producer.id, onB.producer.id, third.producer.id].sort())
 
+    const closing = Date.now()
     third.close()
     const closed = await member.next('producerClosed', NOTICE_MS)
     assert.deepEqual(closed, { room: 'r', producerId: third.producer.id })
+    console.log(`      newProducer ${addedMs} ms after the publish on B, producerClosed ${Date.now() - closing} ms after its close`)
     // Nothing about room "s" reached this client.
     assert.ok(!member.notifications.some((n) => JSON.stringify(n).includes('"room":"s"')))
   })
