@@ -18,7 +18,7 @@ const SECRET = 'a-test-secret-of-at-least-32-characters'
 const NOTICE_MS = 10_000
 
 describe('rooms across the swarm: a client lists and follows the producers of its room wherever they were published', function () {
-  this.timeout(60_000)
+  this.timeout(90_000)
   let nodes: SwarmNode[] = []
   let a: SwarmNode
   let b: SwarmNode
@@ -32,7 +32,8 @@ describe('rooms across the swarm: a client lists and follows the producers of it
 
   before(async () => {
     nodes = await startChain(3)
-    await waitConnected(nodes)
+    // A busy machine (other jobs) can take a while to connect a chain.
+    await waitConnected(nodes, 30_000)
     ;[a, b, c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
     cRouter = await c.createRouter({ mediaCodecs })
     server = http.createServer()
@@ -51,8 +52,10 @@ describe('rooms across the swarm: a client lists and follows the producers of it
     for (const client of clients) client.close()
     for (const s of sources) s.close()
     signalling?.close()
-    server?.closeAllConnections()
-    await new Promise((resolve) => server?.close(resolve))
+    if (server !== undefined) {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
     await stopAll(nodes)
   })
 
