@@ -86,7 +86,7 @@ describe('simulcast and SVC across nodes: a viewer on C (through relay B) switch
       width: 1280,
       height: 720,
       codec: 'video/VP8',
-      encodings: [{ scaleResolutionDownBy: 4, maxBitrate: 150_000 }, { scaleResolutionDownBy: 2, maxBitrate: 500_000 }, { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 }]
+      encodings: [{ scaleResolutionDownBy: 4, maxBitrate: 100_000 }, { scaleResolutionDownBy: 2, maxBitrate: 300_000 }, { scaleResolutionDownBy: 1, maxBitrate: 900_000 }]
     }, 'VP8 simulcast')
   })
 
