@@ -68,7 +68,7 @@ describe('node rooms (stubbed directory and peers)', () => {
   const add = (producer: ms.Producer, isCopy = false): void => { registry.emit('add', { producer, router, isCopy }) }
   const remove = (producer: ms.Producer, isCopy = false): void => { registry.emit('remove', { producer, router, isCopy }) }
 
-  it('announces a room once when its first original appears and withdraws it when the last closes; copies and producers without a room do not count', () => {
+  it('announces a room once when its first original appears and withdraws it when the last closes; copies and producers without a room do not count', async () => {
     const a = fakeProducer('a', { room: 'r' })
     const b = fakeProducer('b', { room: 'r' })
     add(a)
@@ -76,13 +76,47 @@ describe('node rooms (stubbed directory and peers)', () => {
     add(fakeProducer('c', { room: 'r' }), true)
     add(fakeProducer('d', {}))
     add(fakeProducer('e', { room: 42 }))
+    await until(() => calls.length === 1)
     assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} false`])
     assert.deepEqual(rooms.localProducers('r').map((p) => p.id), ['a', 'b'])
     remove(a)
-    assert.deepEqual(calls.length, 1)
     remove(b)
+    await until(() => calls.length === 2)
     assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} false`, `withdraw ${roomDirectoryId('r')}`])
     assert.deepEqual(rooms.localProducers('r'), [])
+  })
+
+  it('a room left and joined again at once is announced only after its withdrawal has ended (no home drops the new record)', async () => {
+    // A registry of its own: the beforeEach's rooms does not hear of these producers.
+    const own = new ProducerRegistry()
+    const log: string[] = []
+    let endWithdrawal: () => void = () => {}
+    const withdrawing = new Promise<void>((resolve) => { endWithdrawal = resolve })
+    const slow = new Rooms({
+      localPeerId: SELF,
+      registry: own,
+      pollMs: POLL_MS,
+      directory: {
+        announce: async () => { log.push('announce') },
+        withdraw: async () => { log.push('withdraw begins'); await withdrawing; log.push('withdraw ends') },
+        homeProviders: async () => []
+      },
+      ask: async () => []
+    })
+    try {
+      const first = fakeProducer('first', { room: 'r' })
+      own.emit('add', { producer: first, router, isCopy: false })
+      own.emit('remove', { producer: first, router, isCopy: false })
+      own.emit('add', { producer: fakeProducer('again', { room: 'r' }), router, isCopy: false })
+      await until(() => log.includes('withdraw begins'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.deepEqual(log, ['announce', 'withdraw begins'], 'the second announcement waits')
+      endWithdrawal()
+      await until(() => log.length === 4)
+      assert.deepEqual(log, ['announce', 'withdraw begins', 'withdraw ends', 'announce'])
+    } finally {
+      slow.stop()
+    }
   })
 
   it('a room\'s directory id is a valid wire id, the same for the same name and different for another', () => {

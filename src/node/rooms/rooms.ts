@@ -76,6 +76,12 @@ export class Rooms {
   /** Producers created on this node (not copies), by room. */
   private readonly local = new Map<string, Map<string, ms.Producer>>()
   private readonly watched = new Map<string, WatchedRoom>()
+  /**
+   * The last announcement or withdrawal of each room, each sent after the one before has
+   * ended: a room left and joined again at once must not have its withdrawal reach a home
+   * after its new announcement (the home would drop the record until the next re-announce).
+   */
+  private readonly directoryOps = new Map<string, Promise<void>>()
   private stopped = false
 
   constructor (private readonly init: RoomsInit) {
@@ -136,7 +142,7 @@ export class Rooms {
     let producers = this.local.get(room)
     if (producers === undefined) {
       this.local.set(room, producers = new Map())
-      void this.init.directory.announce(roomDirectoryId(room), false)
+      this.inOrder(room, async () => { await this.init.directory.announce(roomDirectoryId(room), false) })
     }
     producers.set(producer.id, producer)
     this.update(room, producer.id, { producer: roomProducerOf(producer, room), peerId: this.init.localPeerId })
@@ -150,9 +156,17 @@ export class Rooms {
     producers.delete(producer.id)
     if (producers.size === 0) {
       this.local.delete(room)
-      if (!this.stopped) void this.init.directory.withdraw(roomDirectoryId(room))
+      if (!this.stopped) this.inOrder(room, async () => { await this.init.directory.withdraw(roomDirectoryId(room)) })
     }
     this.update(room, producer.id, undefined)
+  }
+
+  private inOrder (room: string, op: () => Promise<void>): void {
+    const next = (this.directoryOps.get(room) ?? Promise.resolve()).then(op).catch((err: unknown) => {
+      log.debug('room %s not announced or withdrawn: %s', room, describeError(err))
+    })
+    this.directoryOps.set(room, next)
+    void next.then(() => { if (this.directoryOps.get(room) === next) this.directoryOps.delete(room) })
   }
 
   /** Sets (or removes) one producer of a watched room, telling its watchers of the change. */
