@@ -186,6 +186,22 @@ describe('node rooms (stubbed directory and peers)', () => {
     watch.stop()
   })
 
+  it('a watch that waited for the first poll while the other watchers stopped starts a poll of its own', async () => {
+    named = ['peerA']
+    answers.set('peerA', [remote('p', 'r')])
+    const events: RoomEvent[] = []
+    const first = await rooms.watch('r', () => {})
+    // The second waits for the (finished) first poll; the first stops meanwhile, ending that poll.
+    const second = rooms.watch('r', (e) => events.push(e))
+    first.stop()
+    const watch = await second
+    assert.deepEqual(watch.producers.map((p) => p.id), ['p'])
+    answers.set('peerA', [remote('p', 'r'), remote('q', 'r')])
+    await until(() => events.length > 0)
+    assert.deepEqual(events, [{ type: 'newproducer', room: 'r', producer: remote('q', 'r') }])
+    watch.stop()
+  })
+
   it('watches of one room share one poll, which stops with the last watcher', async () => {
     named = ['peerA']
     answers.set('peerA', [remote('p', 'r')])

@@ -98,6 +98,9 @@ describe('rooms across the swarm: a client lists and follows the producers of it
     const recv = (await member.ok('createWebRtcTransport', { direction: 'recv' })).id as string
     const consumed = await member.ok('consume', { transportId: recv, producerId: onA.producer.id, rtpCapabilities: cRouter.rtpCapabilities })
     assert.equal(consumed.producerId, onA.producer.id)
+    // Layer and priority requests reach mediasoup on any consumer (a simple one takes them as no-ops).
+    await member.ok('setConsumerPriority', { consumerId: consumed.id, priority: 5 })
+    await member.ok('setConsumerPreferredLayers', { consumerId: consumed.id, spatialLayer: 0 })
   })
 
   it('the client gets newProducer when a producer of the room is published on B, and producerClosed when it closes', async () => {

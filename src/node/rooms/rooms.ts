@@ -114,6 +114,8 @@ export class Rooms {
     }
     const watched = state
     await watched.ready
+    // Its other watchers all stopped while this one waited: the poll ended with them.
+    if (this.watched.get(room) !== watched) return await this.watch(room, listener)
     watched.listeners.add(listener)
     let stopped = false
     return {
