@@ -54,7 +54,7 @@ describe('simulcast and SVC across nodes: a viewer on C (through relay B) switch
     for (const site of sites) await site.stop()
   })
 
-  async function switchLayers (publish: PublishOptions, label: string): Promise<void> {
+  async function switchLayers (publish: PublishOptions, label: string, copyType: 'simulcast' | 'svc'): Promise<void> {
     const [a, b, c] = sites as [NodeService, NodeService, NodeService]
     const publisher = await harness.openPublisher(a.signallingUrl!, publish)
     const producerId = publisher.published.video!
@@ -63,6 +63,10 @@ describe('simulcast and SVC across nodes: a viewer on C (through relay B) switch
     const viewer = await harness.openViewer(c.signallingUrl!, [producerId])
     await harness.waitForMediaFlowing(viewer, { timeoutMs: 30_000 })
     assert.deepEqual(c.node.getDistribution(producerId)?.route, [a.node.peerId, b.node.peerId, c.node.peerId], 'C receives through B')
+    // C's copy is a simulcast (or SVC) producer in its own right: every layer crossed A → B → C.
+    const copy = c.node.producersIn(c.node.routers()[0]!).find((p) => p.id === producerId)
+    assert.equal(copy?.type, copyType)
+    assert.equal(copy.rtpParameters.encodings?.length, copyType === 'simulcast' ? 3 : 1)
     const encodings = (await a.node.producersIn(a.node.routers()[0]!).find((p) => p.id === producerId)!.getStats()).map((s) => `${s.rid ?? s.ssrc}:${s.bitrate}`)
 
     await viewer.setPreferredLayers(producerId, 0)
@@ -87,10 +91,10 @@ describe('simulcast and SVC across nodes: a viewer on C (through relay B) switch
       height: 720,
       codec: 'video/VP8',
       encodings: [{ scaleResolutionDownBy: 4, maxBitrate: 100_000 }, { scaleResolutionDownBy: 2, maxBitrate: 300_000 }, { scaleResolutionDownBy: 1, maxBitrate: 900_000 }]
-    }, 'VP8 simulcast')
+    }, 'VP8 simulcast', 'simulcast')
   })
 
   it('VP9 SVC L3T3 at 1280x720 (Debian\'s Chromium sends it): the same switches', async () => {
-    await switchLayers({ audio: false, video: true, width: 1280, height: 720, codec: 'video/VP9', encodings: [{ scalabilityMode: 'L3T3' }] }, 'VP9 SVC L3T3')
+    await switchLayers({ audio: false, video: true, width: 1280, height: 720, codec: 'video/VP9', encodings: [{ scalabilityMode: 'L3T3' }] }, 'VP9 SVC L3T3', 'svc')
   })
 })
