@@ -2,6 +2,8 @@
 // alice on node 1 and bob on node 2. Each sees the other's camera (a decoding video), found
 // through the room's swarm-wide listing; when alice leaves, bob's page drops her
 // (producerClosed from node 1 through node 2); SIGINT stops the app and both binaries.
+// Deadlines are long (two binaries start from source through tsx, slow on a busy machine)
+// and each is shorter than the test's, so a failure names the step that did not happen.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -19,17 +21,17 @@ const seesPlaying = (name: string): string =>
   `(f => f !== null && f.querySelector('video').videoWidth > 0 && f.querySelector('video').currentTime > 0.5)(document.querySelector('figure[data-name="${name}"]'))`
 
 describe('the room app (examples/room-app): two node binaries, participants on either node see each other', function () {
-  this.timeout(240_000)
+  this.timeout(360_000)
   let app: ChildProcessByStdio<null, Readable, Readable> | undefined
 
   afterEach(() => { if (app?.exitCode === null) app.kill('SIGKILL') })
 
   it('alice on node 1 and bob on node 2 see each other; bob\'s page drops alice when she leaves; SIGINT exits 0', async () => {
-    app = spawn(process.execPath, ['--import', 'tsx', 'examples/room-app/main.ts', '--seconds', '200'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    app = spawn(process.execPath, ['--import', 'tsx', 'examples/room-app/main.ts', '--seconds', '300'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     app.stdout.on('data', (d: Buffer) => { out += d.toString() })
     app.stderr.on('data', (d: Buffer) => { out += d.toString() })
-    await waitFor(() => /participant on node 2: (http\S+)/.test(out) || app!.exitCode !== null, { timeoutMs: 150_000, what: 'the participant URLs', progress: () => out })
+    await waitFor(() => /participant on node 2: (http\S+)/.test(out) || app!.exitCode !== null, { timeoutMs: 180_000, what: 'the participant URLs', progress: () => out })
     const alice = /participant on node 1: (http\S+)/.exec(out)?.[1]
     const bob = /participant on node 2: (http\S+)/.exec(out)?.[1]
     assert.ok(alice !== undefined && bob !== undefined, out)
@@ -44,8 +46,8 @@ describe('the room app (examples/room-app): two node binaries, participants on e
       const alicePage = await open(alice)
       const bobPage = await open(bob)
       const started = Date.now()
-      await bobPage.waitForFunction(seesPlaying('alice'), null, { timeout: 30_000 })
-      await alicePage.waitForFunction(seesPlaying('bob'), null, { timeout: 30_000 })
+      await bobPage.waitForFunction(seesPlaying('alice'), null, { timeout: 60_000 })
+      await alicePage.waitForFunction(seesPlaying('bob'), null, { timeout: 60_000 })
       console.log(`      both see each other ${Date.now() - started} ms after the pages opened`)
       // Each sees the other as published on the other node: the room listing crossed the swarm.
       assert.match(await bobPage.textContent('figure[data-name="alice"]') ?? '', /published on node 1/)
@@ -54,7 +56,7 @@ describe('the room app (examples/room-app): two node binaries, participants on e
 
       const left = Date.now()
       await alicePage.context().close()
-      await bobPage.waitForFunction('document.querySelector(\'figure[data-name="alice"]\') === null', null, { timeout: 20_000 })
+      await bobPage.waitForFunction('document.querySelector(\'figure[data-name="alice"]\') === null', null, { timeout: 30_000 })
       console.log(`      bob's page dropped alice ${Date.now() - left} ms after she left`)
     } finally {
       await browser.close()
