@@ -33,7 +33,7 @@ async function startNode (name: string, secret: string, bootstrap: string[]): Pr
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { process.stderr.write(`[${name}] ${d.toString()}`) })
-  const deadline = Date.now() + 80_000
+  const deadline = Date.now() + 150_000
   while (!START_LINE.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
