@@ -104,3 +104,10 @@ export class BootstrapError extends SwarmError {
     super(`no bootstrap node answered (${addresses.length} address${addresses.length === 1 ? '' : 'es'}${reasons === '' ? '' : `: ${reasons}`}); retrying in ${Math.round(retryInMs / 1000)} s`)
   }
 }
+
+/** A node watches at most MAX_WATCHED_ROOMS rooms at once (node.watchRoom()); a new one past it is refused. */
+export class RoomLimitError extends SwarmError {
+  constructor (readonly room: string, readonly maxRooms: number) {
+    super(`room ${JSON.stringify(room.slice(0, 64))} not watched: this node watches ${maxRooms} rooms already`)
+  }
+}

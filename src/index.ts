@@ -6,6 +6,9 @@ export type {
   Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, PipeDataToRouterOptions, PipeDataToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
   DrainOptions, DrainResult, ProducerRestored, DataProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
 } from './node/swarm-node.js'
+export type { RoomEvent, RoomWatch } from './node/swarm-node.js'
+export { MAX_WATCHED_ROOMS } from './node/rooms/rooms.js'
+export type { RoomProducer } from './protocol/messages.js'
 export type { ConnectionLimits, PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export type { RefusalReason } from './p2p/peer-gate.js'
 export { REFUSAL_REASONS } from './p2p/peer-gate.js'

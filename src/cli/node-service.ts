@@ -192,6 +192,8 @@ async function startSignalling (
     allowedOrigins: config.allowedOrigins,
     // Clients' consumers of a copy whose path broke are made again when it is restored.
     copyEvents: copyEventsOf(node),
+    // listProducers with a room lists it swarm-wide and follows it.
+    rooms: node,
     resolveProducer: async (producerId, router) => {
       const started = performance.now()
       try {

@@ -15,6 +15,15 @@ export type Notification =
   | { notification: 'consumerRestored', data: { oldConsumerId: string, consumer: ConsumerInfo } }
   | { notification: 'nodeDraining', data: Record<string, never> }
   | { notification: 'dataConsumerClosed', data: { dataConsumerId: string, dataProducerId: string } }
+  | { notification: 'consumerLayersChanged', data: { consumerId: string, layers: ConsumerLayers | null } }
+  | { notification: 'newProducer', data: { room: string, producer: RoomProducerInfo } }
+  | { notification: 'producerClosed', data: { room: string, producerId: string } }
+
+/** Spatial and temporal layer of a simulcast or SVC consumer. */
+export interface ConsumerLayers { spatialLayer: number, temporalLayer?: number }
+
+/** A producer of a room, as `listProducers` and `newProducer` give it. */
+export interface RoomProducerInfo { id: string, kind: 'audio' | 'video', paused: boolean, appData: Record<string, unknown> }
 
 interface Reply { id: number, ok: boolean, data?: unknown, error?: { name: string, message: string } }
 

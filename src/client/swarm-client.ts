@@ -8,10 +8,10 @@
 import { Device } from 'mediasoup-client'
 import type { types } from 'mediasoup-client'
 import { Connection } from './connection.js'
-import type { ConsumerInfo, DataConsumerInfo, Notification } from './connection.js'
+import type { ConsumerInfo, ConsumerLayers, DataConsumerInfo, Notification, RoomProducerInfo } from './connection.js'
 
 export { SignallingRequestError } from './connection.js'
-export type { ConsumerCloseReason } from './connection.js'
+export type { ConsumerCloseReason, ConsumerLayers, RoomProducerInfo } from './connection.js'
 
 export interface SwarmClientOptions {
   /** Signalling URLs (`ws://…/ws`) of nodes, in order of preference. Required, at least one. */
@@ -44,6 +44,12 @@ export interface SwarmClientEvents {
    * it broke. Not re-created: consumeData() again (it fails with NotFound when it is gone).
    */
   dataended: { dataProducerId: string, dataConsumerId: string }
+  /** The layers the node sends of a viewed simulcast or SVC producer changed (null: none). */
+  layerschange: { producerId: string, layers: ConsumerLayers | null }
+  /** A producer appeared in a room followed with listProducers(room), on any node of the swarm. */
+  newproducer: { room: string, producer: RoomProducerInfo }
+  /** A producer of a followed room closed. */
+  producerclosed: { room: string, producerId: string }
 }
 
 /** What publishData() takes (the data channel's options, as RTCDataChannel's). */
@@ -62,6 +68,14 @@ export interface PublishDataOptions {
   appData?: Record<string, unknown>
 }
 
+/** What publish() passes on to mediasoup-client's `transport.produce()` besides the track. */
+export interface PublishOptions {
+  /** Simulcast: one entry per encoding (e.g. `scaleResolutionDownBy` 4, 2, 1); SVC: one with `scalabilityMode` ('L3T3'). */
+  encodings?: types.RtpEncodingParameters[]
+  /** The codec to send (one of the device's `rtpCapabilities.codecs`), e.g. VP9 for SVC. */
+  codec?: types.RtpCodecCapability
+}
+
 type Listener<E extends keyof SwarmClientEvents> = (event: SwarmClientEvents[E]) => void
 
 /** A track published with publish(); its producer id changes when the client moves to another node. */
@@ -72,8 +86,15 @@ export interface Publication {
   readonly producerId: string
 }
 
-interface Published extends Publication { producer: types.Producer }
-interface Viewed { producerId: string, stream: MediaStream, consumer?: types.Consumer }
+interface Published extends Publication { producer: types.Producer, options: PublishOptions }
+interface Viewed {
+  producerId: string
+  stream: MediaStream
+  consumer?: types.Consumer
+  /** Asked with setPreferredLayers() / setPriority(): asked again of each new consumer (restored, moved). */
+  layers?: ConsumerLayers
+  priority?: number
+}
 
 /** How long a move keeps the old track playing while the new consumer has no media yet. */
 const MOVE_MEDIA_WAIT_MS = 3000
@@ -105,10 +126,13 @@ export class SwarmClient {
   private readonly published = new Set<Published>()
   private readonly viewed = new Map<string, Viewed>()
   private readonly listeners: { [E in keyof SwarmClientEvents]: Set<Listener<E>> } = {
-    restored: new Set(), reconnected: new Set(), ended: new Set(), closed: new Set(), dataended: new Set()
+    restored: new Set(), reconnected: new Set(), ended: new Set(), closed: new Set(), dataended: new Set(), layerschange: new Set(), newproducer: new Set(), producerclosed: new Set()
   }
   /** Data consumers by id: they are not moved to another node (see publishData()). */
   private readonly dataConsumers = new Map<string, types.DataConsumer>()
+
+  /** Rooms followed with listProducers(room), with the ids of their producers as last known. */
+  private readonly rooms = new Map<string, Set<string>>()
 
   /** URLs whose node said it drains: not moved to after a drain. */
   private readonly drainingUrls = new Set<string>()
@@ -139,6 +163,11 @@ export class SwarmClient {
     return this.connection.url
   }
 
+  /** What this browser can send and receive, as loaded for the node (e.g. to pick a codec for publish()). */
+  get rtpCapabilities (): types.RtpCapabilities {
+    return this.connection.device.rtpCapabilities
+  }
+
   /** mediasoup-client's handler for this browser, e.g. 'Chrome111'. */
   get handlerName (): string {
     return this.connection.device.handlerName
@@ -154,11 +183,14 @@ export class SwarmClient {
     return this
   }
 
-  /** Sends `track` (it is not stopped when the client moves or closes: it is the app's). */
-  async publish (track: MediaStreamTrack, appData: Record<string, unknown> = {}): Promise<Publication> {
+  /**
+   * Sends `track` (it is not stopped when the client moves or closes: it is the app's);
+   * `options.encodings` for simulcast or SVC.
+   */
+  async publish (track: MediaStreamTrack, appData: Record<string, unknown> = {}, options: PublishOptions = {}): Promise<Publication> {
     return await this.step(async () => {
-      const producer = await this.produce(this.connection, track, appData)
-      const publication: Published = { track, appData, producer, get producerId () { return this.producer.id } }
+      const producer = await this.produce(this.connection, track, appData, options)
+      const publication: Published = { track, appData, producer, options, get producerId () { return this.producer.id } }
       this.published.add(publication)
       return publication
     })
@@ -221,6 +253,28 @@ export class SwarmClient {
   }
 
   /**
+   * Asks the node for these layers of a viewed simulcast or SVC producer (the node sends
+   * them when the bandwidth allows, else the best below); kept for the consumers that
+   * replace this one (restores, moves).
+   */
+  async setPreferredLayers (producerId: string, layers: ConsumerLayers): Promise<void> {
+    await this.step(async () => {
+      const entry = this.viewedEntry(producerId)
+      entry.layers = layers
+      await this.applyPreferences(this.connection, entry)
+    })
+  }
+
+  /** The consumer's share of the bandwidth when it is short, against the client's other consumers (1-255, default 1). */
+  async setPriority (producerId: string, priority: number): Promise<void> {
+    await this.step(async () => {
+      const entry = this.viewedEntry(producerId)
+      entry.priority = priority
+      await this.applyPreferences(this.connection, entry)
+    })
+  }
+
+  /**
    * Receives the data producer `dataProducerId` (from anywhere in the swarm): resolves with
    * mediasoup-client's DataConsumer (its `message` events carry the data). Not moved with
    * the client: after `reconnected` or `dataended`, consume it again.
@@ -247,6 +301,19 @@ export class SwarmClient {
     await this.step(async () => {
       dataConsumer.close()
       await this.connection.request('closeDataConsumer', { dataConsumerId: dataConsumer.id }).catch(() => {})
+    })
+  }
+
+  /**
+   * The producers of `room` wherever in the swarm they were published; from then on the
+   * client emits `newproducer` and `producerclosed` for the room (listed again on the node
+   * it moves to, changes meanwhile reported).
+   */
+  async listProducers (room: string): Promise<RoomProducerInfo[]> {
+    return await this.step(async () => {
+      const { producers } = await this.connection.request<{ producers: RoomProducerInfo[] }>('listProducers', { room })
+      this.rooms.set(room, new Set(producers.map((p) => p.id)))
+      return producers
     })
   }
 
@@ -295,7 +362,40 @@ export class SwarmClient {
     if (connection.draining) connection.onNotification({ notification: 'nodeDraining', data: {} })
   }
 
+  private viewedEntry (producerId: string): Viewed {
+    const entry = this.viewed.get(producerId)
+    if (entry === undefined) throw new TypeError(`producer ${producerId} is not viewed`)
+    return entry
+  }
+
+  /** Asks the node for the entry's preferred layers and priority on its current consumer. */
+  private async applyPreferences (connection: Connection, entry: Viewed): Promise<void> {
+    const consumerId = entry.consumer?.id
+    if (consumerId === undefined) return
+    if (entry.layers !== undefined) await connection.request('setConsumerPreferredLayers', { consumerId, ...entry.layers })
+    if (entry.priority !== undefined) await connection.request('setConsumerPriority', { consumerId, priority: entry.priority })
+  }
+
   private async handle (connection: Connection, notification: Notification): Promise<void> {
+    if (notification.notification === 'newProducer') {
+      const { room, producer } = notification.data
+      const known = this.rooms.get(room)
+      if (known === undefined || known.has(producer.id)) return
+      known.add(producer.id)
+      this.emit('newproducer', { room, producer })
+      return
+    }
+    if (notification.notification === 'producerClosed') {
+      const { room, producerId } = notification.data
+      if (this.rooms.get(room)?.delete(producerId) === true) this.emit('producerclosed', { room, producerId })
+      return
+    }
+    if (notification.notification === 'consumerLayersChanged') {
+      const { consumerId, layers } = notification.data
+      const entry = this.viewing(consumerId)
+      if (entry !== undefined) this.emit('layerschange', { producerId: entry.producerId, layers })
+      return
+    }
     if (notification.notification === 'nodeDraining') {
       this.drainingUrls.add(connection.url)
       await this.move('draining')
@@ -316,6 +416,7 @@ export class SwarmClient {
         return
       }
       swapIn(entry, await this.resumed(connection, consumer, false))
+      await this.applyPreferences(connection, entry)
       this.emit('restored', { producerId: entry.producerId, oldConsumerId, consumerId: consumer.id })
       return
     }
@@ -333,10 +434,10 @@ export class SwarmClient {
     return undefined
   }
 
-  private async produce (connection: Connection, track: MediaStreamTrack, appData: Record<string, unknown>): Promise<types.Producer> {
+  private async produce (connection: Connection, track: MediaStreamTrack, appData: Record<string, unknown>, options: PublishOptions): Promise<types.Producer> {
     const transport = await connection.sendTransport()
     // The track is the app's: neither a move nor close() may stop it.
-    return await transport.produce({ track, appData, stopTracks: false })
+    return await transport.produce({ track, appData, stopTracks: false, ...options })
   }
 
   private async consumeOn (connection: Connection, entry: Viewed): Promise<void> {
@@ -432,22 +533,35 @@ export class SwarmClient {
     const failure = results.find((r) => r.status === 'rejected' && !(r.reason instanceof Error && r.reason.name === 'NotFound'))
     if (failure !== undefined) throw (failure as PromiseRejectedResult).reason
     const producers: types.Producer[] = []
-    for (const publication of this.published) producers.push(await this.produce(next, publication.track, publication.appData))
+    for (const publication of this.published) producers.push(await this.produce(next, publication.track, publication.appData, publication.options))
+    const listed = await Promise.all([...this.rooms.keys()].map(async (room) =>
+      ({ room, producers: (await next.request<{ producers: RoomProducerInfo[] }>('listProducers', { room })).producers })))
     results.forEach((result, i) => {
       const entry = entries[i]!
       if (result.status === 'fulfilled') {
         swapIn(entry, result.value)
+        void this.applyPreferences(next, entry).catch((err: unknown) => console.warn('SwarmClient: layers or priority not asked again', err))
         return
       }
       this.viewed.delete(entry.producerId)
       entry.consumer?.close()
       this.emit('ended', { producerId: entry.producerId, reason: 'NotFound' })
     })
+    for (const { room, producers } of listed) this.relisted(room, producers)
     return [...this.published].map((publication, i) => {
       const previousProducerId = publication.producerId
       publication.producer = producers[i]!
       return { previousProducerId, producerId: publication.producerId }
     })
+  }
+
+  /** A followed room listed again on another node: what changed meanwhile is reported. */
+  private relisted (room: string, producers: RoomProducerInfo[]): void {
+    const known = this.rooms.get(room) ?? new Set<string>()
+    const now = new Set(producers.map((p) => p.id))
+    this.rooms.set(room, now)
+    for (const producerId of known) if (!now.has(producerId)) this.emit('producerclosed', { room, producerId })
+    for (const producer of producers) if (!known.has(producer.id)) this.emit('newproducer', { room, producer })
   }
 
   private shutDown (reason: 'closed' | 'unreachable'): void {

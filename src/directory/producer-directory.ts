@@ -9,6 +9,7 @@
 // Plus a cache of the last node that served each producer (warm lookups skip both). Home
 // records are withdrawn when a producer closes; DHT records expire after the provider
 // validity, and requesters skip a provider that answers not-found.
+import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
@@ -23,6 +24,15 @@ import type { Host } from '../p2p/host.js'
 import type { PeerId } from '@libp2p/interface'
 
 const log = createLogger('directory')
+
+/**
+ * The directory id of a room: its home records are kept under it like a producer's, one
+ * record per node that has producers created in the room (docs/protocol.md#rooms). A hash,
+ * so that any room name makes a valid id, and "room." keeps it apart from mediasoup's UUIDs.
+ */
+export function roomDirectoryId (room: string): string {
+  return `room.${createHash('sha256').update(`mediasoup-swarm/room/${room}`).digest('hex')}`
+}
 
 export async function producerKey (producerId: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(fromString(`mediasoup-swarm/producer/${producerId}`)))
@@ -420,6 +430,43 @@ export class ProducerDirectory {
     } finally {
       done.abort()
     }
+  }
+
+  /**
+   * Every provider of `producerId` that this node's records and the homes name, at most
+   * `max`, without a DHT walk (a room's poll repeats it: it must stay about one round trip).
+   * The homes are asked without waiting (`waitMs` 0); while none names a provider, the
+   * closer nodes they name are asked next (at most LOOKUP_ROUNDS rounds).
+   */
+  async homeProviders (producerId: string, max: number): Promise<string[]> {
+    const self = this.host.peerId.toString()
+    const found = new Set(this.homeRecords.providers(producerId))
+    const asked = new Set([self])
+    let round = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
+    for (let r = 0; r < LOOKUP_ROUNDS; r++) {
+      const homes = round.filter((home) => !asked.has(home))
+      if (homes.length === 0) break
+      const closer: ProviderInfo[] = []
+      await Promise.all(homes.map(async (home) => {
+        asked.add(home)
+        try {
+          const answer = await this.messenger.locate(home, producerId, 0)
+          for (const p of answer.providers) {
+            found.add(p.peerId)
+            await this.learnAddresses(p.peerId, p.multiaddrs)
+          }
+          closer.push(...answer.closer)
+        } catch (err) {
+          log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
+        }
+      }))
+      found.delete(self)
+      if (found.size > 0) break
+      await Promise.all(closer.map(async (c) => { await this.learnAddresses(c.peerId, c.multiaddrs) }))
+      round = await this.closest(producerId, closer.map((c) => c.peerId), LOOKUP_HOMES)
+    }
+    found.delete(self)
+    return [...found].slice(0, max)
   }
 
   private async learnAddresses (peerId: string, multiaddrs: string[]): Promise<void> {

@@ -7,7 +7,7 @@ import type { Request } from '../protocol/messages.js'
  * all), or waiting for the answering relay's own pull; so a pull waits longest.
  */
 export const DEADLINE_FACTOR: Record<Request['type'], number> = {
-  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5
+  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5, 'room-producers': 0.5
 }
 
 /**

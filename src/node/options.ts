@@ -184,6 +184,13 @@ export interface SwarmTimeouts {
    * node was alone) is sent again when a peer joins. Default 10000.
    */
   announce: number
+  /**
+   * Period of a watched room's poll (node.watchRoom(), docs/api.md#rooms): the nodes that
+   * have producers in it are found through their homes and asked for them (`room-producers`).
+   * A producer published or closed on another node reaches the watchers within about this
+   * long; producers of this node at once. Default 2000.
+   */
+  roomPoll: number
 }
 
 export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
@@ -196,7 +203,8 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   providerValidity: 120_000,
   dhtRecordValidity: 1_800_000,
   dial: 3000,
-  announce: 10_000
+  announce: 10_000,
+  roomPoll: 2000
 }
 
 export type ResolvedOptions = Required<Omit<SwarmNodeOptions, 'identityFile' | 'swarmKeyFile' | 'allowPeers' | 'pipeAnnouncedIp' | 'timeouts' | 'costs' | 'peerLimits' | 'connectionLimits'>> &

@@ -38,9 +38,11 @@ import { OutgoingPipes } from './pipes/outgoing-pipes.js'
 import { SpareTransports } from './pipes/spare-transports.js'
 import { ProducerPuller } from './pulling/producer-puller.js'
 import { Drain } from './serving/drain.js'
+import { Rooms } from './rooms/rooms.js'
 import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
 import type { DrainOptions, DrainResult } from './serving/drain.js'
+import type { RoomEvent, RoomWatch } from './rooms/rooms.js'
 import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
@@ -77,6 +79,7 @@ export class SwarmNode extends SafeEmitter {
   private drainer?: Drain
   private spares?: SpareTransports
   private notices?: Notices
+  private rooms?: Rooms
   private outgoing!: OutgoingPipes
   private incoming!: IncomingPipes
   private puller!: ProducerPuller
@@ -263,8 +266,19 @@ export class SwarmNode extends SafeEmitter {
       recruitsPerMinute: options.peerLimits.recruitsPerMinute,
       onRefused: (peerId) => refused('recruits', peerId)
     })
+    const rooms = this.rooms = new Rooms({
+      localPeerId: this.peerId,
+      registry,
+      directory,
+      pollMs: timeouts.roomPoll,
+      ask: async (peerId, room) => {
+        const answer = await send(peerId, { type: 'room-producers', room })
+        if (answer.type !== 'room-producers-ok' || answer.room !== room) throw new RemoteError(peerId, 'bad-message', 'room-producers answered with something else')
+        return answer.producers
+      }
+    })
     const handlers = handlerTable({
-      server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining,
+      server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining, rooms,
       fanout: options.fanout,
       notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
     })
@@ -402,7 +416,7 @@ export class SwarmNode extends SafeEmitter {
   pipeStreams (): PipeStream[] {
     const streams: PipeStream[] = []
     for (const pipe of this.incoming.pipes()) {
-      for (const [producerId, { producer }] of pipe.copies) streams.push({ direction: 'in', peerId: pipe.peerId, producerId, producer })
+      for (const [producerId, { producer }] of pipe.copies) if (!isDataProducer(producer)) streams.push({ direction: 'in', peerId: pipe.peerId, producerId, producer })
     }
     for (const { peerId, producerId, consumer } of this.outgoing.streams()) streams.push({ direction: 'out', peerId, producerId, consumer })
     return streams
@@ -605,6 +619,21 @@ export class SwarmNode extends SafeEmitter {
     return isDataProducer(producer) ? { pipeDataProducer: producer } : { pipeProducer: producer }
   }
 
+  /**
+   * Watches the producers of `room` (their `appData.room`) wherever in the swarm they were
+   * created: resolves with them, then calls `listener` with every producer that appears in
+   * the room (`newproducer`) or closes (`producerclosed`) until `stop()`. Producers of this
+   * node are seen at once, those of other nodes within `timeouts.roomPoll`.
+   *
+   * @throws TypeError a room that is not a string of 1-128 characters
+   * @throws RoomLimitError this node watches MAX_WATCHED_ROOMS (16) other rooms already
+   * @throws InvalidStateError node stopped
+   */
+  async watchRoom (room: string, listener: (event: RoomEvent) => void): Promise<RoomWatch> {
+    this.assertRunning()
+    return await this.rooms!.watch(room, listener)
+  }
+
   private async learnAddresses (peerId: string, addrs: string[]): Promise<void> {
     if (addrs.length === 0) return
     await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs.map((a) => multiaddr(a)) })
@@ -618,6 +647,7 @@ export class SwarmNode extends SafeEmitter {
     this.keeper?.stop()
     this.monitor?.stop()
     this.watch?.stop()
+    this.rooms?.stop()
     this.directory?.stop()
     this.spares?.close()
     this.incoming?.closeAll()
@@ -638,4 +668,5 @@ export type { DrainOptions, DrainResult } from './serving/drain.js'
 export type { DataProducerRestored, ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
+export type { RoomEvent, RoomWatch } from './rooms/rooms.js'
 export type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

@@ -95,7 +95,10 @@ export interface AnnounceRequest { type: 'announce', producerIds: string[], with
  */
 export interface LocateRequest { type: 'locate', producerId: string, waitMs: number }
 
-export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest | AnnounceRequest | LocateRequest
+/** Which producers created on the receiver (originals, not copies) are in `room`? Answered `room-producers-ok`. */
+export interface RoomProducersRequest { type: 'room-producers', room: string }
+
+export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest | AnnounceRequest | LocateRequest | RoomProducersRequest
 
 export interface PullOk extends Load {
   type: 'pull-ok'
@@ -149,7 +152,15 @@ export interface Closer { type: 'closer', producerId: string, closer: PeerInfoMe
 /** `code`: see WIRE_ERROR_CODES (src/errors.ts); a code this version does not know reads as `internal`. */
 export interface ErrorAnswer { type: 'error', code: WireErrorCode, message: string }
 
-export type Response = PullOk | DataPullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer
+/**
+ * One producer of a room as its origin lists it: `appData` is the producer's own when its
+ * JSON takes at most MAX_ROOM_APPDATA_BYTES, else only `{ room }`.
+ */
+export interface RoomProducer { id: string, kind: ms.MediaKind, paused: boolean, appData: Record<string, unknown> }
+/** Answer to `room-producers`: at most MAX_ROOM_PRODUCERS of the room's producers created on the answering node. */
+export interface RoomProducersOk { type: 'room-producers-ok', room: string, producers: RoomProducer[] }
+
+export type Response = PullOk | DataPullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer | RoomProducersOk
 
 /** Limits on list sizes in messages. */
 export const MAX_ROUTE = 32
@@ -165,6 +176,13 @@ export const MAX_SCTP_STREAM_ID = 65535
 
 /** Longest a `locate` may ask a home to wait for a record. */
 export const MAX_LOCATE_WAIT_MS = 2000
+
+/** Longest room name (characters), as a client token's room grant. */
+export const MAX_ROOM_LENGTH = 128
+/** Producers of one room in one `room-producers-ok` at most. */
+export const MAX_ROOM_PRODUCERS = 64
+/** A listed producer's appData is sent whole up to this size (JSON bytes): 64 of them fit in a frame. */
+export const MAX_ROOM_APPDATA_BYTES = 512
 
 type Json = Record<string, unknown>
 
@@ -264,6 +282,18 @@ function text (value: unknown, what: string): string {
   return value
 }
 
+function room (value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ROOM_LENGTH) fail(`room must be a string of 1-${MAX_ROOM_LENGTH} characters`)
+  return value
+}
+
+function roomProducer (value: unknown, what: string): RoomProducer {
+  const p = object(value, what)
+  if (p.kind !== 'audio' && p.kind !== 'video') fail(`${what}.kind must be audio or video`)
+  if (typeof p.paused !== 'boolean') fail(`${what}.paused must be a boolean`)
+  return { id: id(p.id, `${what}.id`), kind: p.kind, paused: p.paused, appData: object(p.appData, `${what}.appData`) }
+}
+
 function decodeJson (bytes: Uint8Array): Json {
   if (bytes.byteLength > MAX_MESSAGE_BYTES) throw new ProtocolError('too-large', `message of ${bytes.byteLength} bytes exceeds ${MAX_MESSAGE_BYTES}`)
   let value: unknown
@@ -327,6 +357,8 @@ function requestOf (m: Json): Request {
     case 'locate':
       if (typeof m.waitMs !== 'number' || !Number.isFinite(m.waitMs) || m.waitMs < 0 || m.waitMs > MAX_LOCATE_WAIT_MS) fail(`waitMs must be 0-${MAX_LOCATE_WAIT_MS}`)
       return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs }
+    case 'room-producers':
+      return { type: 'room-producers', room: room(m.room) }
     default:
       throw new ProtocolError('unknown-type', `unknown request type ${JSON.stringify(m.type)?.slice(0, 40)}`)
   }
@@ -398,6 +430,8 @@ function responseOf (m: Json): Response {
     case 'error':
       if (typeof m.code !== 'string' || typeof m.message !== 'string') fail('error needs code and message strings')
       return { type: 'error', code: (WIRE_ERROR_CODES as readonly string[]).includes(m.code) ? m.code as WireErrorCode : 'internal', message: m.message.slice(0, 500) }
+    case 'room-producers-ok':
+      return { type: 'room-producers-ok', room: room(m.room), producers: list(m.producers, MAX_ROOM_PRODUCERS, 'producers', roomProducer) }
     default:
       throw new ProtocolError('unknown-type', `unknown response type ${JSON.stringify(m.type)?.slice(0, 40)}`)
   }

@@ -10,15 +10,17 @@ import type { RawData } from 'ws'
 import type { types as ms } from 'mediasoup'
 import { RESTORING_REASONS, SignallingError, decodeClientRequest } from './messages.js'
 import type {
-  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, DataConsumerInfo, ErrorReply, Notification, OkReply, RequestDataMap,
+  ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, DataConsumerInfo, ErrorReply, Notification, OkReply, ProducerInfo, RequestDataMap,
   ResponseDataMap, SignallingErrorName, TransportDirection
 } from './messages.js'
 import { MAX_BUFFERED_BYTES, Refusal, TokenBucket } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
-import { authorize, checkRoom, publishedAppData } from './grants.js'
+import { authorize, checkListedRoom, checkRoom, publishedAppData } from './grants.js'
 import { ConsumerRestores } from './consumer-restores.js'
 import type { ConsumeArgs } from './consumer-restores.js'
 import type { ClientTokenClaims } from './token.js'
+import type { RoomSource } from './room-source.js'
+import type { RoomEvent, RoomWatch } from '../node/swarm-node.js'
 import { createLogger } from '../logger.js'
 
 const log = createLogger('signalling')
@@ -46,7 +48,14 @@ export interface SessionOptions {
   listenInfos?: ms.TransportListenInfo[]
   resolveProducer?: (producerId: string, router: ms.Router) => Promise<ResolvedProducer | undefined | void>
   resolveDataProducer?: (dataProducerId: string, router: ms.Router) => Promise<ResolvedDataProducer | undefined | void>
+  rooms?: RoomSource
 }
+
+/** Rooms one connection may list (and so follow) at once. */
+export const MAX_ROOMS_PER_CONNECTION = 4
+
+/** A room this connection listed: its producers now, kept by the watch's events. */
+interface ListedRoom { watch: Promise<RoomWatch>, producers: Map<string, ProducerInfo> }
 
 /** What a session needs of the signalling that owns it. */
 export interface SessionOwner {
@@ -95,6 +104,7 @@ export class ClientSession {
   private readonly consumers = new Map<string, ms.Consumer>()
   private readonly dataProducers = new Map<string, ms.DataProducer>()
   private readonly dataConsumers = new Map<string, ms.DataConsumer>()
+  private readonly rooms = new Map<string, ListedRoom>()
   /** Closed consumers waiting for their producer to be restored; each keeps its slot of maxConsumers. */
   private readonly restores: ConsumerRestores
   /** Objects being created, counted against the limits before they exist. */
@@ -131,6 +141,8 @@ export class ClientSession {
       this.closed = true
       if (this.router !== undefined) this.owner.unwatchRouter(this.router, this)
       this.restores.clear()
+      for (const { watch } of this.rooms.values()) void watch.then((w) => w.stop(), () => {})
+      this.rooms.clear()
       for (const { transport } of this.transports.values()) transport.close()
       this.transports.clear()
     }
@@ -172,6 +184,9 @@ export class ClientSession {
       const reason = this.owner.closeReasonOf(producerId)
       if (RESTORING_REASONS.has(reason) && !this.closed && !transport.closed) this.restores.wait(consumer.id, args)
       this.send({ notification: 'consumerClosed', data: { consumerId: consumer.id, producerId, reason } })
+    })
+    consumer.on('layerschange', (layers) => {
+      this.send({ notification: 'consumerLayersChanged', data: { consumerId: consumer.id, layers: layers ?? null } })
     })
     return { id: consumer.id, producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters }
   }
@@ -422,9 +437,19 @@ export class ClientSession {
     resumeProducer: async ({ producerId }) => { await this.producer(producerId).resume(); return {} },
     closeProducer: async ({ producerId }) => { this.producer(producerId).close(); return {} },
 
-    listProducers: async () => ({
-      producers: [...this.producers.values()].map((p) => ({ id: p.id, kind: p.kind, paused: p.paused, appData: p.appData }))
-    }),
+    listProducers: async ({ room }) => {
+      if (room === undefined) {
+        return { producers: [...this.producers.values()].map((p) => ({ id: p.id, kind: p.kind, paused: p.paused, appData: p.appData })) }
+      }
+      checkListedRoom(this.grants, room)
+      return { producers: await this.listRoom(room) }
+    },
+
+    setConsumerPreferredLayers: async ({ consumerId, spatialLayer, temporalLayer }) => {
+      await this.consumer(consumerId).setPreferredLayers(temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer })
+      return {}
+    },
+    setConsumerPriority: async ({ consumerId, priority }) => { await this.consumer(consumerId).setPriority(priority); return {} },
 
     produceData: async ({ transportId, sctpStreamParameters, label, protocol, appData }) => {
       const transport = this.sctpTransport(transportId, 'send')
@@ -536,6 +561,43 @@ export class ClientSession {
       this.send({ notification: 'dataConsumerClosed', data: { dataConsumerId: dataConsumer.id, dataProducerId } })
     })
     return { id: dataConsumer.id, dataProducerId, sctpStreamParameters, label: dataConsumer.label, protocol: dataConsumer.protocol }
+  }
+
+  /**
+   * The producers of `room` swarm-wide; from the first listing on, the client gets
+   * `newProducer` and `producerClosed` for the room until it disconnects.
+   */
+  private async listRoom (room: string): Promise<ProducerInfo[]> {
+    const source = this.options.rooms
+    if (source === undefined) throw new SignallingError('Unavailable', 'this signalling has no room source: rooms cannot be listed')
+    let listed = this.rooms.get(room)
+    if (listed === undefined) {
+      if (this.rooms.size >= MAX_ROOMS_PER_CONNECTION) throw new SignallingError('LimitExceeded', `at most ${MAX_ROOMS_PER_CONNECTION} rooms listed per connection`)
+      const producers = new Map<string, ProducerInfo>()
+      const onEvent = (event: RoomEvent): void => {
+        if (event.type === 'newproducer') {
+          producers.set(event.producer.id, event.producer)
+          this.notify({ notification: 'newProducer', data: { room, producer: event.producer } })
+        } else if (producers.delete(event.producerId)) {
+          this.notify({ notification: 'producerClosed', data: { room, producerId: event.producerId } })
+        }
+      }
+      const watch = source.watchRoom(room, onEvent).then((w) => {
+        for (const p of w.producers) producers.set(p.id, p)
+        // The connection closed meanwhile: nothing to follow.
+        if (this.closed) w.stop()
+        return w
+      })
+      this.rooms.set(room, listed = { watch, producers })
+      watch.catch(() => { if (this.rooms.get(room) === listed) this.rooms.delete(room) })
+    }
+    try {
+      await listed.watch
+    } catch (err) {
+      if (err instanceof Error && err.name === 'RoomLimitError') throw new SignallingError('LimitExceeded', err.message)
+      throw new SignallingError('Unavailable', `room ${JSON.stringify(room)} could not be listed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    return [...listed.producers.values()]
   }
 }
 

@@ -13,6 +13,7 @@ import type { WebSocket } from 'ws'
 import type { types as ms } from 'mediasoup'
 import type { ConsumerCloseReason, Notification, SignallingErrorName } from './messages.js'
 import type { CopyEvent, CopyEventSource } from './copy-events.js'
+import type { RoomSource } from './room-source.js'
 import type { CopyCloseReason } from '../node/swarm-node.js'
 import { checkSecret, verifyClientToken } from './token.js'
 import type { ClientTokenClaims } from './token.js'
@@ -129,6 +130,12 @@ export interface ClientSignallingOptions {
    * Default 30000 ms.
    */
   restoreTimeoutMs?: number
+  /**
+   * Where `listProducers` with a `room` finds the room's producers, and learns of new and
+   * closed ones (`newProducer`, `producerClosed`): a SwarmNode (its watchRoom() follows the
+   * room on every node). Default none: `listProducers` with a room answers Unavailable.
+   */
+  rooms?: RoomSource
 }
 
 type ErrorCounts = Record<SignallingErrorName, number>

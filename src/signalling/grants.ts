@@ -28,7 +28,9 @@ const METHOD_ACTION: { [M in ClientMethod]: ClientAction | null } = {
   produceData: 'publish',
   closeDataProducer: 'publish',
   consumeData: 'consume',
-  closeDataConsumer: 'consume'
+  closeDataConsumer: 'consume',
+  setConsumerPreferredLayers: 'consume',
+  setConsumerPriority: 'consume'
 }
 
 const DIRECTION_ACTION: Record<TransportDirection, ClientAction> = { send: 'publish', recv: 'consume' }
@@ -69,4 +71,11 @@ export function checkRoom (grants: ClientGrants | undefined, producerId: string,
   if (room === undefined) return
   if (producer === undefined) throw new SignallingError('Forbidden', `the room of producer ${producerId} is not known here; the token allows room ${JSON.stringify(room)} only`)
   if (roomOf(producer) !== room) throw new SignallingError('Forbidden', `producer ${producerId} is not in room ${JSON.stringify(room)}, the only one the token allows`)
+}
+
+/** @throws SignallingError Forbidden when the grants name a room other than `room` */
+export function checkListedRoom (grants: ClientGrants | undefined, room: string): void {
+  if (grants?.room !== undefined && grants.room !== room) {
+    throw new SignallingError('Forbidden', `the token allows room ${JSON.stringify(grants.room)} only`)
+  }
 }

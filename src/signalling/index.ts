@@ -10,6 +10,8 @@ export type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 export { ROOM_KEY } from './grants.js'
 export { copyEventsOf } from './copy-events.js'
 export type { CopyEvent, CopyEventSource } from './copy-events.js'
+export type { RoomSource } from './room-source.js'
+export { MAX_ROOMS_PER_CONNECTION } from './client-session.js'
 export { createClientToken, verifyClientToken, CLIENT_ACTIONS, MIN_SECRET_LENGTH } from './token.js'
 export type { ClientAction, ClientGrants, ClientTokenClaims, CreateClientTokenOptions, TokenCheck } from './token.js'
 export { CLIENT_METHODS, DEFAULT_MAX_MESSAGE_BYTES, SignallingError, decodeClientRequest } from './messages.js'
@@ -17,5 +19,6 @@ export type {
   ClientMethod, ClientRequest, RequestId, RequestDataMap, ResponseDataMap, Reply, OkReply, ErrorReply,
   Notification, ConsumerClosedNotification, ConsumerRestoredNotification, NodeDrainingNotification, ConsumerCloseReason,
   ConsumerInfo, SignallingErrorName, TransportDirection, TransportInfo, ProducerInfo,
-  DataConsumerInfo, DataConsumerClosedNotification
+  DataConsumerInfo, DataConsumerClosedNotification,
+  ConsumerLayersChangedNotification, NewProducerNotification, ProducerClosedNotification
 } from './messages.js'

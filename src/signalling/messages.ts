@@ -29,7 +29,10 @@ export interface RequestDataMap {
   pauseProducer: { producerId: string }
   resumeProducer: { producerId: string }
   closeProducer: { producerId: string }
-  listProducers: Record<string, never>
+  /** Without `room`: this connection's producers; with it: the room's, swarm-wide (and subscribes to its changes). */
+  listProducers: { room?: string }
+  setConsumerPreferredLayers: { consumerId: string, spatialLayer: number, temporalLayer?: number }
+  setConsumerPriority: { consumerId: string, priority: number }
   produceData: { transportId: string, sctpStreamParameters: ms.SctpStreamParameters, label: string, protocol: string, appData: Record<string, unknown> }
   consumeData: { transportId: string, dataProducerId: string }
   closeDataProducer: { dataProducerId: string }
@@ -80,6 +83,8 @@ export interface ResponseDataMap {
   consumeData: DataConsumerInfo
   closeDataProducer: Record<string, never>
   closeDataConsumer: Record<string, never>
+  setConsumerPreferredLayers: Record<string, never>
+  setConsumerPriority: Record<string, never>
 }
 
 export type ClientMethod = keyof RequestDataMap
@@ -88,7 +93,8 @@ export const CLIENT_METHODS: readonly ClientMethod[] = [
   'getRouterRtpCapabilities', 'createWebRtcTransport', 'connectWebRtcTransport', 'produce', 'consume',
   'pauseConsumer', 'resumeConsumer', 'closeConsumer', 'requestKeyFrame',
   'pauseProducer', 'resumeProducer', 'closeProducer', 'listProducers',
-  'produceData', 'consumeData', 'closeDataProducer', 'closeDataConsumer'
+  'produceData', 'consumeData', 'closeDataProducer', 'closeDataConsumer',
+  'setConsumerPreferredLayers', 'setConsumerPriority'
 ]
 
 /** A validated request, discriminated on `method`. */
@@ -170,7 +176,20 @@ export interface DataConsumerClosedNotification {
   data: { dataConsumerId: string, dataProducerId: string }
 }
 
-export type Notification = ConsumerClosedNotification | ConsumerRestoredNotification | NodeDrainingNotification | DataConsumerClosedNotification
+/** A simulcast or SVC consumer's layers changed (mediasoup's `layerschange`); null: no layer is sent. */
+export interface ConsumerLayersChangedNotification {
+  notification: 'consumerLayersChanged'
+  data: { consumerId: string, layers: { spatialLayer: number, temporalLayer?: number } | null }
+}
+
+/** A producer of a room this connection listed appeared, on any node of the swarm. */
+export interface NewProducerNotification { notification: 'newProducer', data: { room: string, producer: ProducerInfo } }
+
+/** A producer of a room this connection listed closed (or its node left the swarm). */
+export interface ProducerClosedNotification { notification: 'producerClosed', data: { room: string, producerId: string } }
+
+export type Notification = ConsumerClosedNotification | ConsumerRestoredNotification | NodeDrainingNotification | DataConsumerClosedNotification |
+  ConsumerLayersChangedNotification | NewProducerNotification | ProducerClosedNotification
 
 /** An error to send back to the client; `requestId` is the id of the request it answers. */
 export class SignallingError extends SwarmError {
@@ -280,6 +299,20 @@ function label (value: unknown, what: string): string {
 
 const empty = (): Record<string, never> => ({})
 
+/** Longest room name (characters), as in a token's room grant. */
+export const MAX_ROOM_LENGTH = 128
+
+function room (value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ROOM_LENGTH) bad(`room must be a string of 1-${MAX_ROOM_LENGTH} characters`)
+  return value
+}
+
+/** Spatial and temporal layers are small indexes (mediasoup: at most 16 encodings or layers). */
+function layer (value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 15) bad(`${what} must be an integer 0-15`)
+  return value as number
+}
+
 const decoders: { [M in ClientMethod]: (d: Json) => RequestDataMap[M] } = {
   getRouterRtpCapabilities: empty,
   createWebRtcTransport: (d) => {
@@ -301,7 +334,16 @@ const decoders: { [M in ClientMethod]: (d: Json) => RequestDataMap[M] } = {
   pauseProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
   resumeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
   closeProducer: (d) => ({ producerId: id(d.producerId, 'producerId') }),
-  listProducers: empty,
+  listProducers: (d) => d.room === undefined ? {} : { room: room(d.room) },
+  setConsumerPreferredLayers: (d) => ({
+    consumerId: id(d.consumerId, 'consumerId'),
+    spatialLayer: layer(d.spatialLayer, 'spatialLayer'),
+    ...(d.temporalLayer === undefined ? {} : { temporalLayer: layer(d.temporalLayer, 'temporalLayer') })
+  }),
+  setConsumerPriority: (d) => {
+    if (!Number.isInteger(d.priority) || (d.priority as number) < 1 || (d.priority as number) > 255) bad('priority must be an integer 1-255')
+    return { consumerId: id(d.consumerId, 'consumerId'), priority: d.priority as number }
+  },
   produceData: (d) => ({
     transportId: id(d.transportId, 'transportId'),
     sctpStreamParameters: sctpStreamParameters(d.sctpStreamParameters),

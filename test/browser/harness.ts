@@ -171,6 +171,11 @@ export class ViewerPage extends HarnessPage {
   async elements (since: number): Promise<ElementReport[]> {
     return await this.call<ElementReport[]>('elements', since)
   }
+
+  /** Asks the node for these layers of a viewed simulcast or SVC producer. */
+  async setPreferredLayers (producerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    await this.call('setPreferredLayers', producerId, spatialLayer, temporalLayer)
+  }
 }
 
 /** A page with data channels: one that publishes (publishData, sendData) or one that consumes (consumeData, dataReport). */

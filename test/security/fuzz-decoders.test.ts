@@ -48,7 +48,8 @@ const request: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ type: fc.constant('close-pipe' as const), pipeId: id }),
   // Short ids here: 2 × 256 ids of 128 characters would pass the frame size limit.
   fc.record({ type: fc.constant('announce' as const), producerIds: fc.array(shortId, { maxLength: MAX_ANNOUNCED_IDS }), withdrawn: fc.array(shortId, { maxLength: 64 }) }),
-  fc.record({ type: fc.constant('locate' as const), producerId: id, waitMs: fc.integer({ min: 0, max: MAX_LOCATE_WAIT_MS }) })
+  fc.record({ type: fc.constant('locate' as const), producerId: id, waitMs: fc.integer({ min: 0, max: MAX_LOCATE_WAIT_MS }) }),
+  fc.record({ type: fc.constant('room-producers' as const), room: fc.string({ minLength: 1, maxLength: 64 }) })
 )
 
 const response: fc.Arbitrary<Response> = fc.oneof(
@@ -87,18 +88,23 @@ const response: fc.Arbitrary<Response> = fc.oneof(
   fc.record({ type: fc.constant('providers' as const), producerId: id, providers: fc.array(peerInfo, { maxLength: MAX_CANDIDATES }), closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }, { requiredKeys: ['type', 'producerId', 'providers'] }),
   fc.record({ type: fc.constant('closer' as const), producerId: id, closer: fc.array(peerInfo, { maxLength: MAX_CLOSER }) }),
   fc.record({ type: fc.constant('status-ok' as const), has: fc.boolean(), pulling: fc.boolean(), downstream: count, draining: fc.constant(true), fanout: fc.integer({ min: 1, max: 1000 }), ...load }, { requiredKeys: ['type', 'has', 'pulling', 'downstream', 'load', 'capacity'] }),
-  fc.record({ type: fc.constant('error' as const), code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: 500 }) })
+  fc.record({ type: fc.constant('error' as const), code: fc.constantFrom(...WIRE_ERROR_CODES), message: fc.string({ maxLength: 500 }) }),
+  fc.record({
+    type: fc.constant('room-producers-ok' as const),
+    room: fc.string({ minLength: 1, maxLength: 64 }),
+    producers: fc.array(fc.record({ id, kind: fc.constantFrom('audio' as const, 'video' as const), paused: fc.boolean(), appData: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }) }), { maxLength: 16 })
+  })
 )
 const frameId = fc.integer({ min: 0, max: MAX_REQUEST_ID })
 
 // ---- hostile input ----
 /** Any JSON value, and objects that look like messages: a known type with random fields. */
-const KNOWN_TYPES = ['pull', 'status', 'recruit', 'connect-pipe', 'producer-event', 'move', 'release', 'close-pipe', 'announce', 'locate',
-  'ok', 'pull-ok', 'data-pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', '__proto__', 'constructor', 'toString']
+const KNOWN_TYPES = ['pull', 'status', 'recruit', 'connect-pipe', 'producer-event', 'move', 'release', 'close-pipe', 'announce', 'locate', 'room-producers',
+  'ok', 'pull-ok', 'data-pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', 'room-producers-ok', '__proto__', 'constructor', 'toString']
 const FIELDS = ['id', 'producerId', 'linkId', 'pipeId', 'offer', 'remote', 'pipe', 'rtts', 'recruited', 'leaving', 'load', 'capacity', 'event',
   'reason', 'producerIds', 'withdrawn', 'waitMs', 'kind', 'rtpParameters', 'paused', 'appData', 'peerPipeId', 'route', 'candidates',
   'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', 'data', 'sctpStreamParameters', 'label',
-  'protocol', '__proto__', 'constructor']
+  'protocol', 'room', 'producers', '__proto__', 'constructor']
 const anyJson = fc.jsonValue({ maxDepth: 4 })
 const messageLike = fc.record({ type: fc.oneof(fc.constantFrom(...KNOWN_TYPES), anyJson) }).chain((base) =>
   fc.dictionary(fc.constantFrom(...FIELDS), anyJson, { maxKeys: 8 }).map((fields) => ({ ...fields, ...base })))
@@ -217,7 +223,9 @@ describe('wire decoders under property tests (fast-check)', function () {
     pauseProducer: fc.record({ producerId: id }),
     resumeProducer: fc.record({ producerId: id }),
     closeProducer: fc.record({ producerId: id }),
-    listProducers: fc.constant({}),
+    listProducers: fc.record({ room: fc.string({ minLength: 1, maxLength: 128 }) }, { requiredKeys: [] }),
+    setConsumerPreferredLayers: fc.record({ consumerId: id, spatialLayer: fc.integer({ min: 0, max: 15 }), temporalLayer: fc.integer({ min: 0, max: 15 }) }, { requiredKeys: ['consumerId', 'spatialLayer'] }),
+    setConsumerPriority: fc.record({ consumerId: id, priority: fc.integer({ min: 1, max: 255 }) }),
     produceData: fc.record({
       transportId,
       sctpStreamParameters: fc.record({ streamId: uint16, ordered: fc.boolean(), maxPacketLifeTime: uint16, maxRetransmits: uint16 }, { requiredKeys: ['streamId'] }),
@@ -241,7 +249,7 @@ describe('wire decoders under property tests (fast-check)', function () {
 
   it('signalling: random and mutated text never makes decodeClientRequest() throw anything but SignallingError', () => {
     const clientLike = fc.record({ id: fc.oneof(requestId, anyJson), method: fc.oneof(fc.constantFrom(...CLIENT_METHODS, '__proto__', 'constructor', 'hasOwnProperty'), anyJson) })
-      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', 'sctpCapabilities', 'sctpStreamParameters', 'label', 'protocol', 'dataProducerId', 'dataConsumerId', '__proto__'), anyJson, { maxKeys: 5 }))
+      .chain((base) => fc.oneof(anyJson, fc.dictionary(fc.constantFrom('transportId', 'producerId', 'consumerId', 'dtlsParameters', 'rtpParameters', 'rtpCapabilities', 'kind', 'direction', 'appData', 'sctpCapabilities', 'sctpStreamParameters', 'label', 'protocol', 'dataProducerId', 'dataConsumerId', 'room', 'spatialLayer', 'temporalLayer', 'priority', '__proto__'), anyJson, { maxKeys: 5 }))
         .map((data) => ({ ...base, data })))
     const text = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 300 }),

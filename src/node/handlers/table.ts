@@ -8,6 +8,7 @@ import { producerEventHandler } from './producer-event.js'
 import { pullHandler } from './pull.js'
 import { recruitHandler } from './recruit.js'
 import { releaseHandler } from './release.js'
+import { roomProducersHandler } from './room-producers.js'
 import { statusHandler } from './status.js'
 import type { HandlerTable } from './index.js'
 import type { ProducerDirectory } from '../../directory/producer-directory.js'
@@ -19,6 +20,7 @@ import type { OutgoingPipes } from '../pipes/outgoing-pipes.js'
 import type { ProducerPuller } from '../pulling/producer-puller.js'
 import type { PullServer } from '../serving/pull-server.js'
 import type { RelayRecruits } from '../serving/relay-recruits.js'
+import type { Rooms } from '../rooms/rooms.js'
 
 export interface HandlerParts {
   server: PullServer
@@ -33,6 +35,7 @@ export interface HandlerParts {
   draining: () => boolean
   fanout: number
   notePeerLoad: (peerId: string, load: Load) => void
+  rooms: Rooms
 }
 
 export function handlerTable (p: HandlerParts): HandlerTable {
@@ -46,6 +49,7 @@ export function handlerTable (p: HandlerParts): HandlerTable {
     'close-pipe': closePipeHandler(p.outgoing, p.incoming),
     move: moveHandler(p.repair),
     announce: announceHandler(p.directory),
-    locate: locateHandler(p.directory)
+    locate: locateHandler(p.directory),
+    'room-producers': roomProducersHandler(p.rooms)
   }
 }

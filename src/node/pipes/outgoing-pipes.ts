@@ -356,9 +356,10 @@ export class OutgoingPipes {
     }
   }
 
-  /** Every (peer, producer) this node sends, with the consumer that sends it. */
+  /** Every (peer, media producer) this node sends, with the consumer that sends it (data consumers aside). */
   streams (): Array<{ peerId: string, producerId: string, consumer: ms.Consumer }> {
-    return [...this.byId.values()].flatMap((pipe) => [...pipe.consumers].map(([producerId, consumer]) => ({ peerId: pipe.peerId, producerId, consumer })))
+    return [...this.byId.values()].flatMap((pipe) => [...pipe.consumers].flatMap(([producerId, consumer]) =>
+      'kind' in consumer ? [{ peerId: pipe.peerId, producerId, consumer }] : []))
   }
 
   stats (): { pipes: number, consumers: number } {

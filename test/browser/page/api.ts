@@ -4,6 +4,13 @@
 export interface PublishOptions {
   audio: boolean
   video: boolean
+  /** Size asked of the fake camera. Default 640x480. */
+  width?: number
+  height?: number
+  /** Video: simulcast encodings (e.g. scaleResolutionDownBy 4, 2, 1) or one SVC encoding (scalabilityMode). */
+  encodings?: Array<{ scaleResolutionDownBy?: number, maxBitrate?: number, scalabilityMode?: string }>
+  /** Video codec to send (mimeType, e.g. 'video/VP9'). Default the device's first. */
+  codec?: string
 }
 
 /** Producer ids created by publish(), by kind (absent when that kind was not asked for). */
@@ -46,7 +53,7 @@ export interface FrameSample {
 /** An event of a page's SwarmClient (mediasoup-swarm/client), when it came (epoch ms). */
 export interface ClientEventRecord {
   at: number
-  type: 'restored' | 'reconnected' | 'ended' | 'closed'
+  type: 'restored' | 'reconnected' | 'ended' | 'closed' | 'layerschange'
   detail: Record<string, unknown>
 }
 
@@ -101,4 +108,6 @@ export interface SwarmTestApi {
   /** Connects with the helper and consumes a data producer; messages starting with `prefix` are counted (shown in the page). */
   consumeData: (wsUrl: string, dataProducerId: string, prefix: string) => Promise<string>
   dataReport: () => Promise<DataReport>
+  /** Asks the node for these layers of a viewed simulcast or SVC producer (SwarmClient.setPreferredLayers()). */
+  setPreferredLayers: (producerId: string, spatialLayer: number, temporalLayer?: number) => Promise<void>
 }

@@ -16,11 +16,14 @@ async function publish (wsUrl: string, options: PublishOptions): Promise<Publish
   const client = await SwarmClient.connect({ urls: [wsUrl] })
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: options.audio,
-    video: options.video ? { width: 640, height: 480 } : false
+    video: options.video ? { width: options.width ?? 640, height: options.height ?? 480 } : false
   })
   const result: PublishResult = { handlerName: client.handlerName }
+  const codec = options.codec === undefined ? undefined : client.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === options.codec!.toLowerCase())
+  if (options.codec !== undefined && codec === undefined) throw new Error(`the device cannot send ${options.codec}`)
   for (const track of stream.getTracks()) {
-    const publication = await client.publish(track, { label: track.label })
+    const video = track.kind === 'video' ? { encodings: options.encodings, codec } : {}
+    const publication = await client.publish(track, { label: track.label }, video)
     result[track.kind as 'audio' | 'video'] = publication.producerId
   }
   keep.push(client, stream)
@@ -46,7 +49,7 @@ const samples: FrameSample[] = []
 
 function record (client: SwarmClient): void {
   const at = (type: ClientEventRecord['type']) => (detail: object) => events.push({ at: Date.now(), type, detail: { ...detail } })
-  client.on('restored', at('restored')).on('reconnected', at('reconnected')).on('closed', at('closed'))
+  client.on('restored', at('restored')).on('reconnected', at('reconnected')).on('closed', at('closed')).on('layerschange', at('layerschange'))
   client.on('ended', (detail) => {
     at('ended')(detail)
     for (const entry of viewed) if (entry.client === client && entry.producerId === detail.producerId) entry.ended = true
@@ -222,5 +225,10 @@ window.swarmTest = {
   startSampling,
   samples: async () => samples,
   clientEvents: async () => events,
-  elements
+  elements,
+  setPreferredLayers: async (producerId, spatialLayer, temporalLayer) => {
+    const entry = viewed.find((v) => v.producerId === producerId && !v.ended)
+    if (entry === undefined) throw new Error(`${producerId} is not viewed`)
+    await entry.client.setPreferredLayers(producerId, temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer })
+  }
 }
