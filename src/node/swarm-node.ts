@@ -28,6 +28,7 @@ import { request, serve } from '../protocol/rpc.js'
 import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
+import { healthReport, readinessReport } from './health.js'
 import { handlerTable } from './handlers/table.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
@@ -41,6 +42,7 @@ import { Drain } from './serving/drain.js'
 import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
 import type { DrainOptions, DrainResult } from './serving/drain.js'
+import type { HealthCheckName, HealthInputs, HealthReport, ReadinessCheckName } from './health.js'
 import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
@@ -89,6 +91,7 @@ export class SwarmNode extends SafeEmitter {
   private readonly peerLoads = new Map<string, Load>()
   private readonly gate: PeerGate
   private readonly load: LoadTracker
+  private started = false
   private stopped = false
   private readonly protocol: string
 
@@ -310,6 +313,7 @@ export class SwarmNode extends SafeEmitter {
       giveUp: (peerId, reason) => this.giveUp(peerId, reason)
     })
     this.monitor.start()
+    this.started = true
     log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
   }
 
@@ -529,6 +533,35 @@ export class SwarmNode extends SafeEmitter {
     return { downstreamPipes, producers, consumers, empty: downstreamPipes === 0 && producers === 0 && consumers === 0 }
   }
 
+  /**
+   * Liveness: `running` (started, not stopped) and `workers` (at least one mediasoup worker
+   * alive). What the binary's /healthz answers; a process that fails it should be restarted.
+   */
+  health (): HealthReport<HealthCheckName> {
+    return healthReport(this.healthInputs())
+  }
+
+  /**
+   * Readiness: alive with all `numWorkers` workers, in the swarm (connected to a peer, unless
+   * it has no bootstrap address), and not draining. What the binary's /readyz answers; a
+   * node that fails it should get no new clients.
+   */
+  readiness (): HealthReport<ReadinessCheckName> {
+    return readinessReport(this.healthInputs())
+  }
+
+  private healthInputs (): HealthInputs {
+    const running = this.started && !this.stopped
+    return {
+      running,
+      workersAlive: this.workerPool?.workers.filter((w) => !w.closed && !w.died).length ?? 0,
+      workersExpected: this.options.numWorkers,
+      bootstrapAddresses: this.keeper?.addressCount ?? this.options.bootstrap.length,
+      peers: running ? this.host.getPeers().length : 0,
+      draining: this.draining
+    }
+  }
+
   /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, smoothed. */
   rtts (): Record<string, number> {
     return this.monitor?.rtts() ?? {}
@@ -598,4 +631,5 @@ export type { DrainOptions, DrainResult } from './serving/drain.js'
 export type { ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
+export type { HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName } from './health.js'
 export type { Distribution, Occupancy, PipeStats, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

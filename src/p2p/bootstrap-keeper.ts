@@ -43,6 +43,11 @@ export class BootstrapKeeper {
     this.refusedDelayMs = init.refusedDelayMs
   }
 
+  /** Addresses it dials (its own aside): 0 for a swarm's first node. */
+  get addressCount (): number {
+    return this.addresses.length
+  }
+
   /** Dials now, then whenever the node is left without connections. */
   start (): void {
     if (this.addresses.length === 0) return
