@@ -131,7 +131,8 @@ export class SwarmNode extends SafeEmitter {
       reprovideIntervalMs: timeouts.dhtRecordValidity / 2,
       dialTimeoutMs: timeouts.dial,
       maxConnections: options.maxConnections,
-      gater: this.gate.gater(),
+      // Tells the bootstrap keeper which dials reached TCP, so that it can say where one failed.
+      gater: { ...this.gate.gater(), denyOutboundConnection: (_peerId, maConn) => { this.keeper?.noteConnected(maConn.remoteAddr); return false } },
       maxPendingInbound: options.connectionLimits.pendingInbound,
       inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
       handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs
@@ -194,6 +195,7 @@ export class SwarmNode extends SafeEmitter {
       learnAddresses: async (peerId, addrs) => await this.learnAddresses(peerId, addrs),
       lookupTimeoutMs: timeouts.lookup,
       maxRedirects: options.maxRedirects,
+      whyAlone: async () => await this.whyAlone(),
       assertRunning: () => this.assertRunning(),
       onPulled: (timing) => this.emit('pulled', timing),
       onPullFailed: (failure) => this.emit('pullfailed', failure),
@@ -484,6 +486,15 @@ export class SwarmNode extends SafeEmitter {
 
   private routeOf (producerId: string): string[] {
     return [...(this.incoming.upstreamOf(producerId)?.route ?? []), this.peerId]
+  }
+
+  /** Why this node is alone (no peer once its bootstrap dial under way is over); undefined: it has peers. */
+  private async whyAlone (): Promise<string | undefined> {
+    await this.keeper?.settled()
+    if (this.stopped || this.host.getPeers().length > 0) return undefined
+    const addresses = this.keeper?.addressCount ?? 0
+    if (addresses === 0) return 'this node has no peers and no bootstrap address, so there is nobody to ask (give it a member\'s address: bootstrap, --bootstrap)'
+    return `this node has no peers: none of its ${addresses} bootstrap address${addresses === 1 ? '' : 'es'} answered (the node's log, or its BootstrapError events, name each address and the cause)`
   }
 
   /** One ping of `peerId` (dialled if needed): true when answered within `timeoutMs`. */

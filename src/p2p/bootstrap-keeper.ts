@@ -6,6 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BootstrapError } from '../errors.js'
 import type { Host } from './host.js'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A connection that ends this soon after it opened was refused by the peer. */
 const REFUSED_WITHIN_MS = 2000
@@ -32,6 +33,10 @@ export class BootstrapKeeper {
   private refusedDelayMs: number
   private timer: NodeJS.Timeout | undefined
   private dialing = false
+  /** Addresses (without /p2p/…) whose TCP connection opened in this round. */
+  private readonly connectedTcp = new Set<string>()
+  /** The round of dials under way, if any. */
+  private underWay: Promise<void> | undefined
   private readonly aborter = new AbortController()
   /** When each connected peer connected (performance.now()). */
   private readonly connectedAt = new Map<string, number>()
@@ -48,12 +53,33 @@ export class BootstrapKeeper {
     return this.addresses.length
   }
 
+  /**
+   * The TCP connection of an outbound dial to `remoteAddr` is open, its handshake about to
+   * begin (the connection gater's denyOutboundConnection): a dial of this round that fails
+   * from now on failed in the handshake, not on the way.
+   */
+  noteConnected (remoteAddr: Multiaddr): void {
+    if (this.dialing) this.connectedTcp.add(withoutPeerId(remoteAddr.toString()))
+  }
+
+  /** Resolves once the round of dials under way, if any, is over (connected or not). */
+  async settled (): Promise<void> {
+    // A round's own failure surfaces where it is started (an unhandled rejection): a waiter only needs it over.
+    await this.underWay?.catch(() => {})
+  }
+
   /** Dials now, then whenever the node is left without connections. */
   start (): void {
     if (this.addresses.length === 0) return
     this.host.addEventListener('peer:disconnect', this.onDisconnect)
     this.host.addEventListener('peer:connect', this.onConnect)
-    void this.round()
+    this.dialNow()
+  }
+
+  private dialNow (): void {
+    if (this.underWay !== undefined) return
+    const round = this.round().finally(() => { if (this.underWay === round) this.underWay = undefined })
+    this.underWay = round
   }
 
   stop (): void {
@@ -91,7 +117,7 @@ export class BootstrapKeeper {
   private schedule (delayMs: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.round()
+      this.dialNow()
     }, delayMs)
     this.timer.unref()
   }
@@ -108,10 +134,13 @@ export class BootstrapKeeper {
     try {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(explainDialError(err)) })
+        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => {
+          causes.push(explainDialError(err, { address, connected: this.connectedTcp.has(withoutPeerId(address)), timeoutMs: this.init.dialTimeoutMs }))
+        })
       }))
     } finally {
       this.dialing = false
+      this.connectedTcp.clear()
     }
     if (!this.isolated()) return
     const retryInMs = jitter(this.delayMs)
@@ -121,14 +150,43 @@ export class BootstrapKeeper {
   }
 }
 
+/** What a failed dial to one bootstrap address is known to have done. */
+interface DialAttempt {
+  address: string
+  /** The TCP connection opened (the gater saw it): what failed came after, in the handshake. */
+  connected: boolean
+  timeoutMs: number
+}
+
+const SWARM_KEY_HINT = 'most likely a different swarm key on each side, or a key on one side only (check swarmKeyFile, --swarm-key)'
+
 /**
- * A handshake cut off by the peer (a reset, or bytes that are no Noise message) is what a
- * swarm key mismatch looks like from the dialling side: say so rather than libp2p's words.
+ * One line an operator can act on: the address, what happened and what to check, rather
+ * than libp2p's words (kept as the cause). A wrong swarm key shows in the handshake: the
+ * pre-shared-key layer (@libp2p/pnet) checks nothing itself, it only scrambles the bytes,
+ * so the Noise handshake or multistream-select on top of it reads garbage ("Message length
+ * too long", "Missing newline", a reset) or waits for bytes that never make sense.
  */
-function explainDialError (err: Error): Error {
-  const inHandshake = err.name === 'EncryptionFailedError' || (/ECONNRESET|Message length/.test(err.message) && !err.message.startsWith('connection error'))
-  if (!inHandshake) return err
-  return new Error(`the handshake failed (${err.message.split('\n')[0]}): probably different swarm keys, or a key on one side only`, { cause: err })
+export function explainDialError (err: Error, attempt: DialAttempt): Error {
+  const first = (err instanceof AggregateError && err.errors[0] instanceof Error ? err.errors[0] : err)
+  const code = (first as NodeJS.ErrnoException).code
+  const message = first.message.split('\n')[0] ?? ''
+  const timedOut = first.name === 'TimeoutError' || first.name === 'AbortError' || /aborted due to timeout|timeout/i.test(message)
+  let why: string
+  if (code === 'ECONNREFUSED') why = 'connection refused (ECONNREFUSED): nothing listens on that port (is the node up, is the port right?)'
+  else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') why = `unreachable (${code}): no route to that host from here`
+  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the name does not resolve (${code})`
+  else if (first.name === 'UnexpectedPeerError' || first.name === 'InvalidPeerIdError') why = 'a node answered, but with another peer id: the address\'s /p2p/ part is out of date (the node there has a new identity, see --identity)'
+  else if (first.name === 'DialDeniedError' || first.name === 'ConnectionInterceptedError') why = `refused by this node itself (${message}): that peer is in quarantine here, or not on the allowlist`
+  else if (timedOut && attempt.connected) why = `connected, but the handshake did not complete within ${attempt.timeoutMs} ms: ${SWARM_KEY_HINT}, or the node there is too busy to answer`
+  else if (timedOut) why = `no answer within ${attempt.timeoutMs} ms (timeout): the host is down or unreachable, or a firewall drops the packets`
+  else if (attempt.connected || first.name === 'EncryptionFailedError' || /Message length|Missing newline/.test(message)) why = `the handshake failed: ${SWARM_KEY_HINT}`
+  else why = message
+  return new Error(`${attempt.address}: ${why}`, { cause: err })
+}
+
+function withoutPeerId (address: string): string {
+  return address.split('/p2p/')[0]!
 }
 
 /** ±20 %, so that nodes left alone by one restart do not all dial again at the same instant. */
