@@ -25,7 +25,7 @@ import { LoadTracker } from '../placement/capacity.js'
 import { DelegationPolicy } from '../placement/delegation-policy.js'
 import { MAX_RTTS, pipeProtocolId } from '../protocol/messages.js'
 import { request, serve } from '../protocol/rpc.js'
-import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
+import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, NO_PIPE_BYTES_WARNING_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
 import { healthReport, readinessReport } from './health.js'
@@ -34,6 +34,7 @@ import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
 import { PEER_REFUSALS, peerIdArray, resolveOptions } from './options.js'
 import { IncomingPipes } from './pipes/incoming-pipes.js'
+import { MediaAddressCheck } from './pipes/media-address.js'
 import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
 import { SpareTransports } from './pipes/spare-transports.js'
@@ -267,7 +268,12 @@ export class SwarmNode extends SafeEmitter {
       notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
     })
     this.announceProducers()
-    this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
+    const mediaAddress = new MediaAddressCheck(options.pipeListenIp, options.pipeAnnouncedIp)
+    this.host.addEventListener('peer:connect', (event) => {
+      const peerId = event.detail.toString()
+      log.info('peer connected %s', peerId)
+      mediaAddress.peerConnected(peerId, remoteIpsOf(this.host, peerId))
+    })
     this.host.addEventListener('peer:disconnect', (event) => {
       const peerId = event.detail.toString()
       log.info('peer disconnected %s', peerId)
@@ -304,7 +310,9 @@ export class SwarmNode extends SafeEmitter {
       ping: async (peerId, timeoutMs) => await this.ping(peerId, timeoutMs),
       giveUp: (peerId, reason) => this.giveUp(peerId, reason),
       silenceMs: timeouts.mediaSilence,
-      pingTimeoutMs: timeouts.livenessPing
+      pingTimeoutMs: timeouts.livenessPing,
+      noBytesWarningMs: NO_PIPE_BYTES_WARNING_MS,
+      onNoBytes: (pipe, silentMs) => mediaAddress.noBytes(pipe.peerId, pipe.transport, silentMs)
     })
     this.watch.start()
     this.monitor = new PeerMonitor(this.host, {

@@ -12,7 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import createDebug from 'debug'
 import { BootstrapError, createSwarmKey, createSwarmNode, ProducerNotFoundError } from '../../src/index.js'
 import { namespacesFor } from '../../src/logger.js'
-import { waitFor } from '../harness/index.js'
+import { createRtpSource, waitFor } from '../harness/index.js'
 import { mediaCodecs, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
 
@@ -137,6 +137,31 @@ describe('diagnostics: errors and log lines that name the address, the cause and
     })
     // The default lookup timeout is 5 s: this did not wait for it.
     assert.ok(performance.now() - started < 1500, `took ${Math.round(performance.now() - started)} ms`)
+  })
+
+  it('a pipe that receives no byte for 5 s is reported once, naming the media addresses', async () => {
+    const a = await createSwarmNode()
+    nodes.push(a)
+    // B announces 127.0.0.1 but listens on 127.0.0.2, as a node behind a NAT that does not
+    // forward: A's media goes to an address where nothing listens.
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, pipeListenIp: '127.0.0.2', pipeAnnouncedIp: '127.0.0.1' })
+    nodes.push(b)
+    await waitConnected([a, b])
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 50 })
+    closers.push(() => source.close())
+    capture = captureWarnings()
+    const { pipeProducer } = await b.pipeToRouter({ producerId: source.producer.id, router: await b.createRouter({ mediaCodecs }) })
+    assert.equal(pipeProducer.paused, false)
+    const pattern = new RegExp(`mediasoup-swarm:node:pipes:warn the pipe from ${a.peerId} has received no byte in [5-9] s: it sends to 127\\.0\\.0\\.1 \\(this node's announced media IP; listening on 127\\.0\\.0\\.2:\\d+\\), from its own media IP 127\\.0\\.0\\.1, a loopback address\\. If either address is not one the other host reaches, set pipeListenIp / --media-ip`)
+    const lines = capture.lines
+    await waitFor(() => lines.some((l) => pattern.test(l)), { timeoutMs: 15_000, what: 'the no-byte warning', progress: () => lines.join('\n') })
+    // A sent all along; nothing arrived.
+    assert.ok(source.sent > 100, `${source.sent} packets sent`)
+    assert.equal((await pipeProducer.getStats()).reduce((n, st) => n + st.byteCount, 0), 0)
+    // Once per pipe.
+    const sentAtWarning = source.sent
+    await waitFor(() => source.sent >= sentAtWarning + 100, { timeoutMs: 5000, what: 'more packets sent' })
+    assert.equal(lines.filter((l) => pattern.test(l)).length, 1)
   })
 
   it('a node with peers still looks for the lookup timeout, and the not-found message names the producer once', async () => {
