@@ -51,11 +51,12 @@ export interface Binary {
 
 const START_LINE = /started: peer=(\S+) multiaddrs=(\S+) http=(\S+)(?: signalling=(\S+))?/
 
-/** Starts `mediasoup-swarm start <args>` and waits for its start line. */
-export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Binary> {
+/** Starts `mediasoup-swarm start <args>` (in network namespace `netns`, when given; root) and waits for its start line. */
+export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}, { netns }: { netns?: string } = {}): Promise<Binary> {
   // A process group of its own, as on a host of its own: signalGroup() reaches the node
-  // and its mediasoup workers at once.
-  const child = spawn(process.execPath, [...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // and its mediasoup workers at once. `ip netns exec` execs node in place: same process.
+  const command = netns === undefined ? [process.execPath] : ['ip', 'netns', 'exec', netns, process.execPath]
+  const child = spawn(command[0]!, [...command.slice(1), ...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
