@@ -35,7 +35,7 @@ describe('diagnostics across hosts (binaries in network namespaces)', function (
 
   /** A binary on `host`, listening on all its addresses, media IP left at its loopback default. */
   const startOn = async (host: NetnsHost, extra: string[] = []): Promise<Binary> => {
-    const b = await startBinary(['--listen', '/ip4/0.0.0.0/tcp/4001', '--http', '127.0.0.1:0', '--swarm-key', swarmKey, '--log-level', 'info', ...extra], {}, { netns: host.netns })
+    const b = await startBinary(['--listen', '/ip4/0.0.0.0/tcp/4001', '--http', '127.0.0.1:0', '--swarm-key', swarmKey, '--log-level', 'info', ...extra], {}, { netns: host.netns, startTimeoutMs: 60_000 })
     binaries.push(b)
     return b
   }

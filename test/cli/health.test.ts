@@ -113,7 +113,7 @@ describe('health and readiness probes', function () {
       const port = await freePort()
       // B starts first: its bootstrap node is not up yet.
       const b = await startBinary(['--listen', '/ip4/127.0.0.1/tcp/0', '--http', '127.0.0.1:0', '--http-token-file', tokenFile,
-        '--bootstrap', `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdA}`])
+        '--bootstrap', `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdA}`], {}, { startTimeoutMs: 60_000 })
       binaries.push(b)
       assert.equal((await fetch(`${b.httpUrl}status`)).status, 401)
       const before = await probe(b.httpUrl, 'readyz')
@@ -124,7 +124,7 @@ describe('health and readiness probes', function () {
       // Nothing that names a peer or an address.
       assert.doesNotMatch(JSON.stringify(before.body), new RegExp(`${peerIdA}|${port}|${b.peerId}`))
 
-      const a = await startBinary(['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--http', '127.0.0.1:0', '--identity', keyFile])
+      const a = await startBinary(['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--http', '127.0.0.1:0', '--identity', keyFile], {}, { startTimeoutMs: 60_000 })
       binaries.push(a)
       assert.equal(a.peerId, peerIdA)
       // B's bootstrap keeper dials again after about 1 s, 2 s, 4 s…
