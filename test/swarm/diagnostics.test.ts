@@ -164,6 +164,20 @@ describe('diagnostics: errors and log lines that name the address, the cause and
     assert.equal(lines.filter((l) => pattern.test(l)).length, 1)
   })
 
+  it('a pull refused for this node\'s media address says so, naming the address and the setting', async () => {
+    const a = await createSwarmNode()
+    nodes.push(a)
+    // B connects from 127.0.0.1 but announces another address for its pipes: A will not send there.
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, pipeAnnouncedIp: '127.0.0.2', timeouts: { lookup: 1500 } })
+    nodes.push(b)
+    await waitConnected([a, b])
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 50 })
+    closers.push(() => source.close())
+    const err = await b.pipeToRouter({ producerId: source.producer.id, router: await b.createRouter({ mediaCodecs }) }).then(() => undefined, (e: Error) => e)
+    assert.ok(err instanceof ProducerNotFoundError, String(err))
+    assert.match(err.message, new RegExp(`tried ${a.peerId}: forbidden \\(media address 127\\.0\\.0\\.2 is not one of yours \\(you connect from 127\\.0\\.0\\.1\\): this node's media IP must be an address it connects from, see pipeListenIp / pipeAnnouncedIp, --media-ip / --media-announced-ip\\)`))
+  })
+
   it('a node with peers still looks for the lookup timeout, and the not-found message names the producer once', async () => {
     const a = await createSwarmNode({ timeouts: { lookup: 1500 } })
     nodes.push(a)

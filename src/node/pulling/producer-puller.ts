@@ -201,7 +201,10 @@ export class ProducerPuller {
         directory.forget(producerId, peerId)
         const reason = err instanceof RemoteError ? err.code : 'timeout'
         log.debug('pull of %s from %s: %s', producerId, peerId, err.message)
-        failures.push(`${peerId}: ${reason}`)
+        // Refused for this node's media address: a setting here to fix, so say which.
+        failures.push(reason === 'forbidden'
+          ? `${peerId}: forbidden (${err.message.replace(/^peer \S+ answered forbidden: /, '')}: this node's media IP must be an address it connects from, see pipeListenIp / pipeAnnouncedIp, --media-ip / --media-announced-ip)`
+          : `${peerId}: ${reason}`)
         return undefined
       }
     }
