@@ -25,14 +25,14 @@ export type RefusalReason = typeof REFUSAL_REASONS[number]
 const MAX_QUARANTINED = 4096
 /** A stranger is not let back for this long. */
 export const STRANGER_QUARANTINE_MS = 10 * 60_000
+/** At most one warning about failed inbound handshakes per minute. */
+const HANDSHAKE_WARNING_INTERVAL_MS = 60_000
 /** A peer whose identify has not completed this long after it connected is treated as a stranger. */
 export const IDENTIFY_GRACE_MS = 10_000
 /** An outbound connection closed by the peer this soon after its handshake, before identify, was refused there. */
 const REFUSED_WITHIN_MS = 2000
 /** One such warning per peer per minute. */
 const REFUSED_WARNING_INTERVAL_MS = 60_000
-/** At most one warning about failed inbound handshakes per minute. */
-const HANDSHAKE_WARNING_INTERVAL_MS = 60_000
 
 export interface PeerGateInit {
   /** Allowed peer ids; undefined: any peer. */
