@@ -121,6 +121,7 @@ export class SwarmNode extends SafeEmitter {
         void this.stop()
       }
     })
+    const gater = this.gate.gater()
     this.host = await createHost({
       privateKey,
       listen: options.listen,
@@ -132,8 +133,19 @@ export class SwarmNode extends SafeEmitter {
       reprovideIntervalMs: timeouts.dhtRecordValidity / 2,
       dialTimeoutMs: timeouts.dial,
       maxConnections: options.maxConnections,
-      // Tells the bootstrap keeper which dials reached TCP, so that it can say where one failed.
-      gater: { ...this.gate.gater(), denyOutboundConnection: (_peerId, maConn) => { this.keeper?.noteConnected(maConn.remoteAddr); return false } },
+      // Tells the bootstrap keeper how far each dial got, so that it can say where one failed.
+      gater: {
+        ...gater,
+        denyOutboundConnection: (_peerId, maConn) => {
+          this.keeper?.noteStage(maConn.remoteAddr, 'connected')
+          return false
+        },
+        denyOutboundEncryptedConnection: async (peerId, maConn) => {
+          const deny = await gater.denyOutboundEncryptedConnection?.(peerId, maConn) === true
+          if (!deny) this.keeper?.noteStage(maConn.remoteAddr, 'encrypted')
+          return deny
+        }
+      },
       maxPendingInbound: options.connectionLimits.pendingInbound,
       inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
       handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs

@@ -33,8 +33,8 @@ export class BootstrapKeeper {
   private refusedDelayMs: number
   private timer: NodeJS.Timeout | undefined
   private dialing = false
-  /** Addresses (without /p2p/…) whose TCP connection opened in this round. */
-  private readonly connectedTcp = new Set<string>()
+  /** How far this round's dials got, by address (without /p2p/…). */
+  private readonly reached = new Map<string, DialStage>()
   /** The round of dials under way, if any. */
   private underWay: Promise<void> | undefined
   private readonly aborter = new AbortController()
@@ -54,12 +54,13 @@ export class BootstrapKeeper {
   }
 
   /**
-   * The TCP connection of an outbound dial to `remoteAddr` is open, its handshake about to
-   * begin (the connection gater's denyOutboundConnection): a dial of this round that fails
-   * from now on failed in the handshake, not on the way.
+   * An outbound connection to `remoteAddr` got this far (told by the connection gater):
+   * `connected` once TCP is open (denyOutboundConnection), `encrypted` once the swarm key
+   * and Noise handshakes passed (denyOutboundEncryptedConnection). A dial of this round that
+   * fails later failed there, not on the way.
    */
-  noteConnected (remoteAddr: Multiaddr): void {
-    if (this.dialing) this.connectedTcp.add(withoutPeerId(remoteAddr.toString()))
+  noteStage (remoteAddr: Multiaddr, stage: DialStage): void {
+    if (this.dialing) this.reached.set(withoutPeerId(remoteAddr.toString()), stage)
   }
 
   /** Resolves once the round of dials under way, if any, is over (connected or not). */
@@ -135,12 +136,12 @@ export class BootstrapKeeper {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
         await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => {
-          causes.push(explainDialError(err, { address, connected: this.connectedTcp.has(withoutPeerId(address)), timeoutMs: this.init.dialTimeoutMs }))
+          causes.push(explainDialError(err, { address, reached: this.reached.get(withoutPeerId(address)), timeoutMs: this.init.dialTimeoutMs }))
         })
       }))
     } finally {
       this.dialing = false
-      this.connectedTcp.clear()
+      this.reached.clear()
     }
     if (!this.isolated()) return
     const retryInMs = jitter(this.delayMs)
@@ -150,11 +151,14 @@ export class BootstrapKeeper {
   }
 }
 
+/** How far an outbound connection got: TCP open, or past the swarm key and Noise. */
+export type DialStage = 'connected' | 'encrypted'
+
 /** What a failed dial to one bootstrap address is known to have done. */
 interface DialAttempt {
   address: string
-  /** The TCP connection opened (the gater saw it): what failed came after, in the handshake. */
-  connected: boolean
+  /** How far it got (the gater saw it); undefined: no TCP connection. */
+  reached?: DialStage
   timeoutMs: number
 }
 
@@ -178,9 +182,11 @@ export function explainDialError (err: Error, attempt: DialAttempt): Error {
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the name does not resolve (${code})`
   else if (first.name === 'UnexpectedPeerError' || first.name === 'InvalidPeerIdError') why = 'a node answered, but with another peer id: the address\'s /p2p/ part is out of date (the node there has a new identity, see --identity)'
   else if (first.name === 'DialDeniedError' || first.name === 'ConnectionInterceptedError') why = `refused by this node itself (${message}): that peer is in quarantine here, or not on the allowlist`
-  else if (timedOut && attempt.connected) why = `connected, but the handshake did not complete within ${attempt.timeoutMs} ms: ${SWARM_KEY_HINT}, or the node there is too busy to answer`
+  // Past Noise, the keys match: the peer let the handshake finish, then closed.
+  else if (attempt.reached === 'encrypted') why = `the node there closed the connection after the handshake (${message}): this node is probably not on its allowlist (--allow-peer there), or in quarantine there`
+  else if (timedOut && attempt.reached === 'connected') why = `connected, but the handshake did not complete within ${attempt.timeoutMs} ms: ${SWARM_KEY_HINT}, or the node there is too busy to answer`
   else if (timedOut) why = `no answer within ${attempt.timeoutMs} ms (timeout): the host is down or unreachable, or a firewall drops the packets`
-  else if (attempt.connected || first.name === 'EncryptionFailedError' || /Message length|Missing newline/.test(message)) why = `the handshake failed: ${SWARM_KEY_HINT}`
+  else if (attempt.reached === 'connected' || first.name === 'EncryptionFailedError' || /Message length|Missing newline/.test(message)) why = `the handshake failed: ${SWARM_KEY_HINT}`
   else why = message
   return new Error(`${attempt.address}: ${why}`, { cause: err })
 }
