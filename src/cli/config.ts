@@ -248,9 +248,9 @@ export const SETTINGS: readonly Setting[] = [
     (s, v) => { s.maxConnections = positiveInteger(v) }),
   text('address-policy', '<policy>', DEFAULTS.addressPolicy, 'peer addresses the DHT keeps: all, private (LAN-only swarm) or public (internet swarm)',
     (s, v) => { s.addressPolicy = oneOf(v, ['all', 'private', 'public'] as const) }),
-  text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics and /ws; port 0 picks a free one (the URL is printed)',
+  text('http', '<ip:port>', DEFAULT_HTTP, 'HTTP address of the status page, /status, /metrics, /healthz, /readyz and /ws; port 0 picks a free one (the URL is printed)',
     (s, v) => { s.http = hostPort(v) }),
-  text('http-token-file', '<file>', 'none: no token', 'file holding a bearer token (≥ 16 characters) that /status and /metrics ask for (401 without it)',
+  text('http-token-file', '<file>', 'none: no token', 'file holding a bearer token (≥ 16 characters) that /status and /metrics ask for (401 without it; /healthz and /readyz do not)',
     (s, v) => { s.httpTokenFile = v }, true),
   toggle('signalling', 'serve WebSocket signalling for mediasoup-client browsers on /ws (docs/client-signalling.md)',
     (s, v) => { s.signalling = v }),
@@ -449,8 +449,9 @@ export function startUsage (): string {
   ]
   return `usage: mediasoup-swarm start [options]
 
-Runs a swarm node with a live status page (/), /status (JSON) and /metrics (Prometheus)
-on its HTTP address, and optionally WebSocket signalling for browsers (/ws).
+Runs a swarm node with a live status page (/), /status (JSON), /metrics (Prometheus) and
+the probes /healthz and /readyz on its HTTP address, and optionally WebSocket signalling
+for browsers (/ws).
 
 ${rows.join('\n')}
   ${'-h, --help'.padEnd(30)} this help

@@ -1,6 +1,7 @@
-// The binary's HTTP side (node:http only): the status page at /, /status as JSON and
-// /metrics for Prometheus. WebSocket upgrades (/ws) are left to the client signalling,
-// which listens to the same server's 'upgrade' events (and checks its own tokens).
+// The binary's HTTP side (node:http only): the status page at /, /status as JSON,
+// /metrics for Prometheus, and the probes /healthz and /readyz. WebSocket upgrades (/ws)
+// are left to the client signalling, which listens to the same server's 'upgrade' events
+// (and checks its own tokens).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -12,8 +13,22 @@ export interface HttpRoutes {
   status: () => unknown
   /** The status page (a complete HTML document; it holds no data, so it needs no token). */
   page: string
+  /**
+   * /healthz and /readyz: 200 when `ok`, 503 otherwise, with the report as JSON. No token:
+   * orchestrators' probes usually cannot send one, and the reports hold no peer id,
+   * address or producer, only check names, counts and short texts.
+   */
+  health: () => ProbeReport
+  readiness: () => ProbeReport
   /** Bearer token /status and /metrics ask for (`Authorization: Bearer <token>`); undefined: none. */
   token?: string
+}
+
+/** What a probe answers (SwarmNode.health() and readiness() are such reports). */
+export interface ProbeReport {
+  ok: boolean
+  failed: string[]
+  checks: Record<string, { ok: boolean, detail: string }>
 }
 
 /** Compares digests, so the time taken says nothing about the token. */
@@ -49,13 +64,19 @@ export function createHttpServer (routes: HttpRoutes): http.Server {
       case '/status':
         send(200, 'application/json', JSON.stringify(routes.status(), null, 2))
         return
+      case '/healthz':
+      case '/readyz': {
+        const report = path === '/healthz' ? routes.health() : routes.readiness()
+        send(report.ok ? 200 : 503, 'application/json', `${JSON.stringify({ status: report.ok ? 'ok' : 'fail', ...report })}\n`)
+        return
+      }
       case '/metrics':
         routes.metrics().then(
           ({ contentType, body }) => send(200, contentType, body),
           (err: Error) => send(500, 'text/plain', `metrics failed: ${err.message}\n`))
         return
       default:
-        send(404, 'text/plain', 'not found: try /, /status or /metrics\n')
+        send(404, 'text/plain', 'not found: try /, /status, /metrics, /healthz or /readyz\n')
     }
   })
 }

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { KeyFileError } from '../errors.js'
+import { isLoopbackListen } from '../node/options.js'
 import { allowlist, checkAccess } from './access.js'
 import { describeParseError, resolveStartSettings, startUsage } from './config.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors.js'
@@ -134,7 +135,9 @@ async function start (args: string[]): Promise<number> {
   }
   reloadAllowlistOnHangup(service, settings)
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
-  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
+  // Other hosts' addresses first: the first one is what an operator copies into --bootstrap.
+  const multiaddrs = [...node.multiaddrs].sort((a, b) => Number(isLoopbackListen(a)) - Number(isLoopbackListen(b)))
+  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
   return await runUntilStopped(service, settings.drainTimeout * 1000)
 }
 

@@ -83,6 +83,8 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
     token: config.http.token,
     page: STATUS_PAGE,
     status: () => nodeStatus(node, { media, version: config.version, startedAt }),
+    health: () => node.health(),
+    readiness: () => node.readiness(),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })
   })
   const webRtcServers: ms.WebRtcServer[] = []

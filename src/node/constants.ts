@@ -30,3 +30,9 @@ export const COPY_ANNOUNCE_DELAY_MS = 500
  * the DHT's routing table, and may be a home of the very producer).
  */
 export const GIVEN_UP_QUARANTINE_MS = 5000
+
+/**
+ * An incoming pipe that should carry media and has received no byte for this long is
+ * logged with its addresses (most often a media IP the other host cannot reach).
+ */
+export const NO_PIPE_BYTES_WARNING_MS = 5000

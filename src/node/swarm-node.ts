@@ -25,14 +25,16 @@ import { LoadTracker } from '../placement/capacity.js'
 import { DelegationPolicy } from '../placement/delegation-policy.js'
 import { MAX_RTTS, pipeProtocolId } from '../protocol/messages.js'
 import { request, serve } from '../protocol/rpc.js'
-import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
+import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, NO_PIPE_BYTES_WARNING_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
+import { healthReport, readinessReport } from './health.js'
 import { handlerTable } from './handlers/table.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
 import { PEER_REFUSALS, peerIdArray, resolveOptions } from './options.js'
 import { IncomingPipes } from './pipes/incoming-pipes.js'
+import { MediaAddressCheck } from './pipes/media-address.js'
 import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
 import { SpareTransports } from './pipes/spare-transports.js'
@@ -43,6 +45,7 @@ import { PullServer } from './serving/pull-server.js'
 import { RelayRecruits } from './serving/relay-recruits.js'
 import type { DrainOptions, DrainResult } from './serving/drain.js'
 import type { RoomEvent, RoomWatch } from './rooms/rooms.js'
+import type { HealthCheckName, HealthInputs, HealthReport, ReadinessCheckName } from './health.js'
 import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
 import type { Host } from '../p2p/host.js'
@@ -93,6 +96,7 @@ export class SwarmNode extends SafeEmitter {
   private readonly peerLoads = new Map<string, Load>()
   private readonly gate: PeerGate
   private readonly load: LoadTracker
+  private started = false
   private stopped = false
   private readonly protocol: string
 
@@ -121,6 +125,7 @@ export class SwarmNode extends SafeEmitter {
         void this.stop()
       }
     })
+    const gater = this.gate.gater()
     this.host = await createHost({
       privateKey,
       listen: options.listen,
@@ -132,7 +137,19 @@ export class SwarmNode extends SafeEmitter {
       reprovideIntervalMs: timeouts.dhtRecordValidity / 2,
       dialTimeoutMs: timeouts.dial,
       maxConnections: options.maxConnections,
-      gater: this.gate.gater(),
+      // Tells the bootstrap keeper how far each dial got, so that it can say where one failed.
+      gater: {
+        ...gater,
+        denyOutboundConnection: (_peerId, maConn) => {
+          this.keeper?.noteStage(maConn.remoteAddr, 'connected')
+          return false
+        },
+        denyOutboundEncryptedConnection: async (peerId, maConn) => {
+          const deny = await gater.denyOutboundEncryptedConnection?.(peerId, maConn) === true
+          if (!deny) this.keeper?.noteStage(maConn.remoteAddr, 'encrypted')
+          return deny
+        }
+      },
       maxPendingInbound: options.connectionLimits.pendingInbound,
       inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
       handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs
@@ -196,6 +213,7 @@ export class SwarmNode extends SafeEmitter {
       learnAddresses: async (peerId, addrs) => await this.learnAddresses(peerId, addrs),
       lookupTimeoutMs: timeouts.lookup,
       maxRedirects: options.maxRedirects,
+      whyAlone: async () => await this.whyAlone(),
       assertRunning: () => this.assertRunning(),
       onPulled: (timing) => this.emit('pulled', timing),
       onPullFailed: (failure) => this.emit('pullfailed', failure),
@@ -283,7 +301,12 @@ export class SwarmNode extends SafeEmitter {
       notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
     })
     this.announceProducers()
-    this.host.addEventListener('peer:connect', (event) => log.info('peer connected %s', event.detail.toString()))
+    const mediaAddress = new MediaAddressCheck(options.pipeListenIp, options.pipeAnnouncedIp)
+    this.host.addEventListener('peer:connect', (event) => {
+      const peerId = event.detail.toString()
+      log.info('peer connected %s', peerId)
+      mediaAddress.peerConnected(peerId, remoteIpsOf(this.host, peerId))
+    })
     this.host.addEventListener('peer:disconnect', (event) => {
       const peerId = event.detail.toString()
       log.info('peer disconnected %s', peerId)
@@ -320,7 +343,9 @@ export class SwarmNode extends SafeEmitter {
       ping: async (peerId, timeoutMs) => await this.ping(peerId, timeoutMs),
       giveUp: (peerId, reason) => this.giveUp(peerId, reason),
       silenceMs: timeouts.mediaSilence,
-      pingTimeoutMs: timeouts.livenessPing
+      pingTimeoutMs: timeouts.livenessPing,
+      noBytesWarningMs: NO_PIPE_BYTES_WARNING_MS,
+      onNoBytes: (pipe, silentMs) => mediaAddress.noBytes(pipe.peerId, pipe.transport, silentMs)
     })
     this.watch.start()
     this.monitor = new PeerMonitor(this.host, {
@@ -331,6 +356,7 @@ export class SwarmNode extends SafeEmitter {
       giveUp: (peerId, reason) => this.giveUp(peerId, reason)
     })
     this.monitor.start()
+    this.started = true
     log.debug('started %s on %s', this.peerId, this.multiaddrs.join(', '))
   }
 
@@ -523,6 +549,15 @@ export class SwarmNode extends SafeEmitter {
     return [...(this.incoming.upstreamOf(producerId)?.route ?? []), this.peerId]
   }
 
+  /** Why this node is alone (no peer once its bootstrap dial under way is over); undefined: it has peers. */
+  private async whyAlone (): Promise<string | undefined> {
+    await this.keeper?.settled()
+    if (this.stopped || this.host.getPeers().length > 0) return undefined
+    const addresses = this.keeper?.addressCount ?? 0
+    if (addresses === 0) return 'this node has no peers and no bootstrap address, so there is nobody to ask (give it a member\'s address: bootstrap, --bootstrap)'
+    return `this node has no peers: none of its ${addresses} bootstrap address${addresses === 1 ? '' : 'es'} answered (the node's log, or its BootstrapError events, name each address and the cause)`
+  }
+
   /** One ping of `peerId` (dialled if needed): true when answered within `timeoutMs`. */
   private async ping (peerId: string, timeoutMs: number): Promise<boolean> {
     try {
@@ -568,6 +603,35 @@ export class SwarmNode extends SafeEmitter {
     const producers = this.registry.all().filter((e) => !e.isCopy).length
     const consumers = this.load.localConsumers
     return { downstreamPipes, producers, consumers, empty: downstreamPipes === 0 && producers === 0 && consumers === 0 }
+  }
+
+  /**
+   * Liveness: `running` (started, not stopped) and `workers` (at least one mediasoup worker
+   * alive). What the binary's /healthz answers; a process that fails it should be restarted.
+   */
+  health (): HealthReport<HealthCheckName> {
+    return healthReport(this.healthInputs())
+  }
+
+  /**
+   * Readiness: alive with all `numWorkers` workers, in the swarm (connected to a peer, unless
+   * it has no bootstrap address), and not draining. What the binary's /readyz answers; a
+   * node that fails it should get no new clients.
+   */
+  readiness (): HealthReport<ReadinessCheckName> {
+    return readinessReport(this.healthInputs())
+  }
+
+  private healthInputs (): HealthInputs {
+    const running = this.started && !this.stopped
+    return {
+      running,
+      workersAlive: this.workerPool?.workers.filter((w) => !w.closed && !w.died).length ?? 0,
+      workersExpected: this.options.numWorkers,
+      bootstrapAddresses: this.keeper?.addressCount ?? this.options.bootstrap.length,
+      peers: running ? this.host.getPeers().length : 0,
+      draining: this.draining
+    }
   }
 
   /** Round-trip times in ms to connected peers, by peer id: libp2p pings every `timeouts.ping`, the lowest of the last RTT_SAMPLES (5). */
@@ -669,4 +733,5 @@ export type { DataProducerRestored, ProducerRestored, RestoreFailed } from './he
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
 export type { RoomEvent, RoomWatch } from './rooms/rooms.js'
+export type { HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName } from './health.js'
 export type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

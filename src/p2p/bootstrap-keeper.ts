@@ -6,6 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BootstrapError } from '../errors.js'
 import type { Host } from './host.js'
 import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A connection that ends this soon after it opened was refused by the peer. */
 const REFUSED_WITHIN_MS = 2000
@@ -32,6 +33,10 @@ export class BootstrapKeeper {
   private refusedDelayMs: number
   private timer: NodeJS.Timeout | undefined
   private dialing = false
+  /** How far this round's dials got, by address (without /p2p/…). */
+  private readonly reached = new Map<string, DialStage>()
+  /** The round of dials under way, if any. */
+  private underWay: Promise<void> | undefined
   private readonly aborter = new AbortController()
   /** When each connected peer connected (performance.now()). */
   private readonly connectedAt = new Map<string, number>()
@@ -43,12 +48,39 @@ export class BootstrapKeeper {
     this.refusedDelayMs = init.refusedDelayMs
   }
 
+  /** Addresses it dials (its own aside): 0 for a swarm's first node. */
+  get addressCount (): number {
+    return this.addresses.length
+  }
+
+  /**
+   * An outbound connection to `remoteAddr` got this far (told by the connection gater):
+   * `connected` once TCP is open (denyOutboundConnection), `encrypted` once the swarm key
+   * and Noise handshakes passed (denyOutboundEncryptedConnection). A dial of this round that
+   * fails later failed there, not on the way.
+   */
+  noteStage (remoteAddr: Multiaddr, stage: DialStage): void {
+    if (this.dialing) this.reached.set(withoutPeerId(remoteAddr.toString()), stage)
+  }
+
+  /** Resolves once the round of dials under way, if any, is over (connected or not). */
+  async settled (): Promise<void> {
+    // A round's own failure surfaces where it is started (an unhandled rejection): a waiter only needs it over.
+    await this.underWay?.catch(() => {})
+  }
+
   /** Dials now, then whenever the node is left without connections. */
   start (): void {
     if (this.addresses.length === 0) return
     this.host.addEventListener('peer:disconnect', this.onDisconnect)
     this.host.addEventListener('peer:connect', this.onConnect)
-    void this.round()
+    this.dialNow()
+  }
+
+  private dialNow (): void {
+    if (this.underWay !== undefined) return
+    const round = this.round().finally(() => { if (this.underWay === round) this.underWay = undefined })
+    this.underWay = round
   }
 
   stop (): void {
@@ -86,7 +118,7 @@ export class BootstrapKeeper {
   private schedule (delayMs: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined
-      void this.round()
+      this.dialNow()
     }, delayMs)
     this.timer.unref()
   }
@@ -103,10 +135,13 @@ export class BootstrapKeeper {
     try {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => { causes.push(explainDialError(err)) })
+        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => {
+          causes.push(explainDialError(err, { address, reached: this.reached.get(withoutPeerId(address)), timeoutMs: this.init.dialTimeoutMs }))
+        })
       }))
     } finally {
       this.dialing = false
+      this.reached.clear()
     }
     if (!this.isolated()) return
     const retryInMs = jitter(this.delayMs)
@@ -116,14 +151,48 @@ export class BootstrapKeeper {
   }
 }
 
+/** How far an outbound connection got: TCP open, or past the swarm key and Noise. */
+export type DialStage = 'connected' | 'encrypted'
+
+/** What a failed dial to one bootstrap address is known to have done. */
+interface DialAttempt {
+  address: string
+  /** How far it got (the gater saw it); undefined: no TCP connection. */
+  reached?: DialStage
+  timeoutMs: number
+}
+
+const SWARM_KEY_HINT = 'most likely a different swarm key on each side, or a key on one side only (check swarmKeyFile, --swarm-key)'
+
 /**
- * A handshake cut off by the peer (a reset, or bytes that are no Noise message) is what a
- * swarm key mismatch looks like from the dialling side: say so rather than libp2p's words.
+ * One line an operator can act on: the address, what happened and what to check, rather
+ * than libp2p's words (kept as the cause). A wrong swarm key shows in the handshake: the
+ * pre-shared-key layer (@libp2p/pnet) checks nothing itself, it only scrambles the bytes,
+ * so the Noise handshake or multistream-select on top of it reads garbage ("Message length
+ * too long", "Missing newline", a reset) or waits for bytes that never make sense.
  */
-function explainDialError (err: Error): Error {
-  const inHandshake = err.name === 'EncryptionFailedError' || (/ECONNRESET|Message length/.test(err.message) && !err.message.startsWith('connection error'))
-  if (!inHandshake) return err
-  return new Error(`the handshake failed (${err.message.split('\n')[0]}): probably different swarm keys, or a key on one side only`, { cause: err })
+export function explainDialError (err: Error, attempt: DialAttempt): Error {
+  const first = (err instanceof AggregateError && err.errors[0] instanceof Error ? err.errors[0] : err)
+  const code = (first as NodeJS.ErrnoException).code
+  const message = first.message.split('\n')[0] ?? ''
+  const timedOut = first.name === 'TimeoutError' || first.name === 'AbortError' || /aborted due to timeout|timeout/i.test(message)
+  let why: string
+  if (code === 'ECONNREFUSED') why = 'connection refused (ECONNREFUSED): nothing listens on that port (is the node up, is the port right?)'
+  else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') why = `unreachable (${code}): no route to that host from here`
+  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the name does not resolve (${code})`
+  else if (first.name === 'UnexpectedPeerError' || first.name === 'InvalidPeerIdError') why = 'a node answered, but with another peer id: the address\'s /p2p/ part is out of date (the node there has a new identity, see --identity)'
+  else if (first.name === 'DialDeniedError' || first.name === 'ConnectionInterceptedError') why = `refused by this node itself (${message}): that peer is in quarantine here, or not on the allowlist`
+  // Past Noise, the keys match: the peer let the handshake finish, then closed.
+  else if (attempt.reached === 'encrypted') why = `the node there closed the connection after the handshake (${message}): this node is probably not on its allowlist (--allow-peer there), or in quarantine there`
+  else if (timedOut && attempt.reached === 'connected') why = `connected, but the handshake did not complete within ${attempt.timeoutMs} ms: ${SWARM_KEY_HINT}, or the node there is too busy to answer`
+  else if (timedOut) why = `no answer within ${attempt.timeoutMs} ms (timeout): the host is down or unreachable, or a firewall drops the packets`
+  else if (attempt.reached === 'connected' || first.name === 'EncryptionFailedError' || /Message length|Missing newline/.test(message)) why = `the handshake failed: ${SWARM_KEY_HINT}`
+  else why = message
+  return new Error(`${attempt.address}: ${why}`, { cause: err })
+}
+
+function withoutPeerId (address: string): string {
+  return address.split('/p2p/')[0]!
 }
 
 /** ±20 %, so that nodes left alone by one restart do not all dial again at the same instant. */

@@ -5,7 +5,7 @@
 // reason (the metric mediasoup_swarm_peer_refusals_total) and logged at debug level.
 import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
 import { createLogger } from '../logger.js'
-import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, StreamCloseEvent } from '@libp2p/interface'
 
 const log = createLogger('p2p:gate')
 
@@ -25,6 +25,8 @@ export type RefusalReason = typeof REFUSAL_REASONS[number]
 const MAX_QUARANTINED = 4096
 /** A stranger is not let back for this long. */
 export const STRANGER_QUARANTINE_MS = 10 * 60_000
+/** At most one warning about failed inbound handshakes per minute. */
+const HANDSHAKE_WARNING_INTERVAL_MS = 60_000
 /** A peer whose identify has not completed this long after it connected is treated as a stranger. */
 export const IDENTIFY_GRACE_MS = 10_000
 /** An outbound connection closed by the peer this soon after its handshake, before identify, was refused there. */
@@ -61,6 +63,9 @@ export class PeerGate {
   /** Inbound connections in their handshake, with their IP. */
   private readonly pending = new WeakMap<MultiaddrConnection, string>()
   private host: Libp2p | undefined
+  /** Inbound handshakes failed since the last warning about them, and when that was (performance.now()). */
+  private handshakeFailures = 0
+  private handshakeWarnedAt = -Infinity
 
   constructor (private readonly init: PeerGateInit) {
     this.allowed = init.allowPeers === undefined ? undefined : new Set(init.allowPeers)
@@ -136,6 +141,23 @@ export class PeerGate {
     return true
   }
 
+  /**
+   * Says why an inbound handshake failed: at once the first time, then at most once per
+   * HANDSHAKE_WARNING_INTERVAL_MS with the count meanwhile (a flood must not flood the log).
+   */
+  private warnHandshakeFailed (from: string, error: Error | undefined): void {
+    this.handshakeFailures++
+    const now = performance.now()
+    if (now - this.handshakeWarnedAt < HANDSHAKE_WARNING_INTERVAL_MS) return
+    const count = this.handshakeFailures
+    this.handshakeFailures = 0
+    this.handshakeWarnedAt = now
+    const also = count > 1 ? ` (${count} handshakes failed since the last such line)` : ''
+    const timedOut = error === undefined || error.name === 'TimeoutError' || error.name === 'AbortError'
+    if (timedOut) log.warn('a connection from %s did not complete its handshake in time: an idle client or port scanner, or a node with a different swarm key (or none): check swarmKeyFile, --swarm-key%s', from, also)
+    else log.warn('a connection from %s failed its handshake (%s): most likely a node with a different swarm key, or none (check swarmKeyFile, --swarm-key on both)%s', from, error.message.split('\n')[0], also)
+  }
+
   /** The handshake of `maConn` is over (done or failed): it no longer counts toward its IP's. */
   private endPending (maConn: MultiaddrConnection): boolean {
     const ip = this.pending.get(maConn)
@@ -160,7 +182,11 @@ export class PeerGate {
         this.pendingByIp.set(ip, now + 1)
         this.pending.set(maConn, ip)
         // A handshake that ends without reaching the encrypted stage failed or timed out.
-        maConn.addEventListener('close', () => { if (this.endPending(maConn)) this.refuse('handshake', `a connection from ${ip}`) }, { once: true })
+        maConn.addEventListener('close', (event) => {
+          if (!this.endPending(maConn)) return
+          this.refuse('handshake', `a connection from ${ip}`)
+          this.warnHandshakeFailed(maConn.remoteAddr.toString(), (event as StreamCloseEvent).error)
+        }, { once: true })
         return false
       },
       denyInboundEncryptedConnection: (peerId: PeerId, maConn: MultiaddrConnection) => {

@@ -310,8 +310,10 @@ export class ClientSession {
     } catch (err) {
       const name = err instanceof Error ? err.name : ''
       const message = err instanceof Error ? err.message : String(err)
-      if (name === 'ProducerNotFoundError' || name === 'NotFound') throw new SignallingError('NotFound', `producer ${producerId} not found: ${message}`)
-      throw new SignallingError('Unavailable', `producer ${producerId} could not be brought to this router: ${message}`)
+      // The library's errors name the producer already: say it once.
+      const named = message.includes(producerId)
+      if (name === 'ProducerNotFoundError' || name === 'NotFound') throw new SignallingError('NotFound', named ? message : `producer ${producerId} not found: ${message}`)
+      throw new SignallingError('Unavailable', named ? `could not bring it to this router: ${message}` : `producer ${producerId} could not be brought to this router: ${message}`)
     }
   }
 

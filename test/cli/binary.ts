@@ -51,18 +51,22 @@ export interface Binary {
 
 const START_LINE = /started: peer=(\S+) multiaddrs=(\S+) http=(\S+)(?: signalling=(\S+))?/
 
-/** Starts `mediasoup-swarm start <args>` and waits for its start line. */
-export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Binary> {
+/**
+ * Starts `mediasoup-swarm start <args>` (in network namespace `netns`, when given; root) and
+ * waits for its start line (at most `startTimeoutMs`, default 20 s).
+ */
+export async function startBinary (args: string[], env: NodeJS.ProcessEnv = {}, { netns, startTimeoutMs = 20_000 }: { netns?: string, startTimeoutMs?: number } = {}): Promise<Binary> {
   // A process group of its own, as on a host of its own: signalGroup() reaches the node
-  // and its mediasoup workers at once.
-  const child = spawn(process.execPath, [...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // and its mediasoup workers at once. `ip netns exec` execs node in place: same process.
+  const command = netns === undefined ? [process.execPath] : ['ip', 'netns', 'exec', netns, process.execPath]
+  const child = spawn(command[0]!, [...command.slice(1), ...NODE_ARGS, 'start', ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   try {
-    await waitFor(() => START_LINE.test(stdout) || child.exitCode !== null, { timeoutMs: 20_000, what: 'the start line', progress: () => stdout + stderr })
+    await waitFor(() => START_LINE.test(stdout) || child.exitCode !== null, { timeoutMs: startTimeoutMs, what: 'the start line', progress: () => stdout + stderr })
   } catch (err) {
     signalGroup(child, 'SIGKILL')
     throw err

@@ -25,6 +25,10 @@ export interface UpstreamWatchInit {
   giveUp: (peerId: string, reason: string) => void
   silenceMs: number
   pingTimeoutMs: number
+  /** A pipe that expects media and has received no byte at all this long is reported once. */
+  noBytesWarningMs: number
+  /** Says why a pipe may carry nothing (its addresses). */
+  onNoBytes: (pipe: IncomingPipe, silentMs: number) => void
 }
 
 interface PipeActivity {
@@ -32,6 +36,10 @@ interface PipeActivity {
   /** performance.now() when `bytes` last grew (or the pipe was first seen, or a copy resumed). */
   changedAt: number
   reading: boolean
+  /** performance.now() when the pipe was first seen expecting media, while no byte came yet. */
+  expectingSince?: number
+  /** The pipe was reported for carrying no byte. */
+  reported: boolean
 }
 
 export class UpstreamWatch {
@@ -66,14 +74,16 @@ export class UpstreamWatch {
       if (pipe.closing || pipe.transport.closed) continue
       seen.add(pipe.peerId)
       let state = this.activity.get(pipe)
-      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false })
+      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false, reported: false })
       // Nothing is expected from an upstream whose copies are all paused, or all data
       // producers (SCTP carries messages only when there are some).
       const expectsMedia = [...pipe.copies.values()].some((c) => !isDataProducer(c.producer) && !c.producer.paused)
       if (!expectsMedia) {
         state.changedAt = now
+        state.expectingSince = undefined
         continue
       }
+      state.expectingSince ??= now
       if (state.reading) continue
       state.reading = true
       void this.read(pipe, state).finally(() => { state.reading = false })
@@ -92,9 +102,15 @@ export class UpstreamWatch {
     }
     const now = performance.now()
     // Nothing ever came (a source that has not sent yet): there is no media to lose, so no
-    // hurry; the peer monitor's slow pings cover such an upstream.
+    // hurry; the peer monitor's slow pings cover such an upstream. Nothing for long, though,
+    // is most often an address the upstream cannot send to (or send from): say so once.
     if (bytes === 0) {
       state.changedAt = now
+      const silentMs = now - (state.expectingSince ?? now)
+      if (!state.reported && silentMs >= this.init.noBytesWarningMs && !pipe.closing && !pipe.transport.closed) {
+        state.reported = true
+        this.init.onNoBytes(pipe, silentMs)
+      }
       return
     }
     if (bytes !== state.bytes) {

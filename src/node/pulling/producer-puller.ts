@@ -70,6 +70,11 @@ export interface ProducerPullerInit {
   learnAddresses: (peerId: string, multiaddrs: string[]) => Promise<void>
   lookupTimeoutMs: number
   maxRedirects: number
+  /**
+   * Why this node cannot look anything up in the swarm (no peer at all, after the bootstrap
+   * dial under way, if any, is over); undefined: it has peers.
+   */
+  whyAlone: () => Promise<string | undefined>
   /** Throws InvalidStateError once the node stopped. */
   assertRunning: () => void
   onPulled: (timing: PullTiming) => void
@@ -215,7 +220,10 @@ export class ProducerPuller {
         directory.forget(producerId, peerId)
         const reason = err instanceof RemoteError ? err.code : 'timeout'
         log.debug('pull of %s from %s: %s', producerId, peerId, err.message)
-        failures.push(`${peerId}: ${reason}`)
+        // Refused for this node's media address: a setting here to fix, so say which.
+        failures.push(reason === 'forbidden'
+          ? `${peerId}: forbidden (${err.message.replace(/^peer \S+ answered forbidden: /, '')}: this node's media IP must be an address it connects from, see pipeListenIp / pipeAnnouncedIp, --media-ip / --media-announced-ip)`
+          : `${peerId}: ${reason}`)
         return undefined
       }
     }
@@ -229,6 +237,11 @@ export class ProducerPuller {
       }
       const producer = await tryPeer(candidate, 0)
       if (producer !== undefined) return producer
+    }
+    if (plan.useDirectory) {
+      // Alone, a lookup can only wait out its deadline: say why at once instead.
+      const alone = await this.init.whyAlone()
+      if (alone !== undefined) throw new ProducerNotFoundError(producerId, failures.length > 0 ? `${alone}; tried ${failures.join(', ')}` : alone)
     }
     while (!deadline.aborted && plan.useDirectory) {
       this.init.assertRunning()
@@ -246,7 +259,9 @@ export class ProducerPuller {
       tried = new Set()
       await delay(LOOKUP_ROUND_PAUSE_MS)
     }
-    const detail = failures.length > 0 ? `tried ${failures.slice(-FAILURES_IN_MESSAGE).join(', ')}` : 'no provider record'
+    const detail = failures.length > 0
+      ? `tried ${failures.slice(-FAILURES_IN_MESSAGE).join(', ')}`
+      : `no node announced it (no provider record found within ${this.init.lookupTimeoutMs} ms)`
     if (refusals.capacity > 0) throw new CapacityError(producerId, detail)
     if (refusals.hopLimit > 0) throw new RedirectLimitError(producerId, maxRedirects)
     throw new ProducerNotFoundError(producerId, detail)
