@@ -55,6 +55,7 @@ const log = createLogger('cli')
 function serviceConfig (s: StartSettings, access: Access): NodeServiceConfig {
   return {
     node: {
+      name: s.name,
       listen: s.listen,
       announce: s.announce,
       bootstrap: s.bootstrap,
@@ -133,7 +134,7 @@ async function start (args: string[]): Promise<number> {
   }
   reloadAllowlistOnHangup(service, settings)
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
-  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
+  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${node.multiaddrs.join(',')} http=${service.httpUrl}/${signalling} name=${node.name}\n`)
   return await runUntilStopped(service, settings.drainTimeout * 1000)
 }
 

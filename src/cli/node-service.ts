@@ -7,14 +7,15 @@ import type http from 'node:http'
 import { createSwarmNode } from '../node/swarm-node.js'
 import { DEFAULT_RELAY_CODECS } from '../node/options.js'
 import { ListenError, SwarmError } from '../errors.js'
-import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
+import { createNodeMetrics, MediaTracker, nodeStatus, ProducerTrees } from '../observability/index.js'
 import { describeSocketError } from './errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { createHttpServer, listen } from './http-server.js'
 import { isLoopbackHost } from './config.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { DrainOptions, DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
-import type { NodeMetrics } from '../observability/index.js'
+import type { NodeMetrics, NodeStatus, StatusOptions } from '../observability/index.js'
+import type { PipeFigures } from '../node/swarm-node.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
 
@@ -77,10 +78,14 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
   const startedAt = performance.now()
   const media = new MediaTracker(node)
   const metrics = createNodeMetrics(node, { media, version: config.version })
+  const statusOptions: StatusOptions = { media, version: config.version, startedAt }
+  // Peers drawing a tree get the figures /status shows of this node's pipes.
+  node.setPipeFigures(() => pipeFiguresOf(nodeStatus(node, statusOptions)))
+  const trees = new ProducerTrees(node)
   const server = createHttpServer({
     token: config.http.token,
     page: STATUS_PAGE,
-    status: () => nodeStatus(node, { media, version: config.version, startedAt }),
+    status: async () => nodeStatus(node, { ...statusOptions, trees: await trees.get() }),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })
   })
   const webRtcServers: ms.WebRtcServer[] = []
@@ -134,6 +139,11 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
       await stopping
     }
   }
+}
+
+/** The `media.pipes` of a status, when a sampler gives it (docs/metrics.md). */
+function pipeFiguresOf (status: NodeStatus): PipeFigures[] | undefined {
+  return (status as { media?: { pipes: PipeFigures[] } }).media?.pipes
 }
 
 /** One router and one WebRtcServer per worker; clients are spread over them in turn. */

@@ -7,7 +7,7 @@ import type { Request } from '../protocol/messages.js'
  * all), or waiting for the answering relay's own pull; so a pull waits longest.
  */
 export const DEADLINE_FACTOR: Record<Request['type'], number> = {
-  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5
+  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5, tree: 0.5
 }
 
 /** A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s… at most 30 s. */
@@ -26,3 +26,11 @@ export const COPY_ANNOUNCE_DELAY_MS = 500
  * the DHT's routing table, and may be a home of the very producer).
  */
 export const GIVEN_UP_QUARANTINE_MS = 5000
+
+/**
+ * Bounds of gathering a producer's tree (SwarmNode.producerTree()): nodes asked at most,
+ * levels below the origin, and the whole gathering's deadline.
+ */
+export const TREE_MAX_NODES = 64
+export const TREE_MAX_DEPTH = 16
+export const TREE_TIMEOUT_MS = 2000

@@ -9,6 +9,8 @@ import { pullHandler } from './pull.js'
 import { recruitHandler } from './recruit.js'
 import { releaseHandler } from './release.js'
 import { statusHandler } from './status.js'
+import { treeHandler } from './tree.js'
+import type { TreeAnswerInit } from './tree.js'
 import type { HandlerTable } from './index.js'
 import type { ProducerDirectory } from '../../directory/producer-directory.js'
 import type { ProducerRegistry } from '../../media/producer-registry.js'
@@ -33,6 +35,7 @@ export interface HandlerParts {
   draining: () => boolean
   fanout: number
   notePeerLoad: (peerId: string, load: Load) => void
+  tree: TreeAnswerInit
 }
 
 export function handlerTable (p: HandlerParts): HandlerTable {
@@ -46,6 +49,7 @@ export function handlerTable (p: HandlerParts): HandlerTable {
     'close-pipe': closePipeHandler(p.outgoing, p.incoming),
     move: moveHandler(p.repair),
     announce: announceHandler(p.directory),
-    locate: locateHandler(p.directory)
+    locate: locateHandler(p.directory),
+    tree: treeHandler(p.tree)
   }
 }
