@@ -1,8 +1,13 @@
 // gatherTree() with fake nodes (the pure walk): level by level from the origin, bounded in
 // nodes, depth and time, silent nodes shown as such, and each edge's figures taken from
-// the receiving node first. The real swarm case is test/browser/status-page.test.ts.
+// the receiving node first; then node.producerTree() over the wire between real nodes
+// with real RTP. The status page drawing it: test/browser/status-page.test.ts.
 import assert from 'node:assert/strict'
+import { createSwarmNode } from '../../src/index.js'
 import { gatherTree } from '../../src/node/tree/producer-tree.js'
+import { createRtpSink, createRtpSource, mediaCodecs, waitFor } from '../harness/index.js'
+import { stopAll } from '../harness/swarm.js'
+import type { SwarmNode } from '../../src/index.js'
 import type { TreeGathererInit, TreeBounds } from '../../src/node/tree/producer-tree.js'
 import type { PipeFiguresMessage, TreeOk } from '../../src/protocol/messages.js'
 
@@ -97,5 +102,53 @@ describe('gatherTree()', () => {
     const tree = await gatherTree(init, P, ['A'], { ...BOUNDS, timeoutMs: 200 })
     assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`)
     assert.deepEqual(tree.nodes.map((n) => [n.peerId, n.answered]), [['A', true], ['B', false], ['C', true]])
+  })
+})
+
+describe('node.producerTree() on real nodes', function () {
+  this.timeout(30_000)
+  const nodes: SwarmNode[] = []
+  const closers: Array<() => void> = []
+  after(async () => {
+    for (const close of closers) close()
+    await stopAll(nodes)
+  })
+
+  it('gathers origin → relay → leaf over the wire: names, loads now, figures from the receiving end; a stopped relay leaves the tree', async () => {
+    for (const name of ['origin', 'relay', 'leaf']) nodes.push(await createSwarmNode({ name, fanout: 1, bootstrap: nodes.at(-1)?.multiaddrs ?? [] }))
+    const [a, b, c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
+    const source = await createRtpSource({ router: await a.createRouter({ mediaCodecs }), kind: 'audio' })
+    closers.push(() => source.close())
+    const producerId = source.producer.id
+    for (const node of [b, c]) {
+      const router = await node.createRouter({ mediaCodecs })
+      await node.pipeToRouter({ producerId, router })
+      const sink = await createRtpSink({ router, producerId })
+      closers.push(() => sink.close())
+      await sink.waitForPackets(10, { timeoutMs: 10_000 })
+    }
+    assert.deepEqual(c.getDistribution(producerId)?.route, [a.peerId, b.peerId, c.peerId])
+    // Figures as a sampler would give them: the relay's and leaf's 'in', the origin's 'out'.
+    a.setPipeFigures(() => [{ producerId, peerId: b.peerId, direction: 'out', bitrateBps: 1000, packetLossFraction: 0.5 }])
+    b.setPipeFigures(() => [{ producerId, peerId: a.peerId, direction: 'in', bitrateBps: 64_000, packetLossFraction: 0.01 }, { producerId: 'other', peerId: c.peerId, direction: 'out', bitrateBps: 1, packetLossFraction: 0 }])
+    c.setPipeFigures(() => [{ producerId, peerId: b.peerId, direction: 'in', bitrateBps: Infinity, packetLossFraction: 0 }])
+
+    const tree = await c.producerTree(producerId)
+    assert.ok(tree !== undefined)
+    assert.deepEqual(tree.nodes.map((n) => [n.peerId, n.name, n.depth, n.answered, n.has]), [[a.peerId, 'origin', 0, true, true], [b.peerId, 'relay', 1, true, true], [c.peerId, 'leaf', 2, true, true]])
+    for (const n of tree.nodes) assert.equal(n.load, nodes.find((x) => x.peerId === n.peerId)!.capacity.load)
+    // The relay's 'in' wins over the origin's 'out'; the leaf's out-of-range figure is not told, and B tells nothing of C's edge.
+    assert.deepEqual(tree.edges, [
+      { from: a.peerId, to: b.peerId, bitrateBps: 64_000, packetLossFraction: 0.01 },
+      { from: b.peerId, to: c.peerId, bitrateBps: null, packetLossFraction: null }
+    ])
+    assert.equal(tree.complete, true)
+    assert.equal(await c.producerTree('no-such-producer'), undefined)
+
+    // The relay stops: the origin's tree is the origin alone.
+    await b.stop()
+    await waitFor(() => a.getDistribution(producerId)?.downstream.length === 0, { timeoutMs: 10_000, what: 'the origin losing its downstream' })
+    const afterStop = await a.producerTree(producerId)
+    assert.deepEqual(afterStop?.nodes.map((n) => n.peerId), [a.peerId])
   })
 })
