@@ -29,8 +29,8 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&
 const pct = (load, capacity) => capacity > 0 ? Math.round(100 * load / capacity) + '%' : '?'
 const loadText = (load, capacity) => load === null || load === undefined ? 'load ?' : 'load ' + load + '/' + capacity + ' (' + pct(load, capacity) + ')'
 const rttText = (ms) => ms === null || ms === undefined ? '? ms' : ms.toFixed(1) + ' ms'
-const bitrateText = (bps) => bps < 1e3 ? Math.round(bps) + ' bps' : bps < 1e6 ? (bps / 1e3).toFixed(1) + ' kbps' : (bps / 1e6).toFixed(2) + ' Mbps'
-const lossText = (f) => (100 * f).toFixed(1) + ' % loss'
+const bitrateText = (bps) => bps < 1e3 ? Math.round(bps) + ' bps' : bps < 1e6 ? (bps / 1e3).toFixed(bps < 1e5 ? 1 : 0) + ' kbps' : (bps / 1e6).toFixed(2) + ' Mbps'
+const lossText = (f) => (100 * f).toFixed(1) + '% loss'
 // A name longer than a box is cut; the tooltip has it whole.
 const fit = (s, n) => s.length > n ? s.slice(0, n - 1) + '…' : s
 const W = 180, H = 60

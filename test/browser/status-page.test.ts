@@ -161,7 +161,7 @@ describe('status page in Chromium: a star of 8 peers, a producer\'s whole tree (
       console.log('      /status has no media figures (no sampler in this build): edge labels say so')
       for (const text of await edgeLabels()) assert.equal(text, 'no figures yet')
     } else {
-      await waitFor(async () => (await edgeLabels()).every((t) => /\d bps|kbps|Mbps/.test(t) && /\d+\.\d % loss/.test(t)), { timeoutMs: 25_000, what: 'bitrate and loss on every edge' })
+      await waitFor(async () => (await edgeLabels()).every((t) => /\d (bps|kbps|Mbps) · \d+\.\d% loss$/.test(t)), { timeoutMs: 25_000, what: 'bitrate and loss on every edge' })
     }
 
     // Nothing overlaps: boxes, labels, in the star and in the tree.
