@@ -54,6 +54,12 @@ describe('status page in Chromium: a star of 8 peers, a producer\'s whole tree (
   let harness: BrowserHarness | undefined
   let page: Page | undefined
 
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || page === undefined) return
+    const file = path.join(RESULTS_DIR, 'status-page-failure.png')
+    await page.screenshot({ path: file, fullPage: true }).then(() => console.log(`      screenshot of the failure: ${file}`), (err: Error) => console.log(`      no screenshot: ${err.message}`))
+  })
+
   after(async () => {
     for (const close of closers) close()
     await harness?.close()
@@ -64,14 +70,18 @@ describe('status page in Chromium: a star of 8 peers, a producer\'s whole tree (
     const t0 = performance.now()
     const mark = (what: string): void => console.log(`      ${what}: ${Math.round(performance.now() - t0)} ms`)
     const start = async (name: string, bootstrap: string[], fanout: number): Promise<NodeService> => {
-      const service = await startNodeService({ node: { name, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, fanout }, http: { host: '127.0.0.1', port: 0 } })
+      // A busy machine may take seconds to announce the producer: lookups wait for it.
+      const service = await startNodeService({ node: { name, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, fanout, timeouts: { lookup: 15_000 } }, http: { host: '127.0.0.1', port: 0 } })
       services.push(service)
       return service
     }
     // The hub relays to 3, the other relays to 4; the origin sends to the hub only.
     const hub = await start('hub', [], 3)
-    const peers: NodeService[] = []
-    for (let i = 1; i <= PEERS; i++) peers.push(await start(i === 1 ? 'origin-node-with-a-rather-long-name' : `peer-${i}`, hub.node.multiaddrs, i === 1 ? 1 : 4))
+    // The peers and the browser start together.
+    const browser = BrowserHarness.start().then((h) => { harness = h })
+    const peers = await Promise.all(Array.from({ length: PEERS }, async (_, i) =>
+      await start(i === 0 ? 'origin-node-with-a-rather-long-name' : `peer-${i + 1}`, hub.node.multiaddrs, i === 0 ? 1 : 4)))
+    await browser
     const [origin, ...leaves] = peers as [NodeService, ...NodeService[]]
     await waitFor(() => {
       const names = hub.node.peerNames()
@@ -123,8 +133,7 @@ describe('status page in Chromium: a star of 8 peers, a producer\'s whole tree (
     const depth = Math.max(...all.map((s) => s.node.getDistribution(producerId)!.route.length))
     assert.ok(depth >= 3, `a tree at least origin → relay → leaf deep (route of ${depth})`)
 
-    harness = await BrowserHarness.start()
-    page = await harness.browser.newPage({ viewport: { width: 2200, height: 1000 } })
+    page = await harness!.browser.newPage({ viewport: { width: 2200, height: 1000 } })
     await page.goto(`${hub.httpUrl}/`)
     const section = `[data-role="producer"][data-producer="${producerId}"]`
     const drawnEdges = async (): Promise<string[]> => await page!.$$eval(`${section} [data-role="edge"]`, (els) => els.map((e) => `${e.getAttribute('data-from')}>${e.getAttribute('data-to')}`).sort())
