@@ -77,17 +77,22 @@ describe('status page in Chromium: a star of 8 peers, a producer\'s whole tree (
     }
     // The hub relays to 3, the other relays to 4; the origin sends to the hub only.
     const hub = await start('hub', [], 3)
-    // The peers and the browser start together.
+    // The browser starts meanwhile. The peers one after the other: all dial the hub from
+    // 127.0.0.1, and more than 5 new connections a second from one IP are refused.
     const browser = BrowserHarness.start().then((h) => { harness = h })
-    const peers = await Promise.all(Array.from({ length: PEERS }, async (_, i) =>
-      await start(i === 0 ? 'origin-node-with-a-rather-long-name' : `peer-${i + 1}`, hub.node.multiaddrs, i === 0 ? 1 : 4)))
+    const peers: NodeService[] = []
+    for (let i = 1; i <= PEERS; i++) peers.push(await start(i === 1 ? 'origin-node-with-a-rather-long-name' : `peer-${i}`, hub.node.multiaddrs, i === 1 ? 1 : 4))
     await browser
     const [origin, ...leaves] = peers as [NodeService, ...NodeService[]]
     await waitFor(() => {
       const names = hub.node.peerNames()
       const rtts = hub.node.rtts()
       return peers.every((p) => names[p.node.peerId] === p.node.name && rtts[p.node.peerId] !== undefined)
-    }, { timeoutMs: 15_000, what: 'the hub knowing its 8 peers\' names and RTTs' })
+    }, {
+      timeoutMs: 15_000,
+      what: 'the hub knowing its 8 peers\' names and RTTs',
+      progress: () => `${Object.keys(hub.node.peerNames()).length} names, ${Object.keys(hub.node.rtts()).length} RTTs, ${hub.node.peers.length} peers`
+    })
 
     mark('nodes up')
     const source: RtpSource = await createRtpSource({ router: await origin.node.createRouter({ mediaCodecs }), kind: 'video' })
