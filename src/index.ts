@@ -5,7 +5,8 @@ export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
 export type {
   Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, PipeDataToRouterOptions, PipeDataToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
   DrainOptions, DrainResult, ProducerRestored, DataProducerRestored, RestoreFailed, CopyCloseReason, Occupancy,
-  HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName
+  HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName,
+  TreePipeFigures, ProducerTree, TreeBounds, TreeEdge, TreeNode
 } from './node/swarm-node.js'
 export type { RoomEvent, RoomWatch } from './node/swarm-node.js'
 export { MAX_WATCHED_ROOMS } from './node/rooms/rooms.js'

@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LOG_LEVELS } from '../logger.js'
 import { DEFAULTS } from '../node/options.js'
+import { isNodeName, MAX_NAME } from '../protocol/messages.js'
 import { DEFAULT_COSTS, POINTS_PER_WORKER } from '../placement/capacity.js'
 import { MEDIA_SAMPLE_PERIOD_MS } from '../observability/media-sampler.js'
 import { UsageError } from './errors.js'
@@ -25,6 +26,8 @@ export type { LogLevel }
 const RTC_PORTS = { min: 10000, max: 59999 }
 
 export interface StartSettings {
+  /** Default: the host name (the library's default). */
+  name?: string
   listen: string[]
   announce: string[]
   bootstrap: string[]
@@ -206,6 +209,12 @@ function peerId (value: string): string {
   return value
 }
 
+function nodeName (value: string): string {
+  const given = value.slice(0, 80)
+  if (!isNodeName(value)) throw new Invalid(`must be 1-${MAX_NAME} characters of A-Z a-z 0-9 . _ - (got "${given}")`)
+  return value
+}
+
 function secret (value: string): string {
   // RFC 7518 §3.2: an HS256 key has at least 256 bits.
   if (value.length < 32) throw new Invalid('must be at least 32 characters')
@@ -214,6 +223,8 @@ function secret (value: string): string {
 
 /** Every setting of `start`, in the order help and docs/cli.md list them. */
 export const SETTINGS: readonly Setting[] = [
+  text('name', '<name>', 'the host name', `the node's name on status pages (its own and its peers'), in /status and the start line: 1-${MAX_NAME} characters of A-Z a-z 0-9 . _ -`,
+    (s, v) => { s.name = nodeName(v) }),
   list('listen', DEFAULT_LISTEN, 'libp2p TCP listen address; repeat the flag (or comma-separate) for several; one other than loopback needs --swarm-key, an allowlist or --open-swarm',
     (s, v) => { s.listen = multiaddrs(v, { tcp: true }) }),
   list('announce', 'none', 'extra address announced to other nodes (public address behind NAT)',

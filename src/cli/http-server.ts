@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 export interface HttpRoutes {
   /** Prometheus text and its content type. */
   metrics: () => Promise<{ contentType: string, body: string }>
-  /** JSON-able status. */
+  /** JSON-able status (it may be gathered over the swarm first). */
   status: () => unknown
   /** The status page (a complete HTML document; it holds no data, so it needs no token). */
   page: string
@@ -62,7 +62,9 @@ export function createHttpServer (routes: HttpRoutes): http.Server {
         send(200, 'text/html; charset=utf-8', routes.page, { 'content-security-policy': PAGE_POLICY })
         return
       case '/status':
-        send(200, 'application/json', JSON.stringify(routes.status(), null, 2))
+        Promise.resolve().then(routes.status).then(
+          (status) => send(200, 'application/json', JSON.stringify(status, null, 2)),
+          (err: Error) => send(500, 'text/plain', `status failed: ${err.message}\n`))
         return
       case '/healthz':
       case '/readyz': {

@@ -56,6 +56,7 @@ const log = createLogger('cli')
 function serviceConfig (s: StartSettings, access: Access): NodeServiceConfig {
   return {
     node: {
+      name: s.name,
       listen: s.listen,
       announce: s.announce,
       bootstrap: s.bootstrap,
@@ -137,7 +138,7 @@ async function start (args: string[]): Promise<number> {
   const signalling = service.signallingUrl === undefined ? '' : ` signalling=${service.signallingUrl}`
   // Other hosts' addresses first: the first one is what an operator copies into --bootstrap.
   const multiaddrs = [...node.multiaddrs].sort((a, b) => Number(isLoopbackListen(a)) - Number(isLoopbackListen(b)))
-  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${multiaddrs.join(',')} http=${service.httpUrl}/${signalling}\n`)
+  process.stdout.write(`mediasoup-swarm ${VERSION} started: peer=${node.peerId} multiaddrs=${multiaddrs.join(',')} http=${service.httpUrl}/${signalling} name=${node.name}\n`)
   return await runUntilStopped(service, settings.drainTimeout * 1000)
 }
 

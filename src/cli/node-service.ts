@@ -7,14 +7,14 @@ import type http from 'node:http'
 import { createSwarmNode } from '../node/swarm-node.js'
 import { DEFAULT_RELAY_CODECS } from '../node/options.js'
 import { ListenError, SwarmError } from '../errors.js'
-import { createNodeMetrics, MediaTracker, nodeStatus } from '../observability/index.js'
+import { createNodeMetrics, MediaTracker, nodeStatus, ProducerTrees } from '../observability/index.js'
 import { describeSocketError } from './errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { createHttpServer, listen } from './http-server.js'
 import { isLoopbackHost } from './config.js'
 import { STATUS_PAGE } from './status-page.js'
 import type { DrainOptions, DrainResult, SwarmNode, SwarmNodeOptions } from '../index.js'
-import type { NodeMetrics } from '../observability/index.js'
+import type { NodeMetrics, StatusOptions } from '../observability/index.js'
 import type { ClientSignalling } from '../signalling/index.js'
 import type { types as ms } from 'mediasoup'
 
@@ -79,10 +79,15 @@ export async function startNodeService (config: NodeServiceConfig): Promise<Node
   const startedAt = performance.now()
   const media = new MediaTracker(node, { samplePeriodMs: config.mediaSamplePeriodMs })
   const metrics = createNodeMetrics(node, { media, version: config.version })
+  const statusOptions: StatusOptions = { media, version: config.version, startedAt }
+  // Peers drawing a tree get the figures /status shows of this node's pipes.
+  // The figures this node tells peers drawing a tree: its last media-quality round.
+  node.setPipeFigures(() => media.quality?.pipes)
+  const trees = new ProducerTrees(node)
   const server = createHttpServer({
     token: config.http.token,
     page: STATUS_PAGE,
-    status: () => nodeStatus(node, { media, version: config.version, startedAt }),
+    status: async () => nodeStatus(node, { ...statusOptions, trees: await trees.get() }),
     health: () => node.health(),
     readiness: () => node.readiness(),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })

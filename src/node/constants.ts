@@ -7,7 +7,7 @@ import type { Request } from '../protocol/messages.js'
  * all), or waiting for the answering relay's own pull; so a pull waits longest.
  */
 export const DEADLINE_FACTOR: Record<Request['type'], number> = {
-  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5, 'room-producers': 0.5
+  pull: 2.5, recruit: 1, status: 0.5, 'connect-pipe': 1, 'producer-event': 1, release: 1, 'close-pipe': 1, move: 1, announce: 1, locate: 0.5, 'room-producers': 0.5, tree: 0.5
 }
 
 /**
@@ -36,3 +36,11 @@ export const GIVEN_UP_QUARANTINE_MS = 5000
  * logged with its addresses (most often a media IP the other host cannot reach).
  */
 export const NO_PIPE_BYTES_WARNING_MS = 5000
+
+/**
+ * Bounds of gathering a producer's tree (SwarmNode.producerTree()): nodes asked at most,
+ * levels below the origin, and the whole gathering's deadline.
+ */
+export const TREE_MAX_NODES = 64
+export const TREE_MAX_DEPTH = 16
+export const TREE_TIMEOUT_MS = 2000

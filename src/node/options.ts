@@ -1,7 +1,9 @@
 // Public options of createSwarmNode(), each with its default (also in docs/api.md).
+import os from 'node:os'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_COSTS, defaultCapacity } from '../placement/capacity.js'
+import { isNodeName, MAX_NAME } from '../protocol/messages.js'
 import { DEFAULT_SERVE_LIMITS } from '../protocol/rpc.js'
 import type { AddressPolicy } from '../p2p/host.js'
 import type { ScalingCosts } from '../placement/capacity.js'
@@ -22,6 +24,12 @@ export interface SwarmNodeOptions {
   identityFile?: string
   /** Pre-shared swarm key file (`/key/swarm/psk/1.0.0/`): a private swarm. Default none. */
   swarmKeyFile?: string
+  /**
+   * The node's name for people (status pages, logs), told to peers in libp2p identify:
+   * 1-64 characters of `[A-Za-z0-9._-]`, not unique. Default the host name
+   * (`os.hostname()`, other characters replaced by `-`, cut at 64).
+   */
+  name?: string
   /**
    * Peer ids allowed to connect, either way; any other peer is refused during the
    * handshake, before any protocol runs. The peer ids of `bootstrap` addresses are allowed
@@ -251,6 +259,12 @@ export function isLoopbackListen (address: string): boolean {
   return /^\/ip4\/127\.|^\/ip6\/::1\//.test(address)
 }
 
+/** The host name made a valid node name. */
+export function defaultNodeName (hostname = os.hostname()): string {
+  const name = hostname.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, MAX_NAME)
+  return name.length === 0 ? 'node' : name
+}
+
 /** Applies defaults once and rejects wrong types with TypeError. */
 export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
@@ -268,6 +282,8 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
   const pipeListenIp = options.pipeListenIp ?? DEFAULTS.pipeListenIp
   const listen = stringArray(options.listen ?? [...DEFAULTS.listen], 'listen')
   const allowPeers = options.allowPeers === undefined ? undefined : peerIdArray(options.allowPeers, 'allowPeers')
+  const name = options.name ?? defaultNodeName()
+  if (!isNodeName(name)) throw new TypeError(`name must be 1-${MAX_NAME} characters of [A-Za-z0-9._-]`)
   const openSwarm = options.openSwarm ?? false
   if (typeof openSwarm !== 'boolean') throw new TypeError('openSwarm must be a boolean')
   // An open swarm on a reachable address is anyone's: say so in the code that asks for it.
@@ -279,6 +295,7 @@ export function resolveOptions (options: SwarmNodeOptions): ResolvedOptions {
     announce: stringArray(options.announce ?? [], 'announce'),
     bootstrap: multiaddrArray(options.bootstrap ?? [], 'bootstrap'),
     identityFile: options.identityFile,
+    name,
     swarmKeyFile: options.swarmKeyFile,
     allowPeers,
     openSwarm,

@@ -20,16 +20,22 @@ import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { remoteIpsOf } from '../p2p/peer-addresses.js'
 import { PeerGate } from '../p2p/peer-gate.js'
 import { PeerMonitor } from '../p2p/peer-monitor.js'
+import { agentVersionOf, PeerNames } from '../p2p/peer-names.js'
 import { loadSwarmKey } from '../p2p/swarm-key.js'
 import { LoadTracker } from '../placement/capacity.js'
 import { DelegationPolicy } from '../placement/delegation-policy.js'
-import { MAX_RTTS, pipeProtocolId } from '../protocol/messages.js'
+import { MAX_RTTS, PROTOCOL_VERSION, pipeProtocolId } from '../protocol/messages.js'
 import { request, serve } from '../protocol/rpc.js'
-import { BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, NO_PIPE_BYTES_WARNING_MS, PING_FAILURES_BEFORE_CLOSE } from './constants.js'
+import {
+  BOOTSTRAP_RETRY_FIRST_MS, BOOTSTRAP_RETRY_LAST_MS, COPY_ANNOUNCE_DELAY_MS, DEADLINE_FACTOR, GIVEN_UP_QUARANTINE_MS, NO_PIPE_BYTES_WARNING_MS, PING_FAILURES_BEFORE_CLOSE,
+  TREE_MAX_DEPTH, TREE_MAX_NODES, TREE_TIMEOUT_MS
+} from './constants.js'
 import { SafeEmitter } from './events.js'
 import { dispatcher } from './handlers/index.js'
 import { healthReport, readinessReport } from './health.js'
 import { handlerTable } from './handlers/table.js'
+import { treeAnswer } from './handlers/tree.js'
+import { gatherTree } from './tree/producer-tree.js'
 import { CopyRepair } from './healing/copy-repair.js'
 import { UpstreamWatch } from './healing/upstream-watch.js'
 import { PEER_REFUSALS, peerIdArray, resolveOptions } from './options.js'
@@ -48,6 +54,8 @@ import type { RoomEvent, RoomWatch } from './rooms/rooms.js'
 import type { HealthCheckName, HealthInputs, HealthReport, ReadinessCheckName } from './health.js'
 import type { PeerRefusal, ResolvedOptions, SwarmNodeOptions } from './options.js'
 import type { Send } from './pipes/notices.js'
+import type { TreeAnswerInit } from './handlers/tree.js'
+import type { TreePipeFigures, ProducerTree, TreeBounds } from './tree/producer-tree.js'
 import type { Host } from '../p2p/host.js'
 import type { RefusalReason } from '../p2p/peer-gate.js'
 import type { Load } from '../protocol/messages.js'
@@ -99,6 +107,9 @@ export class SwarmNode extends SafeEmitter {
   private started = false
   private stopped = false
   private readonly protocol: string
+  private names?: PeerNames
+  private treeInit?: TreeAnswerInit
+  private pipeFigures?: () => TreePipeFigures[] | undefined
 
   /** @internal use createSwarmNode() */
   constructor (private readonly options: ResolvedOptions) {
@@ -152,8 +163,10 @@ export class SwarmNode extends SafeEmitter {
       },
       maxPendingInbound: options.connectionLimits.pendingInbound,
       inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
-      handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs
+      handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs,
+      agentVersion: agentVersionOf(options.name, PROTOCOL_VERSION)
     })
+    this.names = new PeerNames(this.host)
     this.gate.watch(this.host, `${options.protocolPrefix}/kad/1.0.0`)
     const report = (err: Error): void => {
       log.warn('%s', describeError(err))
@@ -295,10 +308,20 @@ export class SwarmNode extends SafeEmitter {
         return answer.producers
       }
     })
+    const treeInit = this.treeInit = {
+      name: options.name,
+      registry,
+      outgoing,
+      routeOf: (producerId: string) => this.routeOf(producerId),
+      localLoad,
+      addressesOf: async (peerId: string) => await directory.addressesOf(peerId),
+      pipeFigures: () => this.pipeFigures?.()
+    }
     const handlers = handlerTable({
       server, registry, puller, outgoing, incoming, recruits, repair, directory, localLoad, draining, rooms,
       fanout: options.fanout,
-      notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load)
+      notePeerLoad: (peerId, load) => this.peerLoads.set(peerId, load),
+      tree: treeInit
     })
     this.announceProducers()
     const mediaAddress = new MediaAddressCheck(options.pipeListenIp, options.pipeAnnouncedIp)
@@ -389,6 +412,51 @@ export class SwarmNode extends SafeEmitter {
   /** Addresses (with /p2p/<peerId>) another node can use as its bootstrap. */
   get multiaddrs (): string[] {
     return this.host.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  /** This node's name (the `name` option), told to peers in libp2p identify. */
+  get name (): string {
+    return this.options.name
+  }
+
+  /** Names of the connected peers that told one (libp2p identify), by peer id. */
+  peerNames (): Record<string, string> {
+    return this.names?.all() ?? {}
+  }
+
+  /**
+   * Where the media figures this node tells peers about its pipes come from (answers to
+   * `tree`, drawn on their status pages): a sampler of this node's pipes, such as the
+   * binary's. Undefined (the default): none are told.
+   */
+  setPipeFigures (source: (() => TreePipeFigures[] | undefined) | undefined): void {
+    this.pipeFigures = source
+  }
+
+  /**
+   * The whole distribution tree of a producer this node has, from its origin: each node on
+   * it is asked over the swarm (`tree`), level by level, at most `maxNodes` (64) nodes,
+   * `maxDepth` (16) levels below the origin, within `timeoutMs` (2000). Undefined when
+   * this node does not have the producer.
+   */
+  async producerTree (producerId: string, bounds: Partial<TreeBounds> = {}): Promise<ProducerTree | undefined> {
+    this.assertRunning()
+    if (this.registry.entries(producerId).length === 0) return undefined
+    const treeInit = this.treeInit!
+    return await gatherTree({
+      localPeerId: this.peerId,
+      local: async (id) => await treeAnswer(treeInit, id),
+      ask: async (peerId, id, timeoutMs) => {
+        const answer = await request(this.host, peerId, this.protocol, { type: 'tree', producerId: id }, Math.min(timeoutMs, this.options.timeouts.request * DEADLINE_FACTOR.tree))
+        if (answer.type !== 'tree-ok') throw new RemoteError(peerId, 'bad-message', 'tree answered with something else')
+        return answer
+      },
+      learnAddresses: async (peerId, addrs) => await this.learnAddresses(peerId, addrs)
+    }, producerId, this.routeOf(producerId), {
+      maxNodes: bounds.maxNodes ?? TREE_MAX_NODES,
+      maxDepth: bounds.maxDepth ?? TREE_MAX_DEPTH,
+      timeoutMs: bounds.timeoutMs ?? TREE_TIMEOUT_MS
+    })
   }
 
   /** Peer ids of the nodes this one is connected to. */
@@ -734,4 +802,5 @@ export type { CopyCloseReason } from './pipes/incoming-pipes.js'
 export type { SwarmNodeEvents } from './events.js'
 export type { RoomEvent, RoomWatch } from './rooms/rooms.js'
 export type { HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName } from './health.js'
+export type { TreePipeFigures, ProducerTree, TreeBounds, TreeEdge, TreeNode } from './tree/producer-tree.js'
 export type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'

@@ -9,3 +9,4 @@ export type { ByTransportKind, MediaTrackerOptions, Traffic, TransportKind, WebR
 export { MEDIA_SAMPLE_PERIOD_MS } from './media-sampler.js'
 export type { KindFigures, MediaSample, PipeFigures, PipeQuality, StreamRole } from './media-sampler.js'
 export type { QualityFigures, RtpCounts } from './media-quality.js'
+export { MAX_TREES, ProducerTrees, TREE_MAX_AGE_MS } from './producer-trees.js'

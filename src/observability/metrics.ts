@@ -55,7 +55,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /** Every request type, so that each series exists at 0 before the first request (a Record: the compiler finds a missing one). */
 const REQUEST_TYPES: Record<Request['type'], true> = {
-  pull: true, status: true, recruit: true, 'connect-pipe': true, 'producer-event': true, release: true, 'close-pipe': true, move: true, announce: true, locate: true, 'room-producers': true
+  pull: true, status: true, recruit: true, 'connect-pipe': true, 'producer-event': true, release: true, 'close-pipe': true, move: true, announce: true, locate: true, 'room-producers': true, tree: true
 }
 /** The protocol errors a node counts, each series at 0 from the start. */
 const PROTOCOL_ERROR_CODES: Record<ProtocolErrorCode, true> = { 'bad-message': true, 'too-large': true, 'unknown-type': true }

@@ -3,10 +3,12 @@
 import { roundTo } from './media-quality.js'
 import type { PipeQuality } from './media-sampler.js'
 import type { MediaTracker } from './media-tracker.js'
-import type { Distribution, Occupancy, SwarmNode } from '../node/swarm-node.js'
+import type { Distribution, Occupancy, ProducerTree, SwarmNode } from '../node/swarm-node.js'
 
 export interface PeerStatus {
   peerId: string
+  /** The name it told (libp2p identify); null when it told none yet. */
+  name: string | null
   /** Round-trip time measured by libp2p's ping (the lowest of the last pings), in ms to 0.1; null until measured. */
   rttMs: number | null
   /** Remote addresses of the open connections to it. */
@@ -18,10 +20,14 @@ export interface ProducerStatus extends Distribution {
   paused: boolean | null
   /** Consumers of it on this node's own transports (not pipes to other nodes); null without a MediaTracker. */
   localConsumers: number | null
+  /** The whole tree from the origin (SwarmNode.producerTree()), when StatusOptions.trees has it. */
+  tree?: ProducerTree
 }
 
 export interface NodeStatus {
   peerId: string
+  /** The node's `name`. */
+  name: string
   /** What other nodes can bootstrap from (with /p2p/<peerId>). */
   multiaddrs: string[]
   version: string | null
@@ -47,11 +53,14 @@ export interface StatusOptions {
   version?: string
   /** `performance.now()` when the node started. */
   startedAt?: number
+  /** Trees gathered of this node's producers, by producer id. */
+  trees?: ReadonlyMap<string, ProducerTree>
 }
 
 export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeStatus {
   const rtts = node.rtts()
-  const peerStatus = (peerId: string): PeerStatus => ({ peerId, rttMs: roundTo(rtts[peerId] ?? null, 1), addresses: [] })
+  const names = node.peerNames()
+  const peerStatus = (peerId: string): PeerStatus => ({ peerId, name: names[peerId] ?? null, rttMs: roundTo(rtts[peerId] ?? null, 1), addresses: [] })
   const peers = new Map<string, PeerStatus>(node.peers.map((peerId) => [peerId, peerStatus(peerId)]))
   for (const connection of node.libp2p.getConnections()) {
     const peerId = connection.remotePeer.toString()
@@ -66,17 +75,20 @@ export function nodeStatus (node: SwarmNode, options: StatusOptions = {}): NodeS
     const distribution = node.getDistribution(producerId)
     if (distribution === undefined) continue
     const producer = producersById.get(producerId)
+    const tree = options.trees?.get(producerId)
     producers.push({
       ...distribution,
       kind: producer?.kind ?? null,
       paused: producer?.paused ?? null,
-      localConsumers: options.media?.localConsumersOf(producerId) ?? null
+      localConsumers: options.media?.localConsumersOf(producerId) ?? null,
+      ...(tree === undefined ? {} : { tree })
     })
   }
   const { load, capacity, spare } = node.capacity
   const quality = options.media?.quality
   return {
     peerId: node.peerId,
+    name: node.name,
     multiaddrs: node.multiaddrs,
     version: options.version ?? null,
     uptimeSeconds: options.startedAt === undefined ? null : Math.round((performance.now() - options.startedAt) / 1000),

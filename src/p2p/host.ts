@@ -42,6 +42,8 @@ export interface HostInit {
   inboundPerIpPerSecond?: number
   /** Deadline of an inbound connection's handshake (swarm key, Noise, Yamux). Default: the node's. */
   handshakeTimeoutMs?: number
+  /** The identify agent version (it carries the node's name: peer-names.ts). Default libp2p's. */
+  agentVersion?: string
 }
 
 export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
@@ -74,6 +76,7 @@ export async function createHost (init: HostInit): Promise<Host> {
   const host = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
+    ...(init.agentVersion === undefined ? {} : { nodeInfo: { userAgent: init.agentVersion } }),
     addresses: { listen: init.listen, announce: init.announce },
     transports: [tcp()],
     connectionEncrypters: [noise()],

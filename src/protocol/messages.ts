@@ -98,7 +98,13 @@ export interface LocateRequest { type: 'locate', producerId: string, waitMs: num
 /** Which producers created on the receiver (originals, not copies) are in `room`? Answered `room-producers-ok`. */
 export interface RoomProducersRequest { type: 'room-producers', room: string }
 
-export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest | AnnounceRequest | LocateRequest | RoomProducersRequest
+/**
+ * Any node → a node on a producer's tree: what it does with the producer (status pages
+ * draw the whole tree by asking its nodes one by one). Answered `tree-ok`.
+ */
+export interface TreeRequest { type: 'tree', producerId: string }
+
+export type Request = PullRequest | StatusRequest | RecruitRequest | ConnectPipeRequest | ProducerEventRequest | ReleaseRequest | ClosePipeRequest | MoveRequest | AnnounceRequest | LocateRequest | RoomProducersRequest | TreeRequest
 
 export interface PullOk extends Load {
   type: 'pull-ok'
@@ -160,7 +166,24 @@ export interface RoomProducer { id: string, kind: ms.MediaKind, paused: boolean,
 /** Answer to `room-producers`: at most MAX_ROOM_PRODUCERS of the room's producers created on the answering node. */
 export interface RoomProducersOk { type: 'room-producers-ok', room: string, producers: RoomProducer[] }
 
-export type Response = PullOk | DataPullOk | Redirect | StatusOk | Ok | Providers | Closer | ErrorAnswer | RoomProducersOk
+/** Media figures of one pipe carrying a producer, as the answering node measured them. */
+export interface PipeFiguresMessage { peerId: string, direction: 'in' | 'out', bitrateBps: number, packetLossFraction: number }
+/**
+ * Answer to `tree`: the answering node's name and load, whether it has the producer, its
+ * route (origin … itself), the nodes it sends it to (with addresses, so the asker can reach
+ * them) and, when it samples them, its pipes' figures for that producer.
+ */
+export interface TreeOk extends Load {
+  type: 'tree-ok'
+  producerId: string
+  name?: string
+  has: boolean
+  route: string[]
+  downstream: PeerInfoMessage[]
+  pipes?: PipeFiguresMessage[]
+}
+
+export type Response = PullOk | DataPullOk | Redirect | StatusOk | Ok | Providers | Closer | TreeOk | ErrorAnswer | RoomProducersOk
 
 /** Limits on list sizes in messages. */
 export const MAX_ROUTE = 32
@@ -174,6 +197,16 @@ export const MAX_DATA_LABEL = 1024
 /** SCTP stream ids are 16-bit. */
 export const MAX_SCTP_STREAM_ID = 65535
 
+/** Downstream nodes in one `tree-ok` at most (a node's fan-out is 4 by default). */
+export const MAX_TREE_DOWNSTREAM = 32
+/** Longest node name (the `name` option; a Linux host name, HOST_NAME_MAX). */
+export const MAX_NAME = 64
+const NAME = /^[A-Za-z0-9._-]{1,64}$/
+
+/** True for a valid node name: 1-64 characters of `[A-Za-z0-9._-]`. */
+export function isNodeName (value: unknown): value is string {
+  return typeof value === 'string' && NAME.test(value)
+}
 /** Longest a `locate` may ask a home to wait for a record. */
 export const MAX_LOCATE_WAIT_MS = 2000
 
@@ -241,6 +274,22 @@ function multiaddr (value: unknown, what: string): string {
 function peerInfo (value: unknown, what: string): { peerId: string, multiaddrs: string[] } {
   const c = object(value, what)
   return { peerId: id(c.peerId, `${what}.peerId`), multiaddrs: list(c.multiaddrs, 8, `${what}.multiaddrs`, multiaddr) }
+}
+
+function fraction (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(`${what} must be a number from 0 to 1`)
+  return value
+}
+
+function pipeFigures (value: unknown, what: string): PipeFiguresMessage {
+  const f = object(value, what)
+  if (f.direction !== 'in' && f.direction !== 'out') fail(`${what}.direction must be in or out`)
+  return {
+    peerId: id(f.peerId, `${what}.peerId`),
+    direction: f.direction,
+    bitrateBps: count(f.bitrateBps, `${what}.bitrateBps`),
+    packetLossFraction: fraction(f.packetLossFraction, `${what}.packetLossFraction`)
+  }
 }
 
 function rtts (value: unknown): Record<string, number> {
@@ -354,6 +403,8 @@ function requestOf (m: Json): Request {
         producerIds: list(m.producerIds, MAX_ANNOUNCED_IDS, 'producerIds', id),
         withdrawn: list(m.withdrawn ?? [], MAX_ANNOUNCED_IDS, 'withdrawn', id)
       }
+    case 'tree':
+      return { type: 'tree', producerId: id(m.producerId, 'producerId') }
     case 'locate':
       if (typeof m.waitMs !== 'number' || !Number.isFinite(m.waitMs) || m.waitMs < 0 || m.waitMs > MAX_LOCATE_WAIT_MS) fail(`waitMs must be 0-${MAX_LOCATE_WAIT_MS}`)
       return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs }
@@ -413,6 +464,19 @@ function responseOf (m: Json): Response {
       }
     case 'closer':
       return { type: 'closer', producerId: id(m.producerId, 'producerId'), closer: list(m.closer, MAX_CLOSER, 'closer', peerInfo) }
+    case 'tree-ok':
+      if (typeof m.has !== 'boolean') fail('has must be a boolean')
+      if (m.name !== undefined && !isNodeName(m.name)) fail(`name must be 1-${MAX_NAME} characters of [A-Za-z0-9._-]`)
+      return {
+        type: 'tree-ok',
+        producerId: id(m.producerId, 'producerId'),
+        ...(m.name === undefined ? {} : { name: m.name }),
+        has: m.has,
+        route: list(m.route, MAX_ROUTE, 'route', id),
+        downstream: list(m.downstream, MAX_TREE_DOWNSTREAM, 'downstream', peerInfo),
+        ...(m.pipes === undefined ? {} : { pipes: list(m.pipes, MAX_TREE_DOWNSTREAM + 1, 'pipes', pipeFigures) }),
+        ...load(m)
+      }
     case 'status-ok':
       if (typeof m.has !== 'boolean') fail('has must be a boolean')
       if (typeof m.pulling !== 'boolean') fail('pulling must be a boolean')

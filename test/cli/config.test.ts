@@ -94,6 +94,15 @@ describe('start settings', () => {
     }
   })
 
+  it('--name: a name of 1-64 characters of [A-Za-z0-9._-], from any source; none: the library\'s default (the host name)', () => {
+    assert.equal(settings([]).name, undefined)
+    assert.equal(settings(['--name', 'media-3.eu_west']).name, 'media-3.eu_west')
+    assert.equal(settings([], { MEDIASOUP_SWARM_NAME: 'n'.repeat(64) }).name, 'n'.repeat(64))
+    for (const bad of ['', 'two words', 'n'.repeat(65), '<b>', 'é']) {
+      assert.throws(() => settings(['--name', bad]), (err: unknown) => err instanceof UsageError && err.message.startsWith('--name '), JSON.stringify(bad))
+    }
+  })
+
   it('--help wins over everything else', () => {
     assert.deepEqual(resolveStartSettings(['--fanout', 'x', '--help'], {}), { help: true })
   })

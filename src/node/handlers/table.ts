@@ -10,6 +10,8 @@ import { recruitHandler } from './recruit.js'
 import { releaseHandler } from './release.js'
 import { roomProducersHandler } from './room-producers.js'
 import { statusHandler } from './status.js'
+import { treeHandler } from './tree.js'
+import type { TreeAnswerInit } from './tree.js'
 import type { HandlerTable } from './index.js'
 import type { ProducerDirectory } from '../../directory/producer-directory.js'
 import type { ProducerRegistry } from '../../media/producer-registry.js'
@@ -36,6 +38,7 @@ export interface HandlerParts {
   fanout: number
   notePeerLoad: (peerId: string, load: Load) => void
   rooms: Rooms
+  tree: TreeAnswerInit
 }
 
 export function handlerTable (p: HandlerParts): HandlerTable {
@@ -50,6 +53,7 @@ export function handlerTable (p: HandlerParts): HandlerTable {
     move: moveHandler(p.repair),
     announce: announceHandler(p.directory),
     locate: locateHandler(p.directory),
-    'room-producers': roomProducersHandler(p.rooms)
+    'room-producers': roomProducersHandler(p.rooms),
+    tree: treeHandler(p.tree)
   }
 }
