@@ -4,7 +4,7 @@ import './platform/promise-with-resolvers.js'
 export { createSwarmNode, SwarmNode } from './node/swarm-node.js'
 export type {
   Distribution, PullTiming, PipeStats, PipeToRouterOptions, PipeToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
-  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy
+  DrainOptions, DrainResult, ProducerRestored, RestoreFailed, CopyCloseReason, Occupancy, ProviderPenalty, PenaltyReason
 } from './node/swarm-node.js'
 export type { ConnectionLimits, PeerLimits, PeerRefusal, SwarmNodeOptions, SwarmTimeouts } from './node/options.js'
 export type { RefusalReason } from './p2p/peer-gate.js'
