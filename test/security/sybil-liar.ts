@@ -27,7 +27,7 @@ const PROTOCOL = pipeProtocolId('/mediasoup-swarm')
  *   requester never offered
  * - `bad-params`: a well-formed pull-ok on the requester's own offer, pointing at a useless
  *   address, with RTP parameters mediasoup refuses
- * - `redirect`: a redirect to honest nodes that do not have the producer
+ * - `redirect`: a redirect to nodes that do not have the producer (`redirectTo`)
  * - `deny`: `not-found`, for a producer it announced
  */
 export const LIES = ['hang', 'garbage', 'noise', 'wrong-pipe', 'bad-params', 'redirect', 'deny'] as const
@@ -51,8 +51,8 @@ export interface LiarInit {
   lie: Lie
   /** The other liars (named as providers when this one is asked as a home). */
   liars: () => Liar[]
-  /** Honest nodes, for `redirect` (it names those that do not have the producer). */
-  honest: () => SwarmNode[]
+  /** For `redirect`: the nodes it names to `requester` for `producerId` (nodes that do not have it). */
+  redirectTo: (requester: string, producerId: string) => SwarmNode[]
 }
 
 const USELESS_ENDPOINT = { ip: '127.0.0.1', port: 9, srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: 'YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0' } }
@@ -64,7 +64,7 @@ export async function createLiar (init: LiarInit, options: SwarmNodeOptions): Pr
   const pullsFrom = new Map<string, number>()
   let pulls = 0
 
-  const answerPull = (req: PullRequest): Response | 'hang' | 'noise' | 'garbage' => {
+  const answerPull = (req: PullRequest, requester: string): Response | 'hang' | 'noise' | 'garbage' => {
     switch (init.lie) {
       case 'hang':
       case 'noise':
@@ -73,7 +73,7 @@ export async function createLiar (init: LiarInit, options: SwarmNodeOptions): Pr
       case 'deny':
         return { type: 'error', code: 'not-found', message: 'no such producer' }
       case 'redirect': {
-        const candidates = init.honest().filter((n) => !n.producerIds().includes(req.producerId)).slice(0, 2)
+        const candidates = init.redirectTo(requester, req.producerId)
         return { type: 'redirect', producerId: req.producerId, candidates: candidates.map((n) => ({ peerId: n.peerId, multiaddrs: n.multiaddrs.slice(0, 8) })) }
       }
       case 'wrong-pipe':
@@ -96,10 +96,10 @@ export async function createLiar (init: LiarInit, options: SwarmNodeOptions): Pr
     }
   }
 
-  const answer = (req: Request): Response | 'hang' | 'noise' | 'garbage' => {
+  const answer = (req: Request, requester: string): Response | 'hang' | 'noise' | 'garbage' => {
     switch (req.type) {
       case 'pull':
-        return answerPull(req)
+        return answerPull(req, requester)
       case 'locate':
         // As a home, it names liars only.
         return {
@@ -131,7 +131,7 @@ export async function createLiar (init: LiarInit, options: SwarmNodeOptions): Pr
           pulls++
           pullsFrom.set(requester, (pullsFrom.get(requester) ?? 0) + 1)
         }
-        const a = answer(req)
+        const a = answer(req, requester)
         if (a === 'hang') continue
         if (a === 'noise') await write(randomBytes(40))
         else if (a === 'garbage') await write(new TextEncoder().encode(JSON.stringify({ id, type: 'pull-ok', producerId: 42, kind: 'smell' })))

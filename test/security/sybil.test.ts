@@ -1,7 +1,8 @@
 // Sybil smoke (issue 11, item 9): an open swarm of 21 real nodes, 7 of them liars
 // (test/security/sybil-liar.ts) that claim every honest producer (announce to every node,
 // DHT provider records) and answer its pulls with garbage, wrong answers, redirects to
-// nodes that do not have it, not-found, or nothing at all; as homes they name liars only.
+// nodes that do not have it (two bystanders that never get a producer, and the requester
+// itself), not-found, or nothing at all; as homes they name liars only.
 // Honest pulls must still succeed within the lookup timeout (≥ 95 %), with real RTP at a
 // sink for a sample; each liar that lied to a node is penalised there, nobody penalises an
 // honest node for a liar's words, and a second round of pulls asks no penalised liar.
@@ -44,6 +45,10 @@ describe(`an open swarm of ${HONEST + LIARS} nodes, a third of them lying about 
   const next = random(seed)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!
   const honest: SwarmNode[] = []
+  /** Two honest nodes that never make nor pull a producer: what the redirecting liar names. */
+  const bystanders = (): SwarmNode[] => honest.slice(0, 2)
+  /** The honest nodes that make and pull producers. */
+  const active = (): SwarmNode[] => honest.slice(2)
   const liars: Liar[] = []
   const routers = new Map<SwarmNode, ms.Router>()
   const sources: RtpSource[] = []
@@ -66,7 +71,8 @@ describe(`an open swarm of ${HONEST + LIARS} nodes, a third of them lying about 
     for (let i = 0; i < HONEST + LIARS; i++) {
       const bootstrap = all.length === 0 ? [] : addressesOf(pick(all))
       if (i % 3 === 2 && liars.length < LIARS) {
-        const liar = await createLiar({ lie: LIES[liars.length]!, liars: () => liars, honest: () => honest }, { ...options, bootstrap })
+        const redirectTo = (requester: string): SwarmNode[] => [...bystanders(), ...honest.filter((h) => h.peerId === requester)]
+        const liar = await createLiar({ lie: LIES[liars.length]!, liars: () => liars, redirectTo }, { ...options, bootstrap })
         liars.push(liar)
         all.push(liar)
       } else {
@@ -79,10 +85,10 @@ describe(`an open swarm of ${HONEST + LIARS} nodes, a third of them lying about 
     assert.equal(honest.length, HONEST)
     assert.equal(liars.length, LIARS)
     // Every node joined (lookups dial providers and homes on demand).
-    await waitConnected([...honest, ...liars.map((l) => l.node)], 30_000, 1)
+    await waitConnected([...honest, ...liars.map((l) => l.node)], 60_000, 1)
     for (const node of honest) routers.set(node, await node.createRouter({ mediaCodecs }))
     for (let i = 0; i < PRODUCERS; i++) {
-      const origin = pick(honest)
+      const origin = pick(active())
       const source = await createRtpSource({ router: routers.get(origin)!, kind: 'audio', packetsPerSecond: 50 })
       sources.push(source)
       origins.set(source.producer.id, origin)
@@ -94,7 +100,7 @@ describe(`an open swarm of ${HONEST + LIARS} nodes, a third of them lying about 
     // over a node's inbound rate (connectionLimits.inboundPerIpPerSecond).
     const announced: number[] = []
     for (const liar of liars) announced.push(await liar.announce(ids, honest))
-    const stored = await Promise.all(liars.map(async (liar) => await liar.provide(ids, 5000)))
+    const stored = await Promise.all(liars.map(async (liar) => await liar.provide(ids, 10_000)))
     console.log(`      seed ${seed}; each liar's claim of the ${PRODUCERS} producers taken by (of ${HONEST} honest nodes): ${announced.join(', ')}; DHT provider records stored: ${stored.join(', ')}`)
     assert.ok(announced.every((n) => n >= HONEST / 2), 'the liars\' announcements reached the honest nodes')
   })
@@ -111,7 +117,7 @@ describe(`an open swarm of ${HONEST + LIARS} nodes, a third of them lying about 
   function pairs (n: number): Array<{ requester: SwarmNode, producerId: string }> {
     const out: Array<{ requester: SwarmNode, producerId: string }> = []
     while (out.length < n) {
-      const requester = pick(honest)
+      const requester = pick(active())
       const source = pick(sources)
       const key = `${requester.peerId} ${source.producer.id}`
       if (origins.get(source.producer.id) === requester || pulled.has(key)) continue

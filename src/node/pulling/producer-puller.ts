@@ -187,6 +187,8 @@ export class ProducerPuller {
     const failures: string[] = []
     const refusals = { capacity: 0, hopLimit: 0 }
     let tried = new Set<string>()
+    /** Peers that said they do not have it, or did not answer, in this pull. */
+    const lacking = new Set<string>()
     // The copy made by one of the hedged attempts (below), or the error that ended one.
     let won: ms.Producer | undefined
     let fatal: Error | undefined
@@ -219,6 +221,7 @@ export class ProducerPuller {
         directory.forget(producerId, peerId)
         log.debug('pull of %s from %s: %s', producerId, peerId, (err as Error).message)
         failures.push(`${peerId}: ${err instanceof RemoteError ? err.code : reason}`)
+        if (reason === 'timeout' || reason === 'not-found') lacking.add(peerId)
         const blamed = reason === 'garbage' ? peerId : reason === 'timeout' || reason === 'not-found' ? claimant : undefined
         if (blamed !== undefined) penalise(blamed, blamed === peerId ? reason as PenaltyReason : 'redirect', err as Error)
         return undefined
@@ -236,6 +239,11 @@ export class ProducerPuller {
       // Candidates penalised here are asked after the others.
       const candidates = [...result.redirect.candidates].sort((a, b) => Number(penalties.isPenalised(a.peerId)) - Number(penalties.isPenalised(b.peerId)))
       for (const candidate of candidates) {
+        // A candidate known not to have it (this node, or one that said so in this pull): the redirect was false.
+        if (candidate.peerId === localPeerId || lacking.has(candidate.peerId)) {
+          penalise(peerId, 'redirect', new RemoteError(peerId, 'not-found', `redirected the pull of ${producerId} to ${candidate.peerId}, which does not have it`))
+          continue
+        }
         await this.init.learnAddresses(candidate.peerId, candidate.multiaddrs)
         const producer = await tryPeer(candidate.peerId, hops + 1, peerId)
         if (producer !== undefined) return producer
