@@ -406,6 +406,7 @@ export class ProducerDirectory {
         closer.push(...answer.closer)
         yield * fresh(answer.providers)
       }
+      if (signal.aborted) return
       // Nobody had it (or the caller wants more): the nodes the homes know closer to the
       // key, until no one names a node not asked yet (a node that just joined knows few).
       // In place of a home that did not answer, the next closest this node knows.
