@@ -6,7 +6,8 @@ export type {
   Distribution, PullTiming, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, PipeDataToRouterOptions, PipeDataToRouterResult, SwarmNodeEvents, ProtocolErrorCounts, RequestCounts,
   DrainOptions, DrainResult, ProducerRestored, DataProducerRestored, RestoreFailed, CopyCloseReason, Occupancy,
   HealthCheck, HealthCheckName, HealthReport, ReadinessCheckName,
-  TreePipeFigures, ProducerTree, TreeBounds, TreeEdge, TreeNode
+  TreePipeFigures, ProducerTree, TreeBounds, TreeEdge, TreeNode,
+  ProviderPenalty, PenaltyReason
 } from './node/swarm-node.js'
 export type { RoomEvent, RoomWatch } from './node/swarm-node.js'
 export { MAX_WATCHED_ROOMS } from './node/rooms/rooms.js'

@@ -410,11 +410,13 @@ export class ProducerDirectory {
     let round = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const closer: ProviderInfo[] = []
     for (let r = 0; r < LOOKUP_ROUNDS && round.length > 0; r++) {
-      for await (const answer of inOrderOfArrival(ask(round))) {
+      // A home that does not answer must not hold the lookup past its deadline.
+      for await (const answer of inOrderOfArrival(ask(round), signal)) {
         if (signal.aborted) return
         closer.push(...answer.closer)
         yield * fresh(answer.providers)
       }
+      if (signal.aborted) return
       // Nobody had it (or the caller wants more): the nodes the homes know closer to the
       // key, until no one names a node not asked yet (a node that just joined knows few).
       // In place of a home that did not answer, the next closest this node knows.
@@ -492,12 +494,17 @@ export class ProducerDirectory {
   }
 }
 
-/** The values of `promises` as each settles (they must not reject). */
-async function * inOrderOfArrival<T> (promises: Array<Promise<T>>): AsyncGenerator<T> {
+/** The values of `promises` as each settles (they must not reject), until `signal` aborts. */
+async function * inOrderOfArrival<T> (promises: Array<Promise<T>>, signal: AbortSignal): AsyncGenerator<T> {
   const pending = new Map(promises.map((p, i) => [i, p.then((value) => ({ i, value }))]))
+  const aborted = new Promise<undefined>((resolve) => {
+    if (signal.aborted) resolve(undefined)
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true })
+  })
   while (pending.size > 0) {
-    const { i, value } = await Promise.race(pending.values())
-    pending.delete(i)
-    yield value
+    const next = await Promise.race([...pending.values(), aborted])
+    if (next === undefined) return
+    pending.delete(next.i)
+    yield next.value
   }
 }

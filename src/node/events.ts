@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import { createLogger, describeError } from '../logger.js'
 import type { DataProducerRestored, ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 import type { CopyCloseReason } from './pipes/incoming-pipes.js'
-import type { PullTiming } from './pulling/producer-puller.js'
+import type { ProviderPenalty, PullTiming } from './pulling/producer-puller.js'
 import type { types as ms } from 'mediasoup'
 
 const log = createLogger('node')
@@ -16,6 +16,11 @@ export interface SwarmNodeEvents {
   pulled: [PullTiming]
   /** A pull of a remote producer failed (the error pipeToRouter() rejects with). */
   pullfailed: [{ producerId: string, error: Error, totalMs: number }]
+  /**
+   * A provider lied to a pull of this node (garbage, no answer, not-found for a producer it
+   * announced, or a redirect to a node that did not have it): it is asked last for a while.
+   */
+  providerpenalised: [ProviderPenalty]
   /** The upstream or the downstream nodes of a producer changed (see getDistribution()). */
   distributionchange: [string]
   /** Something went wrong in the background (a notification that could not be sent…). Logged when nobody listens. */

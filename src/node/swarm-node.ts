@@ -45,6 +45,7 @@ import { Notices } from './pipes/notices.js'
 import { OutgoingPipes } from './pipes/outgoing-pipes.js'
 import { SpareTransports } from './pipes/spare-transports.js'
 import { ProducerPuller } from './pulling/producer-puller.js'
+import { PENALTY_MS, ProviderPenalties } from './pulling/provider-penalties.js'
 import { Drain } from './serving/drain.js'
 import { Rooms } from './rooms/rooms.js'
 import { PullServer } from './serving/pull-server.js'
@@ -60,6 +61,7 @@ import type { Host } from '../p2p/host.js'
 import type { RefusalReason } from '../p2p/peer-gate.js'
 import type { Load } from '../protocol/messages.js'
 import type { AnyProducer } from '../media/producer-registry.js'
+import type { PenaltyReason } from './pulling/provider-penalties.js'
 import type { Distribution, Occupancy, PipeDataToRouterOptions, PipeDataToRouterResult, PipeStats, PipeStream, PipeToRouterOptions, PipeToRouterResult, ProtocolErrorCounts, RequestCounts } from './types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { types as ms } from 'mediasoup'
@@ -102,6 +104,7 @@ export class SwarmNode extends SafeEmitter {
   private readonly requestsReceived: RequestCounts = {}
   private readonly peerRefusals = Object.fromEntries(PEER_REFUSALS.map((r) => [r, 0])) as Record<PeerRefusal, number>
   private readonly peerLoads = new Map<string, Load>()
+  private readonly penalties = new ProviderPenalties()
   private readonly gate: PeerGate
   private readonly load: LoadTracker
   private started = false
@@ -230,7 +233,12 @@ export class SwarmNode extends SafeEmitter {
       assertRunning: () => this.assertRunning(),
       onPulled: (timing) => this.emit('pulled', timing),
       onPullFailed: (failure) => this.emit('pullfailed', failure),
-      report
+      report,
+      penalties: this.penalties,
+      onPenalised: (penalty) => {
+        log.info('provider %s penalised (%s) in a pull of %s: asked last for %d min: %s', penalty.peerId, penalty.reason, penalty.producerId, PENALTY_MS / 60_000, describeError(penalty.error))
+        this.emit('providerpenalised', penalty)
+      }
     })
     const repair = new CopyRepair({
       registry,
@@ -492,6 +500,16 @@ export class SwarmNode extends SafeEmitter {
    */
   setAllowedPeers (peerIds: string[] | undefined): void {
     this.gate.setAllowed(peerIds === undefined ? undefined : peerIdArray(peerIds, 'peerIds'))
+  }
+
+  /** Providers penalised by this node's pulls so far, by reason (each from 0; docs/security.md#lying-providers). */
+  get providerPenaltyCounts (): Record<PenaltyReason, number> {
+    return this.penalties.reasonCounts
+  }
+
+  /** Peers penalised now (asked last by this node's pulls), with the reason of their latest penalty. */
+  get penalisedProviders (): Map<string, PenaltyReason> {
+    return this.penalties.penalised()
   }
 
   /** Valid requests received from other nodes so far, by type. */
@@ -795,7 +813,8 @@ export class SwarmNode extends SafeEmitter {
   }
 }
 
-export type { PullTiming } from './pulling/producer-puller.js'
+export type { PullTiming, ProviderPenalty } from './pulling/producer-puller.js'
+export type { PenaltyReason } from './pulling/provider-penalties.js'
 export type { DrainOptions, DrainResult } from './serving/drain.js'
 export type { DataProducerRestored, ProducerRestored, RestoreFailed } from './healing/copy-repair.js'
 export type { CopyCloseReason } from './pipes/incoming-pipes.js'

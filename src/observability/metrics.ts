@@ -369,6 +369,22 @@ export function createNodeMetrics (node: SwarmNode, options: NodeMetricsOptions 
     }
   })
   new Counter({
+    name: 'mediasoup_swarm_provider_penalties_total',
+    help: 'Providers penalised by this node\'s pulls (asked last for a while), by reason (garbage, timeout, not-found, redirect; docs/security.md)',
+    labelNames: ['reason'],
+    registers,
+    collect () {
+      this.reset()
+      for (const [reason, n] of Object.entries(node.providerPenaltyCounts)) this.inc({ reason }, n)
+    }
+  })
+  new Gauge({
+    name: 'mediasoup_swarm_penalised_providers',
+    help: 'Peers penalised now by this node\'s pulls (asked last)',
+    registers,
+    collect () { this.set(node.penalisedProviders.size) }
+  })
+  new Counter({
     name: 'mediasoup_swarm_requests_received_total',
     help: 'Valid requests received from other nodes, by type (pull, connect-pipe, release…)',
     labelNames: ['type'],

@@ -7,9 +7,11 @@
 // would relay, wait for that pull. Data producers are found and pulled the same way; a
 // pull names the kind it wants and never gets the other.
 import { setTimeout as delay } from 'node:timers/promises'
-import { CapacityError, InvalidStateError, ProducerNotFoundError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../../errors.js'
+import { CapacityError, InvalidStateError, ProducerNotFoundError, ProtocolError, RedirectLimitError, RemoteError, RequestTimeoutError, SwarmError } from '../../errors.js'
 import { createLogger, describeError } from '../../logger.js'
-import type { IncomingPipes } from '../pipes/incoming-pipes.js'
+import type { IncomingPipes, PullResult } from '../pipes/incoming-pipes.js'
+import type { PenaltyReason, ProviderPenalties } from './provider-penalties.js'
+import type { RemoteErrorCode } from '../../errors.js'
 import type { SpareTransports } from '../pipes/spare-transports.js'
 import type { ProducerDirectory } from '../../directory/producer-directory.js'
 import { isDataProducer } from '../../media/producer-registry.js'
@@ -22,6 +24,13 @@ const log = createLogger('node:pull')
 const LOOKUP_ROUND_PAUSE_MS = 200
 /** Failures named in a ProducerNotFoundError / CapacityError message. */
 const FAILURES_IN_MESSAGE = 5
+/**
+ * A provider that has not answered a pull within this share of the lookup deadline gets
+ * company: the next provider is asked meanwhile (1 s of the default 5 s).
+ */
+const HEDGES_PER_LOOKUP = 5
+/** Error answers to a pull that no node of this version sends to a well-formed pull: the answer is the liar's. */
+const GARBAGE_CODES = new Set<RemoteErrorCode>(['bad-message', 'too-large', 'unknown-type'])
 
 /** Timing of one pull of a remote producer (for metrics). */
 export interface PullTiming {
@@ -81,6 +90,18 @@ export interface ProducerPullerInit {
   onPullFailed: (failure: { producerId: string, error: Error, totalMs: number }) => void
   /** Unexpected failures of a DHT query (the pull goes on). */
   report: (err: Error) => void
+  /** Providers that lied to this node (asked last while penalised). */
+  penalties: ProviderPenalties
+  /** A provider was penalised (for the log, metrics and events). */
+  onPenalised: (penalty: ProviderPenalty) => void
+}
+
+/** A provider penalised by a pull of this node: who, in a pull of what, why, and the error that showed it. */
+export interface ProviderPenalty {
+  peerId: string
+  producerId: string
+  reason: PenaltyReason
+  error: Error
 }
 
 export class ProducerPuller {
@@ -179,7 +200,7 @@ export class ProducerPuller {
   }
 
   private async pullFromSwarm (producerId: string, router: ms.Router, plan: PullPlan): Promise<AnyProducer> {
-    const { directory, incoming, localPeerId, maxRedirects } = this.init
+    const { directory, incoming, localPeerId, maxRedirects, penalties } = this.init
     const { recruitedBy, replacing, leaving, data = false } = plan
     const avoid = new Set(plan.avoid)
     const deadline = AbortSignal.timeout(this.init.lookupTimeoutMs)
@@ -190,42 +211,72 @@ export class ProducerPuller {
     const failures: string[] = []
     const refusals = { capacity: 0, hopLimit: 0 }
     let tried = new Set<string>()
+    /** Peers that said they do not have it, or did not answer, in this pull. */
+    const lacking = new Set<string>()
+    // The copy made by one of the hedged attempts (below), or the error that ended one.
+    let won: AnyProducer | undefined
+    let fatal: Error | undefined
+    const penalise = (peerId: string, reason: PenaltyReason, err: Error): void => {
+      if (peerId === localPeerId) return
+      penalties.penalise(peerId, reason)
+      this.init.onPenalised({ peerId, producerId, reason, error: err })
+    }
     // Asks `peerId`, then follows its redirects depth first, up to maxRedirects hops.
-    const tryPeer = async (peerId: string, hops: number): Promise<AnyProducer | undefined> => {
+    // `claimant`: who said `peerId` has the producer (itself when it announced it, the
+    // redirecting node for a redirect's candidate; none for this node's own guesses): a
+    // not-found or no answer is held against the claimant, never against a node another
+    // one named, so a liar cannot get honest nodes penalised by naming them.
+    const tryPeer = async (peerId: string, hops: number, claimant: string | undefined): Promise<AnyProducer | undefined> => {
       if (tried.has(peerId) || avoid.has(peerId) || peerId === localPeerId) return undefined
       tried.add(peerId)
       lookupMs ??= performance.now() - started
+      let result: PullResult
       try {
-        const result = await incoming.pull(peerId, producerId, router, { recruited: recruitedBy === peerId, replacing, leaving, data })
-        if ('producer' in result) {
-          directory.remember(producerId, peerId)
-          log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)
-          this.init.onPulled({ producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
-          return result.producer
-        }
-        if (hops >= maxRedirects) {
-          refusals.hopLimit++
-          return undefined
-        }
-        for (const candidate of result.redirect.candidates) {
-          await this.init.learnAddresses(candidate.peerId, candidate.multiaddrs)
-          const producer = await tryPeer(candidate.peerId, hops + 1)
-          if (producer !== undefined) return producer
-        }
-        return undefined
+        result = await incoming.pull(peerId, producerId, router, { recruited: recruitedBy === peerId, replacing, leaving, data })
       } catch (err) {
-        // A stale record, a dead peer, a full node, a peer that broke the protocol: skip it.
-        if (!(err instanceof RemoteError || err instanceof RequestTimeoutError)) throw err
+        // This node stopped or its router closed: nobody lied.
+        this.init.assertRunning()
+        if (router.closed) throw err
+        const reason = failureOf(err as Error)
+        if (reason === undefined) throw err
+        // mediasoup refused the copy because a parallel attempt made it first: nobody lied.
+        if (!(err instanceof SwarmError) && (won !== undefined || this.init.registry.inRouter(producerId, router) !== undefined)) return undefined
         if (err instanceof RemoteError && err.code === 'capacity') refusals.capacity++
         directory.forget(producerId, peerId)
-        const reason = err instanceof RemoteError ? err.code : 'timeout'
-        log.debug('pull of %s from %s: %s', producerId, peerId, err.message)
+        log.debug('pull of %s from %s: %s', producerId, peerId, (err as Error).message)
+        const code = err instanceof RemoteError ? err.code : reason
         // Refused for this node's media address: a setting here to fix, so say which.
-        failures.push(reason === 'forbidden'
-          ? `${peerId}: forbidden (${err.message.replace(/^peer \S+ answered forbidden: /, '')}: this node's media IP must be an address it connects from, see pipeListenIp / pipeAnnouncedIp, --media-ip / --media-announced-ip)`
-          : `${peerId}: ${reason}`)
+        failures.push(code === 'forbidden'
+          ? `${peerId}: forbidden (${(err as Error).message.replace(/^peer \S+ answered forbidden: /, '')}: this node's media IP must be an address it connects from, see pipeListenIp / pipeAnnouncedIp, --media-ip / --media-announced-ip)`
+          : `${peerId}: ${code}`)
+        if (reason === 'timeout' || reason === 'not-found') lacking.add(peerId)
+        const blamed = reason === 'garbage' ? peerId : reason === 'timeout' || reason === 'not-found' ? claimant : undefined
+        if (blamed !== undefined) penalise(blamed, blamed === peerId ? reason as PenaltyReason : 'redirect', err as Error)
         return undefined
       }
+      if ('producer' in result) {
+        directory.remember(producerId, peerId)
+        log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)
+        this.init.onPulled({ producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
+        return result.producer
+      }
+      if (hops >= maxRedirects) {
+        refusals.hopLimit++
+        return undefined
+      }
+      // Candidates penalised here are asked after the others.
+      const candidates = [...result.redirect.candidates].sort((a, b) => Number(penalties.isPenalised(a.peerId)) - Number(penalties.isPenalised(b.peerId)))
+      for (const candidate of candidates) {
+        // A candidate known not to have it (this node, or one that said so in this pull): the redirect was false.
+        if (candidate.peerId === localPeerId || lacking.has(candidate.peerId)) {
+          penalise(peerId, 'redirect', new RemoteError(peerId, 'not-found', `redirected the pull of ${producerId} to ${candidate.peerId}, which does not have it`))
+          continue
+        }
+        await this.init.learnAddresses(candidate.peerId, candidate.multiaddrs)
+        const producer = await tryPeer(candidate.peerId, hops + 1, peerId)
+        if (producer !== undefined) return producer
+      }
+      return undefined
     }
     for (const [i, candidate] of plan.candidates.entries()) {
       if (deadline.aborted) break
@@ -235,8 +286,27 @@ export class ProducerPuller {
           continue
         }
       }
-      const producer = await tryPeer(candidate, 0)
+      const producer = await tryPeer(candidate, 0, undefined)
       if (producer !== undefined) return producer
+    }
+    // Providers from the directory are asked one after another, but one that has not
+    // answered within a hedge period gets company: the next is asked meanwhile (a liar
+    // that never answers must not use up the lookup deadline). The first copy made wins;
+    // a later pull-ok of the same producer fails at the copy (one id per router) and is
+    // released.
+    const hedgeMs = this.init.lookupTimeoutMs / HEDGES_PER_LOOKUP
+    const running = new Set<Promise<AnyProducer | undefined>>()
+    const ask = async (peerId: string): Promise<void> => {
+      const attempt = tryPeer(peerId, 0, peerId)
+      running.add(attempt)
+      attempt.then((producer) => { won ??= producer }, (err: Error) => { fatal ??= err }).finally(() => running.delete(attempt))
+      const hedge = new AbortController()
+      await Promise.race([attempt.catch(() => {}), delay(hedgeMs, undefined, { signal: hedge.signal }).catch(() => {})])
+      hedge.abort()
+    }
+    const outcome = (): AnyProducer | undefined => {
+      if (fatal !== undefined) throw fatal
+      return won
     }
     if (plan.useDirectory) {
       // Alone, a lookup can only wait out its deadline: say why at once instead.
@@ -245,15 +315,29 @@ export class ProducerPuller {
     }
     while (!deadline.aborted && plan.useDirectory) {
       this.init.assertRunning()
+      const deferred: string[] = []
       try {
         for await (const peerId of directory.findProviders(producerId, deadline, avoid)) {
-          const producer = await tryPeer(peerId, 0)
-          if (producer !== undefined) return producer
+          if (penalties.isPenalised(peerId)) {
+            deferred.push(peerId)
+            continue
+          }
+          await ask(peerId)
+          if (outcome() !== undefined) return won!
+        }
+        for (const peerId of deferred) {
+          if (deadline.aborted) break
+          await ask(peerId)
+          if (outcome() !== undefined) return won!
         }
       } catch (err) {
+        if (err === fatal) throw err
         if (deadline.aborted || err instanceof SwarmError) log.trace('lookup round of %s ended: %s', producerId, describeError(err))
         else this.init.report(err as Error)
       }
+      // Attempts still under way may yet make the copy.
+      while (running.size > 0 && outcome() === undefined) await Promise.race([...running].map(async (p) => await p.catch(() => {})))
+      if (outcome() !== undefined) return won!
       // Nodes that have it said no: that answer stands. Otherwise it may not be announced yet.
       if (refusals.capacity > 0 || refusals.hopLimit > 0) break
       tried = new Set()
@@ -266,4 +350,21 @@ export class ProducerPuller {
     if (refusals.hopLimit > 0) throw new RedirectLimitError(producerId, maxRedirects)
     throw new ProducerNotFoundError(producerId, detail)
   }
+}
+
+/**
+ * What a failed pull attempt says about the peer asked: a PenaltyReason when it may have
+ * lied, `other` for an honest refusal (full, busy, a loop, unreachable), undefined for an
+ * error that is this node's own (rethrown).
+ */
+function failureOf (err: Error): PenaltyReason | 'other' | undefined {
+  if (err instanceof RequestTimeoutError) return 'timeout'
+  if (err instanceof ProtocolError) return 'garbage'
+  if (err instanceof RemoteError) {
+    if (err.code === 'not-found') return 'not-found'
+    return GARBAGE_CODES.has(err.code) ? 'garbage' : 'other'
+  }
+  if (err instanceof SwarmError) return undefined
+  // mediasoup refused what the answer carried (its parameters or its pipe's address).
+  return 'garbage'
 }
