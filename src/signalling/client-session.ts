@@ -72,10 +72,8 @@ export interface SessionOwner {
   producerById: (producerId: string) => ms.Producer | undefined
   /** A consume of `producerId` in `router` is under way until the result is called. */
   consumeStarting: (router: ms.Router, producerId: string) => () => void
-  /** Closes `copy` (brought into `router` for a refused consume) unless something uses it. */
-  releaseUnusedCopy: (router: ms.Router, copy: ms.Producer) => Promise<void>
-  /** Closes `copy` (brought into `router` for a refused consumeData) unless something uses it. */
-  releaseUnusedDataCopy: (router: ms.Router, copy: ms.DataProducer) => Promise<void>
+  /** Closes `copy` (brought into `router` for a refused consume or consumeData) unless something uses it. */
+  releaseUnusedCopy: (router: ms.Router, copy: ms.Producer | ms.DataProducer) => Promise<void>
   /** Remembers a data producer of a client, so its room is known to other clients. */
   adoptDataProducer: (dataProducer: ms.DataProducer) => void
   dataProducerById: (dataProducerId: string) => ms.DataProducer | undefined
@@ -540,7 +538,7 @@ export class ClientSession {
       // A copy brought in only for a client that may not consume it is not kept (unless in use).
       if (!wasHere && piped && resolved !== undefined) {
         endConsume()
-        await this.owner.releaseUnusedDataCopy(router, resolved)
+        await this.owner.releaseUnusedCopy(router, resolved)
       }
       throw err
     }

@@ -280,23 +280,6 @@ export class ClientSignalling implements SessionOwner {
   }
 
   /** @internal */
-  async releaseUnusedDataCopy (router: ms.Router, copy: ms.DataProducer): Promise<void> {
-    if (this.dataProducers.get(copy.id) === copy) return
-    let dump: Awaited<ReturnType<ms.Router['dump']>>
-    try {
-      dump = await router.dump()
-    } catch (err) {
-      log.debug('copy of data producer %s kept: no dump of its router (%s)', copy.id, describeError(err))
-      return
-    }
-    const consumers = dump.mapDataProducerIdDataConsumerIds.find((e) => e.key === copy.id)?.values.length ?? 0
-    // Checked again after the dump, in the tick of the close: no consumeData of it may start between.
-    if (consumers > 0 || copy.closed || (this.consuming.get(router)?.get(copy.id) ?? 0) > 0) return
-    log.debug('releasing the copy of data producer %s brought in for a consumeData refused by its room', copy.id)
-    copy.close()
-  }
-
-  /** @internal */
   adoptDataProducer (dataProducer: ms.DataProducer): void {
     this.dataProducers.set(dataProducer.id, dataProducer)
     dataProducer.observer.once('close', () => this.dataProducers.delete(dataProducer.id))
@@ -324,20 +307,23 @@ export class ClientSignalling implements SessionOwner {
     }
   }
 
-  /** @internal */
-  async releaseUnusedCopy (router: ms.Router, copy: ms.Producer): Promise<void> {
-    if (this.producers.get(copy.id) === copy) return
+  /** @internal A copy (media or data) brought into `router` for a refused consume: closed unless something uses it. */
+  async releaseUnusedCopy (router: ms.Router, copy: ms.Producer | ms.DataProducer): Promise<void> {
+    const data = !('kind' in copy)
+    const own: ms.Producer | ms.DataProducer | undefined = data ? this.dataProducers.get(copy.id) : this.producers.get(copy.id)
+    if (own === copy) return
+    const what = data ? `data producer ${copy.id}` : copy.id
     let dump: Awaited<ReturnType<ms.Router['dump']>>
     try {
       dump = await router.dump()
     } catch (err) {
-      log.debug('copy of %s kept: no dump of its router (%s)', copy.id, describeError(err))
+      log.debug('copy of %s kept: no dump of its router (%s)', what, describeError(err))
       return
     }
-    const consumers = dump.mapProducerIdConsumerIds.find((e) => e.key === copy.id)?.values.length ?? 0
+    const consumers = (data ? dump.mapDataProducerIdDataConsumerIds : dump.mapProducerIdConsumerIds).find((e) => e.key === copy.id)?.values.length ?? 0
     // Checked again after the dump, in the tick of the close: no consume of it may start between.
     if (consumers > 0 || copy.closed || (this.consuming.get(router)?.get(copy.id) ?? 0) > 0) return
-    log.debug('releasing the copy of %s brought in for a consume refused by its room', copy.id)
+    log.debug('releasing the copy of %s brought in for a consume refused by its room', what)
     copy.close()
   }
 
