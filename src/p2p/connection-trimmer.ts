@@ -63,7 +63,8 @@ export class ConnectionTrimmer {
     this.timer.unref()
   }
 
-  private async trim (): Promise<void> {
+  /** Closes connections past the maximum now (what the timers run). */
+  async trim (): Promise<void> {
     if (this.trimming || this.stopped) return
     this.trimming = true
     try {

@@ -140,7 +140,7 @@ describe('two binaries and a library node: L → binary 1 → binary 2', functio
     assert.ok(sample(m1, 'mediasoup_swarm_packets_sent_total{transport="pipe"}') > 0)
   })
 
-  it('the status page of binary 1 draws the tree L → binary 1 → binary 2, with short ids', async () => {
+  it('the status page of binary 1 draws the tree L → binary 1 → binary 2, with short ids and roles', async () => {
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
     try {
       const page = await browser.newPage()
@@ -155,7 +155,8 @@ describe('two binaries and a library node: L → binary 1 → binary 2', functio
       for (const [peerId, role] of [[library.peerId, 'origin'], [b1.peerId, 'relay (this node)'], [b2.peerId, 'subscriber']]) {
         const box = boxes.find(([id]) => id === peerId)
         assert.ok(box !== undefined, `no box for ${peerId}`)
-        assert.ok(box[1]!.includes(`${peerId!.slice(8, 16)} · ${role}`), `box of ${peerId}: ${box[1]}`)
+        // The node's name, its short id, then its role in the tree.
+        assert.ok(box[1]!.includes(peerId!.slice(8, 16)) && box[1]!.includes(role!), `box of ${peerId}: ${box[1]}`)
       }
       const peers = await page.$$eval('[data-role="peer-link"]', (els) => els.map((e) => e.getAttribute('data-to')))
       assert.deepEqual(peers.sort(), [library.peerId, b2.peerId].sort())
