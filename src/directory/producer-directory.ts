@@ -3,9 +3,9 @@
 //   record of each provider (home-records.ts). Announcing is one message to each; a lookup
 //   asks them all at once, one round trip, and a home that has no record yet holds the
 //   lookup until the announcement lands (a producer watched as soon as it is made).
-// - the DHT (kad-dht provider records), for originals only and in the background: what a
-//   lookup falls back on when the homes it knows are not the announcer's (large swarms,
-//   routing tables still converging).
+// - the DHT (kad-dht provider records), for originals that lived `timeouts.dhtProvideDelay`
+//   (5 min), in the background: a durable second copy, what a lookup falls back on when the
+//   homes it knows do not have the record (all gone, or views still converging).
 // Plus a cache of the last node that served each producer (warm lookups skip both). Home
 // records are withdrawn when a producer closes; DHT records expire after the provider
 // validity, and requesters skip a provider that answers not-found.
@@ -63,12 +63,17 @@ export const MAX_ANNOUNCED = 256
 const ANNOUNCE_WAVES = 3
 /** DHT walks of announcements under way at once. */
 const DHT_WALKS = 2
-/** An original is put in the DHT this long after its announcement to its homes (not competing with the first pulls). */
-const DHT_PROVIDE_DELAY_MS = 2000
 
 /** Retry delays for DHT records no peer has stored yet: from the first to the last, doubling. */
 const RETRY_FIRST_MS = 250
-const RETRY_LAST_MS = 30_000
+const RETRY_LAST_MS = 120_000
+/**
+ * A joining peer restarts the retries at once only if fewer peers than this were connected
+ * when a walk last stored nothing (a node alone, or nearly): in a swarm, where a walk fails
+ * for lack of time, not of peers, restarting on every new connection fed a loop at N = 50
+ * (walks → dials → connections → more walks) that kept both cores busy.
+ */
+const FEW_PEERS = 3
 
 /** A provider as a home reports it: its peer id and the addresses the home knows for it. */
 export interface ProviderInfo { peerId: string, multiaddrs: string[] }
@@ -87,6 +92,8 @@ export interface ProducerDirectoryInit {
   host: Host
   messenger: DirectoryMessenger
   announceTimeoutMs: number
+  /** An original is put in the DHT this long (+ up to a fifth at random) after its announcement to its homes. */
+  dhtProvideDelayMs: number
   /** Home records live this long unless announced again. */
   providerValidityMs: number
   onError: (err: Error) => void
@@ -107,11 +114,14 @@ export class ProducerDirectory {
   private readonly host: Host
   private readonly messenger: DirectoryMessenger
   private readonly announceTimeoutMs: number
+  private readonly dhtProvideDelayMs: number
   private readonly onError: (err: Error) => void
   private selfKadId?: Uint8Array
   private retryTimer: NodeJS.Timeout | undefined
   private retryDelayMs = RETRY_FIRST_MS
   private retrying = false
+  /** Peers connected when a walk last stored nothing. */
+  private peersAtLastFailure = 0
   private readonly reannounceTimer: NodeJS.Timeout
   /** DHT walks DHT_WALKS at a time: a burst of new producers is not a burst of walks. */
   private readonly dhtQueues: Array<Promise<void>> = Array.from({ length: DHT_WALKS }, async () => {})
@@ -122,6 +132,7 @@ export class ProducerDirectory {
     this.host = init.host
     this.messenger = init.messenger
     this.announceTimeoutMs = init.announceTimeoutMs
+    this.dhtProvideDelayMs = init.dhtProvideDelayMs
     this.onError = init.onError
     this.homeRecords = new HomeRecords(init.providerValidityMs)
     this.host.addEventListener('peer:identify', this.onPeerIdentified)
@@ -132,10 +143,10 @@ export class ProducerDirectory {
 
   /**
    * Announces that this node can serve `producerId`: to its homes at once (resolves when
-   * they answered or gave up), and an original to the DHT a moment later. When no other
-   * node took the DHT record (a node alone, or between connections), it is sent again
-   * whenever a peer joins, and with backing off; a joining peer that is one of the
-   * producer's homes gets its record.
+   * they answered or gave up), and an original to the DHT once it has lived
+   * `dhtProvideDelayMs`. When no other node took the DHT record (a node alone, or between
+   * connections), it is sent again with backing off, and at once when a peer joins a node
+   * that had almost none; a joining peer that is one of the producer's homes gets its record.
    */
   async announce (producerId: string, original = true): Promise<void> {
     this.announced.set(producerId, original)
@@ -143,7 +154,7 @@ export class ProducerDirectory {
       setTimeout(() => {
         const i = this.dhtNext++ % DHT_WALKS
         this.dhtQueues[i] = this.dhtQueues[i]!.then(async () => { await this.provideOriginal(producerId) })
-      }, DHT_PROVIDE_DELAY_MS).unref()
+      }, this.dhtProvideDelayMs * (1 + Math.random() / 5)).unref()
     }
     // Waves: the HOMES closest known, then those the homes named closer (views differ while
     // routing tables fill), and the next closest in place of a home that did not answer.
@@ -294,6 +305,7 @@ export class ProducerDirectory {
       // Running out of time is what an announcement of a node alone does: retried, not reported.
       if (!this.stopped && !['TimeoutError', 'AbortError'].includes((err as Error).name)) this.onError(err as Error)
     }
+    if (stored === 0) this.peersAtLastFailure = this.host.getConnections().length
     return stored
   }
 
@@ -307,7 +319,7 @@ export class ProducerDirectory {
       void this.sendToHomes([...this.announced.keys()], [], peerId)
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
     }
-    if (this.unstored.size === 0) return
+    if (this.unstored.size === 0 || this.peersAtLastFailure >= FEW_PEERS) return
     this.retryDelayMs = RETRY_FIRST_MS
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined

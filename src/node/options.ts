@@ -185,6 +185,15 @@ export interface SwarmTimeouts {
    * stale record costs a requester one `not-found` answer. Default 1800000 (30 min).
    */
   dhtRecordValidity: number
+  /**
+   * How long an original producer lives before it is also put in the DHT (a kad-dht
+   * provider record), plus up to a fifth of it at random so that a burst of producers is
+   * not walked at once. Its homes have its record from the start (docs/protocol.md,
+   * `announce`); the DHT is the durable second copy of long-lived producers. A walk and ≈ 20
+   * stores cost ≈ 40 messages and dials: at 2 s, 100 producers' walks kept a 50-node swarm
+   * on 2 cores saturated (docs/benchmarks.md, section 6). Default 300000 (5 min).
+   */
+  dhtProvideDelay: number
   /** Dial timeout for a peer. Default 3000. */
   dial: number
   /**
@@ -210,6 +219,7 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   livenessPing: 500,
   providerValidity: 120_000,
   dhtRecordValidity: 1_800_000,
+  dhtProvideDelay: 300_000,
   dial: 3000,
   announce: 10_000,
   roomPoll: 2000

@@ -188,6 +188,7 @@ export class SwarmNode extends SafeEmitter {
     const directory = this.directory = new ProducerDirectory({
       host: this.host,
       announceTimeoutMs: timeouts.announce,
+      dhtProvideDelayMs: timeouts.dhtProvideDelay,
       providerValidityMs: timeouts.providerValidity,
       onError: report,
       messenger: {

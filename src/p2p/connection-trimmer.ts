@@ -10,6 +10,10 @@
 // keeps alive (its closest peers: libp2p redials those at once, and in a swarm the
 // closeness is mutual, so the other side would redial this node as soon as it is closed):
 // a node whose connections are all such stays above the maximum, below the hard limit.
+// Closeness is not quite mutual, though: a peer that has this node among its closest redials
+// at once a connection this node trims (at N = 50 that loop reopened ≈ 30 connections a
+// second swarm-wide, each a Noise handshake, and filled both cores). So a peer that comes
+// back within COMEBACK_MS of its trim is kept for WANTED_MS: one wasted trim per such pair.
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { createLogger, describeError } from '../logger.js'
 import { PIPE_PEER_TAG } from './peer-tags.js'
@@ -25,6 +29,10 @@ export const GRACE_MS = 10_000
 const KEPT = Infinity
 /** Trims run at most this often: connections come in bursts (a DHT walk dials several peers). */
 const TRIM_DELAY_MS = 1000
+/** A peer connected again this soon after its connection was trimmed is wanted (by it or by us)… */
+export const COMEBACK_MS = 30_000
+/** …and is not trimmed for this long. */
+export const WANTED_MS = 10 * 60_000
 
 export class ConnectionTrimmer {
   private timer: NodeJS.Timeout | undefined
@@ -33,13 +41,17 @@ export class ConnectionTrimmer {
   private stopped = false
   /** Connections closed to keep to the maximum, so far. */
   trimmed = 0
+  /** Peers whose connection was trimmed: when (ms since the epoch). */
+  private readonly trimmedAt = new Map<string, number>()
+  /** Peers that came back after a trim: kept until (ms since the epoch). */
+  private readonly wanted = new Map<string, number>()
 
   constructor (private readonly host: Libp2p, private readonly maxConnections: number) {}
 
   start (): void {
     this.host.addEventListener('connection:open', this.onOpen)
     // Tags change without connections opening (the DHT's closest peers, pipes closing).
-    this.sweep = setInterval(this.onOpen, GRACE_MS)
+    this.sweep = setInterval(this.check, GRACE_MS)
     this.sweep.unref()
   }
 
@@ -50,7 +62,18 @@ export class ConnectionTrimmer {
     this.host.removeEventListener('connection:open', this.onOpen)
   }
 
-  private readonly onOpen = (): void => {
+  private readonly onOpen = (event: CustomEvent<Connection>): void => {
+    const peer = event.detail.remotePeer.toString()
+    const trimmedAt = this.trimmedAt.get(peer)
+    if (trimmedAt !== undefined && Date.now() - trimmedAt <= COMEBACK_MS) {
+      this.trimmedAt.delete(peer)
+      this.wanted.set(peer, Date.now() + WANTED_MS)
+      log.debug('%s came back %d ms after its trim: kept for %d s', peer, Date.now() - trimmedAt, WANTED_MS / 1000)
+    }
+    this.check()
+  }
+
+  private readonly check = (): void => {
     if (this.host.getConnections().length > this.maxConnections) this.schedule(TRIM_DELAY_MS)
   }
 
@@ -72,6 +95,7 @@ export class ConnectionTrimmer {
       const excess = connections.length - this.maxConnections
       if (excess <= 0) return
       const now = Date.now()
+      this.forgetPast(now)
       const old = connections.filter((c) => now - c.timeline.open >= GRACE_MS)
       const ranked = (await Promise.all(old.map(async (c) => ({ c, value: await this.valueOf(c) }))))
         .filter((r) => r.value !== KEPT)
@@ -79,6 +103,7 @@ export class ConnectionTrimmer {
       const victims = ranked.slice(0, excess)
       for (const { c } of victims) {
         this.trimmed++
+        this.trimmedAt.set(c.remotePeer.toString(), now)
         log.debug('closing the connection with %s (%d connections, at most %d kept)', c.remotePeer.toString(), connections.length, this.maxConnections)
         c.close().catch((err: Error) => c.abort(err))
       }
@@ -92,8 +117,15 @@ export class ConnectionTrimmer {
     }
   }
 
+  /** Drops trims too old to count as a comeback and wants that expired. */
+  private forgetPast (now: number): void {
+    for (const [peer, at] of this.trimmedAt) if (now - at > COMEBACK_MS) this.trimmedAt.delete(peer)
+    for (const [peer, until] of this.wanted) if (until <= now) this.wanted.delete(peer)
+  }
+
   /** The sum of the values of the peer's tags (as libp2p's own pruning weighs connections), or KEPT. */
   private async valueOf (connection: Connection): Promise<number> {
+    if ((this.wanted.get(connection.remotePeer.toString()) ?? 0) > Date.now()) return KEPT
     try {
       const peer = await this.host.peerStore.get(connection.remotePeer)
       let value = 0

@@ -8,7 +8,9 @@ import type { Libp2p } from '@libp2p/interface'
 
 interface FakeConnection { peer: string, ageMs: number, streams: number, tags: Record<string, number> }
 
-function fakeHost (connections: FakeConnection[], closed: string[]): Libp2p {
+type OpenListener = (event: CustomEvent<{ remotePeer: { toString: () => string } }>) => void
+
+function fakeHost (connections: FakeConnection[], closed: string[], listeners: OpenListener[] = []): Libp2p {
   const now = Date.now()
   const conns = connections.map((c) => ({
     remotePeer: { toString: () => c.peer },
@@ -25,7 +27,7 @@ function fakeHost (connections: FakeConnection[], closed: string[]): Libp2p {
         return { tags: new Map(Object.entries(c.tags).map(([name, value]) => [name, { value }])) }
       }
     },
-    addEventListener: () => {},
+    addEventListener: (_: string, listener: OpenListener) => { listeners.push(listener) },
     removeEventListener: () => {}
   } as unknown as Libp2p
 }
@@ -62,5 +64,29 @@ describe('connection trimmer (choice of connections to close)', () => {
     const closed: string[] = []
     await new ConnectionTrimmer(fakeHost([{ peer: 'a', ageMs: OLD, streams: 0, tags: {} }, { peer: 'b', ageMs: OLD, streams: 0, tags: {} }], closed), 2).trim()
     assert.deepEqual(closed, [])
+  })
+
+  it('keeps a peer that connects again soon after its trim (it wants the connection), and only that one', async () => {
+    const closed: string[] = []
+    const listeners: OpenListener[] = []
+    const host = fakeHost([
+      { peer: 'comes-back', ageMs: OLD + 2000, streams: 0, tags: {} },
+      { peer: 'stays-away', ageMs: OLD + 1000, streams: 0, tags: {} },
+      { peer: 'kept', ageMs: OLD, streams: 0, tags: { 'kad-close': 50, 'keep-alive-kad-dht': 1 } }
+    ], closed, listeners)
+    const trimmer = new ConnectionTrimmer(host, 2)
+    trimmer.start()
+    try {
+      await trimmer.trim()
+      assert.deepEqual(closed, ['comes-back'], 'the oldest of the two ordinary connections goes first')
+      // It redials at once (its side of the DHT keeps this node alive); the fake host still lists it.
+      const open = (peer: string): void => { for (const l of listeners) l(new CustomEvent('connection:open', { detail: { remotePeer: { toString: () => peer } } })) }
+      open('comes-back')
+      open('stays-away')
+      await trimmer.trim()
+      assert.deepEqual(closed, ['comes-back', 'stays-away'], 'the peer that came back is kept; the other (never trimmed before) is not protected by opening')
+    } finally {
+      trimmer.stop()
+    }
   })
 })

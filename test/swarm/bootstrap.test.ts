@@ -63,7 +63,7 @@ describe('joining through bootstrap addresses', function () {
     const listen = [`/ip4/127.0.0.1/tcp/${port}`]
     const bootstrap = [`${listen[0]!}/p2p/${aPeerId}`]
 
-    const b = await createSwarmNode({ bootstrap })
+    const b = await createSwarmNode({ bootstrap, timeouts: { dhtProvideDelay: 100 } })
     nodes.push(b)
     const failures: BootstrapError[] = []
     b.on('error', (err) => { if (err instanceof BootstrapError) failures.push(err) })
@@ -99,7 +99,7 @@ describe('joining through bootstrap addresses', function () {
     const port = await freePort()
     const listen = [`/ip4/127.0.0.1/tcp/${port}`]
     let a = await createSwarmNode({ identityFile, listen })
-    const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { announce: 500 } })
+    const b = await createSwarmNode({ bootstrap: a.multiaddrs, timeouts: { announce: 500, dhtProvideDelay: 100 } })
     nodes.push(b)
     await waitFor(() => b.peers.includes(a.peerId), { timeoutMs: 3000, what: 'B joining A' })
     // Until A is in B's DHT routing table (libp2p pings it first), stopping A would leave that

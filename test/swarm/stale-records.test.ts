@@ -145,7 +145,7 @@ describe('stale provider records, dead peers and late answers', function () {
   })
 
   it('provider records (home and DHT) of a stopped node expire after the provider validity', async () => {
-    nodes = await startChain(3, { timeouts: { providerValidity: 3000, dhtRecordValidity: 3000 } })
+    nodes = await startChain(3, { timeouts: { providerValidity: 3000, dhtRecordValidity: 3000, dhtProvideDelay: 100 } })
     await waitConnected(nodes)
     const [a, , c] = nodes as [SwarmNode, SwarmNode, SwarmNode]
     await announceOn(a)
@@ -173,7 +173,7 @@ describe('stale provider records, dead peers and late answers', function () {
   })
 
   it('a pull answered after its deadline is released: the origin keeps no consumer, pipe or downstream slot for a copy nobody made', async () => {
-    const a = await createSwarmNode()
+    const a = await createSwarmNode({ timeouts: { dhtProvideDelay: 100 } })
     // Every request of B runs out of time (a pull gets 2.5 × 0.2 ms, rounded up to 1 ms)
     // before the origin can answer (a worker round trip or two): the lookup ends before a
     // second attempt (200 ms later), so exactly one pull is sent.
