@@ -18,13 +18,18 @@ import type { CentralResult } from './swarm-scale-redis.js'
 import type { Benchmark } from './common.js'
 import type { NodeCounts } from '../test/harness/process-node.js'
 import { DEFAULT_TIMEOUTS } from '../src/index.js'
+import { DHT_UPKEEP_INTERVAL_MS } from '../src/p2p/host.js'
 import type { SwarmNodeOptions } from '../src/index.js'
 
 const SIZES = (process.env.SWARM_SCALE_SIZES ?? '10,25,50').split(',').map(Number)
 const PULLS = 200
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
-const SETTLE_MS = 10_000
+/**
+ * After the last node started: its first DHT walks (self-query, table refresh) and the
+ * trims of the connections they opened are over within about a minute at N = 50.
+ */
+const SETTLE_MS = 60_000
 /** Producers each node has while the swarm is at rest. */
 const LIVE_PRODUCERS = 2
 /**
@@ -35,10 +40,12 @@ const LIVE_PRODUCERS = 2
 const IDLE_SETTLE_MS = 60_000
 const IDLE_WINDOW_MS = 60_000
 /**
- * DHT walks timed after the window to price the one thing a window of 60 s misses: each
- * original's DHT record, put 5 min after it is made (timeouts.dhtProvideDelay) and again
- * every half of timeouts.dhtRecordValidity, a walk and ≈ 20 stores each. Its bytes per
- * walk, spread over the re-provide interval, are added to the idle traffic.
+ * DHT walks timed after the window to price what a window of 60 s misses: each original's
+ * DHT record, put 5 min after it is made (timeouts.dhtProvideDelay) and again every half of
+ * timeouts.dhtRecordValidity (a walk and ≈ 20 stores), and kad-dht's upkeep every
+ * DHT_UPKEEP_INTERVAL_MS (a walk to the node's own id and one per common-prefix length of
+ * its table, ≈ log2 N + 1). Their bytes per walk, spread over those intervals, are added to
+ * the idle traffic.
  */
 const PRICED_WALKS = 10
 
@@ -99,7 +106,7 @@ interface ScaleResult {
   fresh: number[]
   failed: string[]
   idleBytesPerSecond: number
-  /** Bytes of one DHT walk (provide) on the swarm, and those re-provides per node per second, amortized. */
+  /** Bytes of one DHT walk with its stores (provide) on the swarm; re-provides and kad-dht upkeep per node per second, amortized. */
   bytesPerWalk: number
   reprovideBytesPerSecond: number
   /** CPU per node during the idle window, % of one core. */
@@ -172,7 +179,11 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const walkBytes0 = ns.loopbackBytes()
     for (let i = 0; i < PRICED_WALKS; i++) await pick(nodes).request('dhtProvide', { name: `priced-walk-${i}` }, 15_000)
     const bytesPerWalk = (ns.loopbackBytes() - walkBytes0) / PRICED_WALKS
-    const reprovideBytesPerSecond = bytesPerWalk * LIVE_PRODUCERS / (DEFAULT_TIMEOUTS.dhtRecordValidity / 2 / 1000)
+    const findBytes0 = ns.loopbackBytes()
+    for (let i = 0; i < PRICED_WALKS; i++) await pick(nodes).request('dhtFind', { name: `priced-find-${i}` }, 15_000)
+    const bytesPerFindWalk = (ns.loopbackBytes() - findBytes0) / PRICED_WALKS
+    const reprovideBytesPerSecond = bytesPerWalk * LIVE_PRODUCERS / (DEFAULT_TIMEOUTS.dhtRecordValidity / 2 / 1000) +
+      bytesPerFindWalk * (2 + Math.ceil(Math.log2(n))) / (DHT_UPKEEP_INTERVAL_MS / 1000)
     const counts: NodeCounts[] = await Promise.all(nodes.map(async (node) => await node.request('counts', {})))
 
     // A newcomer joins through a random node and pulls a producer at once.
@@ -237,7 +248,7 @@ export function printScale (results: ScaleResult[]): void {
       nodes: r.n,
       'start, s': r.startSeconds.toFixed(1),
       'idle control traffic per node, B/s': r.idleBytesPerSecond.toFixed(0),
-      '+ DHT re-provides (walk, B), amortized': `${r.reprovideBytesPerSecond.toFixed(0)} (${(r.bytesPerWalk / 1024).toFixed(1)} KiB)`,
+      '+ DHT re-provides and upkeep (a provide, B), amortized': `${r.reprovideBytesPerSecond.toFixed(0)} (${(r.bytesPerWalk / 1024).toFixed(1)} KiB)`,
       [`sum ≤ ${t.idleBytesPerSecond}`]: met(idle <= t.idleBytesPerSecond),
       'idle CPU per node p50 / max, %': `${cpu.p50.toFixed(2)} / ${cpu.max.toFixed(2)}`,
       'connections per node p50 / max': `${conns.p50} / ${conns.max}`,

@@ -49,6 +49,14 @@ export interface HostInit {
 export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
 
 const DHT_ALPHA = 3
+/**
+ * kad-dht's upkeep walks: a look-up of the node's own id, and one per common-prefix length
+ * of its routing table (≈ log2 N + 1) to refresh it, each every 5 min by default. A walk
+ * is ≈ 40 messages and some dials (45-120 KiB on the wire at N = 10-25): at N = 50 that
+ * default alone is ≈ 2 KB/s per node. Every 30 min instead: the table also learns from
+ * every connection and every walk that passes (docs/benchmarks.md, section 6).
+ */
+export const DHT_UPKEEP_INTERVAL_MS = 30 * 60_000
 
 const PEER_INFO_MAPPERS = {
   all: passthroughMapper,
@@ -109,6 +117,7 @@ export async function createHost (init: HostInit): Promise<Host> {
         clientMode: false,
         peerInfoMapper: PEER_INFO_MAPPERS[init.addressPolicy],
         initialQuerySelfInterval: 0,
+        querySelfInterval: DHT_UPKEEP_INTERVAL_MS,
         // A walk asks 3 peers at a time on one path (defaults 10 and 10): on a swarm of tens
         // of nodes the defaults ask every node, several times, for every lookup.
         alpha: DHT_ALPHA,
@@ -121,6 +130,9 @@ export async function createHost (init: HostInit): Promise<Host> {
       })
     }
   })
+  // kad-dht has no option for its table refresh period (5 min); its field is set instead.
+  const refresh = (host.services.dht as unknown as { routingTableRefresh?: { refreshInterval?: number } }).routingTableRefresh
+  if (refresh?.refreshInterval !== undefined) refresh.refreshInterval = DHT_UPKEEP_INTERVAL_MS
   // libp2p's own limit refuses every inbound connection once reached: it is set higher, and
   // the trimmer keeps the node at maxConnections (connection-trimmer.ts says why).
   const trimmer = new ConnectionTrimmer(host, init.maxConnections)
