@@ -1,6 +1,7 @@
 import '../src/platform/promise-with-resolvers.js'
 // Shared by the benchmarks: machine description, summary statistics, background-error
 // collection and output helpers. Benchmarks measure and print; they assert nothing.
+import fs from 'node:fs'
 import os from 'node:os'
 import * as mediasoup from 'mediasoup'
 import { producerKey } from '../src/directory/producer-directory.js'
@@ -114,4 +115,13 @@ export function dhtRows (probes: readonly DhtProbe[]): TableRow[] {
     row('findProviders: whole query', probes.map((p) => p.complete), findBusy),
     row('provide (announce)', probes.map((p) => p.provide), probes.map((p) => p.provideBusy))
   ]
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ on Linux). */
+const CLOCK_TICKS_PER_S = 100
+
+/** User + system CPU seconds of a process so far, from /proc (throws when it is gone). */
+export function processCpuSeconds (pid: number | string): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
 }

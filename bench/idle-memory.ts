@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { formatTable, sleep, waitFor } from '../test/harness/index.js'
-import { heading, median } from './common.js'
+import { heading, median, processCpuSeconds } from './common.js'
 import type { ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import type { Benchmark } from './common.js'
@@ -28,7 +28,6 @@ const MAX_IDLE_MS = 90_000
 /** Starts timed per binary (median): spawn → start line. */
 const STARTS = 5
 const START_LINE = /started: peer=\S+ multiaddrs=(\S+) http=(\S+)/
-const CLOCK_TICKS_PER_S = 100
 
 interface Launch {
   /** What the kernel runs for `dist/cli/main.js` (e.g. /usr/bin/env), and its one argument. */
@@ -67,12 +66,6 @@ function statusMb (pid: number, field: string): number {
   }
 }
 
-/** User + system CPU seconds of a process so far. */
-function cpuSeconds (pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S
-}
-
 /** Pids of the mediasoup workers the node spawned (its children). */
 function workerPids (pid: number): number[] {
   const children = fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter((s) => s !== '').map(Number))
@@ -102,7 +95,7 @@ async function startNode (launch: Launch, env: NodeJS.ProcessEnv, bootstrap?: st
     await waitFor(() => START_LINE.test(output) || child.exitCode !== null, { timeoutMs: 60_000, intervalMs: 10, what: 'the start line', progress: () => output })
     const line = START_LINE.exec(output)
     if (line === null) throw new Error(`the binary exited with ${child.exitCode}:\n${output}`)
-    return { child, pid: child.pid!, multiaddr: line[1]!.split(',')[0]!, httpUrl: line[2]!, startMs: performance.now() - t0, startCpuS: cpuSeconds(child.pid!) }
+    return { child, pid: child.pid!, multiaddr: line[1]!.split(',')[0]!, httpUrl: line[2]!, startMs: performance.now() - t0, startCpuS: processCpuSeconds(child.pid!) }
   } catch (err) {
     kill(child.pid)
     throw err

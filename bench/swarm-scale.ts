@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import { formatTable, sleep } from '../test/harness/index.js'
 import { bundleNodeProcess, RemoteNode, stopProcesses } from '../test/harness/process-node.js'
-import { ErrorLog, heading, summary } from './common.js'
+import { ErrorLog, heading, processCpuSeconds, summary } from './common.js'
 import { measureCentral, printCentral } from './swarm-scale-redis.js'
 import type { CentralResult } from './swarm-scale-redis.js'
 import type { Benchmark } from './common.js'
@@ -75,13 +75,9 @@ class Namespace {
 
 /** CPU time of a process and its children (its mediasoup worker), in seconds, from /proc. */
 function cpuSeconds (pid: number): number {
-  const ticks = (p: string): number => {
-    const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return Number(fields[11]) + Number(fields[12])
-  }
   try {
     const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
-    return [String(pid), ...children].reduce((sum, p) => sum + ticks(p), 0) / 100
+    return [String(pid), ...children].reduce((sum, p) => sum + processCpuSeconds(p), 0)
   } catch {
     return NaN
   }

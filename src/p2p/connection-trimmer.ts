@@ -30,9 +30,9 @@ const KEPT = Infinity
 /** Trims run at most this often: connections come in bursts (a DHT walk dials several peers). */
 const TRIM_DELAY_MS = 1000
 /** A peer connected again this soon after its connection was trimmed is wanted (by it or by us)… */
-export const COMEBACK_MS = 30_000
+const COMEBACK_MS = 30_000
 /** …and is not trimmed for this long. */
-export const WANTED_MS = 10 * 60_000
+const WANTED_MS = 10 * 60_000
 
 export class ConnectionTrimmer {
   private timer: NodeJS.Timeout | undefined
@@ -74,6 +74,7 @@ export class ConnectionTrimmer {
   }
 
   private readonly check = (): void => {
+    this.forgetPast(Date.now())
     if (this.host.getConnections().length > this.maxConnections) this.schedule(TRIM_DELAY_MS)
   }
 
@@ -95,7 +96,6 @@ export class ConnectionTrimmer {
       const excess = connections.length - this.maxConnections
       if (excess <= 0) return
       const now = Date.now()
-      this.forgetPast(now)
       const old = connections.filter((c) => now - c.timeline.open >= GRACE_MS)
       const ranked = (await Promise.all(old.map(async (c) => ({ c, value: await this.valueOf(c) }))))
         .filter((r) => r.value !== KEPT)

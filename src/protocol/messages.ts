@@ -261,6 +261,19 @@ function load (m: Json): Load {
   return { load: count(m.load, 'load'), capacity: count(m.capacity, 'capacity') }
 }
 
+/** What `pull-ok` and `data-pull-ok` both say of the copy they serve: its state, its pipe, its route and the server's load. */
+function servedCopy (m: Json): Pick<PullOk, 'paused' | 'appData' | 'pipe' | 'peerPipeId' | 'route' | 'load' | 'capacity'> {
+  if (typeof m.paused !== 'boolean') fail('paused must be a boolean')
+  return {
+    paused: m.paused,
+    appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
+    pipe: endpoint(m.pipe, 'pipe'),
+    ...(m.peerPipeId === undefined ? {} : { peerPipeId: id(m.peerPipeId, 'peerPipeId') }),
+    route: list(m.route, MAX_ROUTE, 'route', id),
+    ...load(m)
+  }
+}
+
 function list<T> (value: unknown, max: number, what: string, item: (v: unknown, what: string) => T): T[] {
   if (!Array.isArray(value) || value.length > max) fail(`${what} must be an array of at most ${max}`)
   return value.map((v, i) => item(v, `${what}[${i}]`))
@@ -425,33 +438,21 @@ function responseOf (m: Json): Response {
       return { type: 'ok' }
     case 'pull-ok':
       if (m.kind !== 'audio' && m.kind !== 'video') fail('kind must be audio or video')
-      if (typeof m.paused !== 'boolean') fail('paused must be a boolean')
       return {
         type: 'pull-ok',
         producerId: id(m.producerId, 'producerId'),
         kind: m.kind,
         rtpParameters: rtpParameters(m.rtpParameters),
-        paused: m.paused,
-        appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
-        pipe: endpoint(m.pipe, 'pipe'),
-        ...(m.peerPipeId === undefined ? {} : { peerPipeId: id(m.peerPipeId, 'peerPipeId') }),
-        route: list(m.route, MAX_ROUTE, 'route', id),
-        ...load(m)
+        ...servedCopy(m)
       }
     case 'data-pull-ok':
-      if (typeof m.paused !== 'boolean') fail('paused must be a boolean')
       return {
         type: 'data-pull-ok',
         producerId: id(m.producerId, 'producerId'),
         sctpStreamParameters: sctpStreamParameters(m.sctpStreamParameters),
         label: text(m.label ?? '', 'label'),
         protocol: text(m.protocol ?? '', 'protocol'),
-        paused: m.paused,
-        appData: m.appData === undefined ? {} : object(m.appData, 'appData'),
-        pipe: endpoint(m.pipe, 'pipe'),
-        ...(m.peerPipeId === undefined ? {} : { peerPipeId: id(m.peerPipeId, 'peerPipeId') }),
-        route: list(m.route, MAX_ROUTE, 'route', id),
-        ...load(m)
+        ...servedCopy(m)
       }
     case 'redirect':
       return { type: 'redirect', producerId: id(m.producerId, 'producerId'), candidates: list(m.candidates, MAX_CANDIDATES, 'candidates', peerInfo) }
