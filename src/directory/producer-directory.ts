@@ -55,6 +55,12 @@ export const LOOKUP_HOMES = 2 * HOMES
  * closer nodes they name, and so on (each round one round trip to up to LOOKUP_HOMES nodes).
  */
 export const LOOKUP_ROUNDS = 4
+/**
+ * A lookup asks the homes it is connected to first, and the others (each a new connection:
+ * a handshake, identify, and later a trim) only when those named no provider: at once when
+ * they have all answered, or after this long.
+ */
+export const LOCATE_HEDGE_MS = 100
 /** How long a home holds a lookup for a record that has not arrived yet. */
 export const LOCATE_WAIT_MS = 1000
 /** Producer ids in one `announce` message at most. */
@@ -162,7 +168,8 @@ export class ProducerDirectory {
     const tried = new Set<string>()
     let failed = 0
     for (let wave = 0; wave < ANNOUNCE_WAVES; wave++) {
-      const next = (await this.closest(producerId, [...known], HOMES + failed)).filter((peerId) => !tried.has(peerId))
+      const next = (await this.closest(producerId, [...known], HOMES + failed))
+        .filter((peerId) => !tried.has(peerId) && (original || this.isConnected(peerId)))
       if (next.length === 0) break
       for (const peerId of next) tried.add(peerId)
       const answers = await Promise.all(next.map(async (home) => await this.sendTo(home, [producerId], [])))
@@ -254,13 +261,19 @@ export class ProducerDirectory {
     return (this.host.services.dht as unknown as RoutingTableView).routingTable ?? { size: 0, closestPeers: () => [] }
   }
 
-  /** Sends records (and withdrawals) to the homes of each producer: one message per home. */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string): Promise<void> {
+  /**
+   * Sends records (and withdrawals) to the homes of each producer: one message per home.
+   * Those of copies only to the homes this node is connected to (copiesOf): a copy is an
+   * offer to relay, and a requester that does not find it is sent on by the origin; a dial
+   * per copy and per re-announcement kept 50 nodes' connections churning.
+   */
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, copiesOf: ReadonlySet<string> = this.copies()): Promise<void> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
         for (const home of await this.homesOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
+          if (copiesOf.has(producerId) && !this.isConnected(home)) continue
           let batch = byHome.get(home)
           if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
           batch[field].push(producerId)
@@ -268,6 +281,15 @@ export class ProducerDirectory {
       }
     }
     await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
+  }
+
+  /** The announced copies (not originals). */
+  private copies (): Set<string> {
+    return new Set([...this.announced].filter(([, original]) => !original).map(([producerId]) => producerId))
+  }
+
+  private isConnected (peerId: string): boolean {
+    return peerId === this.host.peerId.toString() || this.host.getConnections(peerIdFromString(peerId)).some((c) => c.status === 'open')
   }
 
   /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. `ok`: every message answered. */
@@ -364,7 +386,7 @@ export class ProducerDirectory {
     const original = this.announced.get(producerId)
     if (original === undefined) return
     this.announced.delete(producerId)
-    await this.sendToHomes([], [producerId])
+    await this.sendToHomes([], [producerId], undefined, original ? new Set() : new Set([producerId]))
     if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }
 
@@ -405,25 +427,45 @@ export class ProducerDirectory {
     })
     yield * fresh(this.homeRecords.providers(producerId))
     const asked = new Set(seen)
-    const ask = (homes: string[]): Array<Promise<{ providers: string[], closer: ProviderInfo[] }>> => homes.filter((home) => !asked.has(home)).map(async (home) => {
+    type Answer = { providers: string[], closer: ProviderInfo[] }
+    const none: Answer = { providers: [], closer: [] }
+    let named = false
+    const askOne = async (home: string): Promise<Answer> => {
       asked.add(home)
       try {
         const answer = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
         await Promise.all(answer.providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))
+        if (answer.providers.length > 0) named = true
         return { providers: answer.providers.map((p) => p.peerId), closer: answer.closer }
       } catch (err) {
         log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
         failed++
-        return { providers: [], closer: [] }
+        return none
       }
-    })
+    }
+    const ask = (homes: string[]): Array<Promise<Answer>> => homes.filter((home) => !asked.has(home)).map(askOne)
+    // The connected first; the others once those named nobody (LOCATE_HEDGE_MS). One not
+    // asked in the end stays unasked, so that a later round may still ask it.
+    const askConnectedFirst = (homes: string[]): Array<Promise<Answer>> => {
+      const unasked = homes.filter((home) => !asked.has(home))
+      const connected = unasked.filter((home) => this.isConnected(home))
+      const others = unasked.filter((home) => !connected.includes(home))
+      if (connected.length === 0 || others.length === 0) return ask(unasked)
+      const first = ask(connected)
+      const allAnswered = Promise.all(first)
+      const later = others.map(async (home) => {
+        await hedge(allAnswered, LOCATE_HEDGE_MS)
+        return named || signal.aborted ? none : await askOne(home)
+      })
+      return [...first, ...later]
+    }
     let failed = 0
     // A peer to avoid (given up, or the one being left) is not asked either: asking would dial it again.
     let round = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const closer: ProviderInfo[] = []
     for (let r = 0; r < LOOKUP_ROUNDS && round.length > 0; r++) {
       // A home that does not answer must not hold the lookup past its deadline.
-      for await (const answer of inOrderOfArrival(ask(round), signal)) {
+      for await (const answer of inOrderOfArrival(r === 0 ? askConnectedFirst(round) : ask(round), signal)) {
         if (signal.aborted) return
         closer.push(...answer.closer)
         yield * fresh(answer.providers)
@@ -504,6 +546,13 @@ export class ProducerDirectory {
       }
     }
   }
+}
+
+/** Resolves when `settled` does, or after `ms`, whichever comes first (it must not reject). */
+async function hedge (settled: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([settled, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
 }
 
 /** The values of `promises` as each settles (they must not reject), until `signal` aborts. */

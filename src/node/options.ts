@@ -171,7 +171,9 @@ export interface SwarmTimeouts {
   /**
    * An incoming pipe that receives nothing for this long while a copy on it is not paused
    * makes the node ping its upstream (deadline `livenessPing`); no answer either, and the
-   * upstream is given up and the copies restored through other nodes. Default 1000.
+   * upstream is given up and the copies restored through other nodes. An upstream that
+   * answers while the pipe stays quiet is asked again after twice as long each time, up to
+   * `ping`. Default 1000.
    */
   mediaSilence: number
   /** Deadline of a liveness ping: a silent upstream's, and a repair candidate's before it is asked. Default 500. */

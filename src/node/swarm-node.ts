@@ -18,6 +18,7 @@ import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
 import { createHost, startHost } from '../p2p/host.js'
 import { loadOrCreateIdentity } from '../p2p/identity.js'
 import { remoteIpsOf } from '../p2p/peer-addresses.js'
+import { pingPeer } from '../p2p/liveness-ping.js'
 import { PeerGate } from '../p2p/peer-gate.js'
 import { PeerMonitor } from '../p2p/peer-monitor.js'
 import { agentVersionOf, PeerNames } from '../p2p/peer-names.js'
@@ -376,6 +377,8 @@ export class SwarmNode extends SafeEmitter {
       giveUp: (peerId, reason) => this.giveUp(peerId, reason),
       silenceMs: timeouts.mediaSilence,
       pingTimeoutMs: timeouts.livenessPing,
+      // Past it the peer monitor's pings watch a quiet upstream as any other peer.
+      quietMaxMs: timeouts.ping,
       noBytesWarningMs: NO_PIPE_BYTES_WARNING_MS,
       onNoBytes: (pipe, silentMs) => mediaAddress.noBytes(pipe.peerId, pipe.transport, silentMs)
     })
@@ -648,7 +651,7 @@ export class SwarmNode extends SafeEmitter {
   /** One ping of `peerId` (dialled if needed): true when answered within `timeoutMs`. */
   private async ping (peerId: string, timeoutMs: number): Promise<boolean> {
     try {
-      await this.host.services.ping.ping(peerIdFromString(peerId), { signal: AbortSignal.timeout(timeoutMs) })
+      await pingPeer(this.host, peerIdFromString(peerId), AbortSignal.timeout(timeoutMs))
       return true
     } catch (err) {
       log.debug('ping of %s failed: %s', peerId, describeError(err))

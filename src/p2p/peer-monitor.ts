@@ -1,9 +1,11 @@
-// Liveness and round-trip times of connected peers, measured with libp2p ping. It replaces
+// Liveness and round-trip times of connected peers, measured with Yamux pings
+// (liveness-ping.ts says why not libp2p's ping protocol). It replaces
 // libp2p's connection monitor, which aborts a connection on any single failed ping,
 // including the stream-limit error its own earlier slow ping leaves behind (js-libp2p
 // #3464): under load that dropped healthy connections, and with them the pipes and
 // requests under way. Here a peer is given up only after consecutive failed pings.
 import { setTimeout as delay } from 'node:timers/promises'
+import { pingPeer } from './liveness-ping.js'
 import type { Host } from './host.js'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 
@@ -114,7 +116,7 @@ export class PeerMonitor {
         const started = performance.now()
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.intervalMs)])
         try {
-          const rtt = await this.host.services.ping.ping(peer, { signal })
+          const rtt = await pingPeer(this.host, peer, signal)
           keepRecent(state.samples, rtt)
           state.failures = 0
           return

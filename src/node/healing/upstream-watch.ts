@@ -5,8 +5,12 @@
 // through other nodes) only when that ping fails too. So a busy upstream (a slow ping, media
 // flowing) and a frozen Node.js process whose mediasoup worker still forwards (media
 // flowing) keep their path; a stopped host or a whole frozen node is left within
-// silenceMs + pingTimeoutMs (+ one check period). Peers that send no media are not watched
-// here (the peer monitor's slow pings cover them).
+// silenceMs + pingTimeoutMs (+ one check period). An upstream that answers while its media
+// stays quiet (a source that sends nothing, unpaused) is asked again after twice as long each
+// time, up to `quietMaxMs`, and one answer counts for every pipe from it: at one ping a second
+// per silent pipe, 100 held silent copies were 30 pings a second in a swarm of 50 (docs/
+// benchmarks.md, section 6). Peers that send no media are not watched here (the peer
+// monitor's slow pings cover them).
 import { createLogger, describeError } from '../../logger.js'
 import { isDataProducer } from '../../media/producer-registry.js'
 import type { IncomingPipe } from '../pipes/incoming-pipes.js'
@@ -25,6 +29,8 @@ export interface UpstreamWatchInit {
   giveUp: (peerId: string, reason: string) => void
   silenceMs: number
   pingTimeoutMs: number
+  /** Longest wait between pings of an upstream that answers but whose media stays quiet (≥ silenceMs). */
+  quietMaxMs: number
   /** A pipe that expects media and has received no byte at all this long is reported once. */
   noBytesWarningMs: number
   /** Says why a pipe may carry nothing (its addresses). */
@@ -40,6 +46,8 @@ interface PipeActivity {
   expectingSince?: number
   /** The pipe was reported for carrying no byte. */
   reported: boolean
+  /** Silence after which the upstream is pinged: silenceMs, doubled at each answer while the pipe stays quiet. */
+  quietMs: number
 }
 
 export class UpstreamWatch {
@@ -48,6 +56,8 @@ export class UpstreamWatch {
   private readonly checking = new Set<string>()
   /** Last time media came from each peer (performance.now()). */
   private readonly lastMedia = new Map<string, number>()
+  /** Last time each peer answered a silence ping (performance.now()). */
+  private readonly lastAnswer = new Map<string, number>()
   private timer?: NodeJS.Timeout
 
   constructor (private readonly init: UpstreamWatchInit) {}
@@ -74,7 +84,7 @@ export class UpstreamWatch {
       if (pipe.closing || pipe.transport.closed) continue
       seen.add(pipe.peerId)
       let state = this.activity.get(pipe)
-      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false, reported: false })
+      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false, reported: false, quietMs: this.init.silenceMs })
       // Nothing is expected from an upstream whose copies are all paused, or all data
       // producers (SCTP carries messages only when there are some).
       const expectsMedia = [...pipe.copies.values()].some((c) => !isDataProducer(c.producer) && !c.producer.paused)
@@ -89,6 +99,7 @@ export class UpstreamWatch {
       void this.read(pipe, state).finally(() => { state.reading = false })
     }
     for (const peerId of this.lastMedia.keys()) if (!seen.has(peerId)) this.lastMedia.delete(peerId)
+    for (const peerId of this.lastAnswer.keys()) if (!seen.has(peerId)) this.lastAnswer.delete(peerId)
   }
 
   private async read (pipe: IncomingPipe, state: PipeActivity): Promise<void> {
@@ -116,13 +127,19 @@ export class UpstreamWatch {
     if (bytes !== state.bytes) {
       state.bytes = bytes
       state.changedAt = now
+      state.quietMs = this.init.silenceMs
       this.lastMedia.set(pipe.peerId, now)
       return
     }
-    if (now - state.changedAt < this.init.silenceMs || this.checking.has(pipe.peerId)) return
-    // An upstream that answers is alive (its source may just be quiet): asked again only
-    // after another silent period.
-    if (await this.alive(pipe.peerId, now - state.changedAt)) state.changedAt = performance.now()
+    if (now - state.changedAt < state.quietMs || this.checking.has(pipe.peerId)) return
+    // An upstream that answers is alive (its source may just be quiet): asked again after
+    // a longer silence each time. An answer within the last silence period counts for this
+    // pipe too.
+    const answeredAt = this.lastAnswer.get(pipe.peerId)
+    const alive = (answeredAt !== undefined && now - answeredAt < this.init.silenceMs) || await this.alive(pipe.peerId, now - state.changedAt)
+    if (!alive) return
+    state.changedAt = performance.now()
+    state.quietMs = Math.min(2 * state.quietMs, Math.max(this.init.quietMaxMs, this.init.silenceMs))
   }
 
   private async alive (peerId: string, silentMs: number): Promise<boolean> {
@@ -130,6 +147,7 @@ export class UpstreamWatch {
     try {
       if (await this.init.ping(peerId, this.init.pingTimeoutMs)) {
         log.debug('no media from %s for %d ms, but it answers: kept', peerId, Math.round(silentMs))
+        this.lastAnswer.set(peerId, performance.now())
         return true
       }
       if (this.carriesMedia(peerId)) return true
