@@ -526,7 +526,9 @@ export class ProducerDirectory {
   }
 
   private async learnAddresses (peerId: string, multiaddrs: string[]): Promise<void> {
-    if (multiaddrs.length === 0 || peerId === this.host.peerId.toString()) return
+    // A connected peer is reached on its connection, and identify stored its addresses: a
+    // peer-store write (most of an answer's cost to the requester) would be for nothing.
+    if (multiaddrs.length === 0 || this.isConnected(peerId)) return
     await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: multiaddrs.map((m) => multiaddr(m)) })
       .catch((err: Error) => log.trace('addresses of provider %s not kept: %s', peerId, describeError(err)))
   }

@@ -789,8 +789,10 @@ export class SwarmNode extends SafeEmitter {
   }
 
   private async learnAddresses (peerId: string, addrs: string[]): Promise<void> {
-    if (addrs.length === 0) return
-    await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: addrs.map((a) => multiaddr(a)) })
+    const peer = peerIdFromString(peerId)
+    // A connected peer is reached on its connection (a peer-store write costs more than the rest of an answer).
+    if (addrs.length === 0 || this.host.getConnections(peer).length > 0) return
+    await this.host.peerStore.merge(peer, { multiaddrs: addrs.map((a) => multiaddr(a)) })
       .catch((err: Error) => log.debug('addresses of %s not kept: %s', peerId, describeError(err)))
   }
 

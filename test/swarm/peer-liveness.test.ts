@@ -171,6 +171,28 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     await waitFor(() => pings.answered.length > before, { what: 'a silence ping after the media stopped again', timeoutMs: 200 * 1.25 + 1000 })
   })
 
+  it('a pipe that never carried RTP (its SCTP association only) sets off no silence pings', async () => {
+    nodes = await startChain(2, { timeouts: { ping: 60_000, mediaSilence: 200 } })
+    const [a, b] = nodes as [SwarmNode, SwarmNode]
+    await waitConnected(nodes)
+    await waitFor(() => a.rtts()[b.peerId] !== undefined, { what: 'the first ping answered' })
+    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio', autoStart: false })
+    closers.push(() => source.close())
+    const router = await a.createRouter({ mediaCodecs })
+    const transports: ms.Transport[] = []
+    router.observer.on('newtransport', (transport) => transports.push(transport))
+    const pings = answerPings(b, a, () => 0)
+    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
+    await sleep(2000)
+    // The pipe did carry bytes (the SCTP association), so only the RTP rule kept it quiet.
+    const stats = (await Promise.all(transports.filter((t) => !t.closed).map(async (t) => (await t.getStats())[0]!)))
+      .filter((st) => st.bytesReceived > 0)
+    assert.equal(stats.length, 1, 'one pipe transport with bytes received')
+    assert.equal(stats[0]!.rtpBytesReceived, 0)
+    assert.deepEqual(pings.answered, [])
+    assert.equal(pipeProducer.closed, false)
+  })
+
   it('an idle peer (no media from it) that answers no ping is given up within 3 × timeouts.ping', async () => {
     nodes = await startChain(2, { timeouts: { ping: PING_MS } })
     const [a, b] = nodes as [SwarmNode, SwarmNode]

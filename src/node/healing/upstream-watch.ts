@@ -1,6 +1,6 @@
 // Fast detection of a frozen or cut-off upstream, on the links that carry media only: an
-// incoming pipe whose bytes (RTP and RTCP, from mediasoup's transport stats) stop growing
-// for `silenceMs` while a copy on it is not paused is suspect; the upstream is then pinged
+// incoming pipe that has carried RTP, and whose bytes (RTP, RTCP and SCTP, from mediasoup's
+// transport stats) stop growing for `silenceMs` while a copy on it is not paused, is suspect; the upstream is then pinged
 // with a short deadline, and given up (its connections closed: the copies are restored
 // through other nodes) only when that ping fails too. So a busy upstream (a slow ping, media
 // flowing) and a frozen Node.js process whose mediasoup worker still forwards (media
@@ -39,6 +39,8 @@ export interface UpstreamWatchInit {
 
 interface PipeActivity {
   bytes: number
+  /** RTP bytes: media. Other bytes (RTCP, SCTP heartbeats) show the upstream's worker is alive, not that media flows. */
+  rtpBytes: number
   /** performance.now() when `bytes` last grew (or the pipe was first seen, or a copy resumed). */
   changedAt: number
   reading: boolean
@@ -48,6 +50,8 @@ interface PipeActivity {
   reported: boolean
   /** Silence after which the upstream is pinged: silenceMs, doubled at each answer while the pipe stays quiet. */
   quietMs: number
+  /** Not read again before (performance.now()): a pipe with no media to lose is read once per silence period, not four times. */
+  nextReadAt: number
 }
 
 export class UpstreamWatch {
@@ -84,7 +88,7 @@ export class UpstreamWatch {
       if (pipe.closing || pipe.transport.closed) continue
       seen.add(pipe.peerId)
       let state = this.activity.get(pipe)
-      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, changedAt: now, reading: false, reported: false, quietMs: this.init.silenceMs })
+      if (state === undefined) this.activity.set(pipe, state = { bytes: 0, rtpBytes: 0, changedAt: now, reading: false, reported: false, quietMs: this.init.silenceMs, nextReadAt: 0 })
       // Nothing is expected from an upstream whose copies are all paused, or all data
       // producers (SCTP carries messages only when there are some).
       const expectsMedia = [...pipe.copies.values()].some((c) => !isDataProducer(c.producer) && !c.producer.paused)
@@ -94,7 +98,7 @@ export class UpstreamWatch {
         continue
       }
       state.expectingSince ??= now
-      if (state.reading) continue
+      if (state.reading || now < state.nextReadAt) continue
       state.reading = true
       void this.read(pipe, state).finally(() => { state.reading = false })
     }
@@ -104,9 +108,11 @@ export class UpstreamWatch {
 
   private async read (pipe: IncomingPipe, state: PipeActivity): Promise<void> {
     let bytes: number
+    let rtpBytes: number
     try {
-      const [stats] = await pipe.transport.getStats() as Array<{ bytesReceived?: number }>
+      const [stats] = await pipe.transport.getStats() as Array<{ bytesReceived?: number, rtpBytesReceived?: number }>
       bytes = stats?.bytesReceived ?? 0
+      rtpBytes = stats?.rtpBytesReceived ?? 0
     } catch (err) {
       log.trace('stats of pipe %s not read: %s', pipe.transport.id, describeError(err))
       return
@@ -124,11 +130,25 @@ export class UpstreamWatch {
       }
       return
     }
-    if (bytes !== state.bytes) {
+    // No media ever came (the pipe's SCTP association only: a source that has not sent
+    // yet): as above, nothing to lose.
+    if (rtpBytes === 0) {
+      state.changedAt = now
+      state.nextReadAt = now + this.init.silenceMs
+      return
+    }
+    if (rtpBytes !== state.rtpBytes) {
+      state.rtpBytes = rtpBytes
       state.bytes = bytes
       state.changedAt = now
       state.quietMs = this.init.silenceMs
       this.lastMedia.set(pipe.peerId, now)
+      return
+    }
+    // RTCP or an SCTP heartbeat: the upstream's worker is alive, though its media is quiet.
+    if (bytes !== state.bytes) {
+      state.bytes = bytes
+      state.changedAt = now
       return
     }
     if (now - state.changedAt < state.quietMs || this.checking.has(pipe.peerId)) return
@@ -140,6 +160,7 @@ export class UpstreamWatch {
     if (!alive) return
     state.changedAt = performance.now()
     state.quietMs = Math.min(2 * state.quietMs, Math.max(this.init.quietMaxMs, this.init.silenceMs))
+    state.nextReadAt = state.changedAt + state.quietMs / CHECKS_PER_PERIOD
   }
 
   private async alive (peerId: string, silentMs: number): Promise<boolean> {
