@@ -11,6 +11,7 @@ import { failover } from './failover.js'
 import { hopLatency } from './hop-latency.js'
 import { idleMemory } from './idle-memory.js'
 import { mediaSampling } from './media-sampling.js'
+import { pingCost } from './ping-cost.js'
 import { pipeFloods } from './pipe-floods.js'
 import { setupLatency } from './setup-latency.js'
 import { setupLatencyProcesses } from './setup-latency-processes.js'
@@ -18,7 +19,7 @@ import { signallingFloods } from './signalling-floods.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory, mediaSampling]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, pingCost, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory, mediaSampling]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)
