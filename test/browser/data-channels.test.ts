@@ -62,11 +62,17 @@ describe('browsers: a data channel opened on node A reaches pages on B and on C 
     const total = 1000
     await sender.sendData('m', total)
     const expected = Array.from({ length: total }, (_, i) => `m${i}`)
-    await waitFor(async () => (await Promise.all(receivers.map(async (p) => (await p.dataReport()).messages.length))).every((n) => n >= total), {
-      timeoutMs: 20_000,
+    // Room for SCTP's retransmission timers (seconds, doubling): once, in a CI run, B's
+    // page waited more than 20 s for the last 159 messages while C, behind B, had them all.
+    let counts: number[] = []
+    await waitFor(async () => {
+      counts = await Promise.all(receivers.map(async (p) => (await p.dataReport()).messages.length))
+      return counts.every((n) => n >= total)
+    }, {
+      timeoutMs: 45_000,
       intervalMs: 100,
       what: `${total} messages at B and C`,
-      progress: () => 'see the pages\' counts in the failure reports'
+      progress: () => `B has ${counts[0] ?? '?'}, C ${counts[1] ?? '?'}`
     })
     for (const page of receivers) assert.deepEqual((await page.dataReport()).messages, expected)
     // The page shows its count.
