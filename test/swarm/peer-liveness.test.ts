@@ -68,9 +68,9 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     nodes = []
   })
 
-  /** Nodes A and B pinging every PING_MS; A pulls an audio producer of B into a router. */
-  async function aPullsFromB (): Promise<{ a: SwarmNode, b: SwarmNode, router: ms.Router, pipeProducer: ms.Producer, source: RtpSource }> {
-    nodes = await startChain(2, { timeouts: { ping: PING_MS, mediaSilence: MEDIA_SILENCE_MS } })
+  /** Nodes A and B pinging every PING_MS (or as `timeouts` says); A pulls an audio producer of B into a router. */
+  async function aPullsFromB (timeouts = { ping: PING_MS, mediaSilence: MEDIA_SILENCE_MS }): Promise<{ a: SwarmNode, b: SwarmNode, router: ms.Router, pipeProducer: ms.Producer, source: RtpSource }> {
+    nodes = await startChain(2, { timeouts })
     const [a, b] = nodes as [SwarmNode, SwarmNode]
     await waitConnected(nodes)
     const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
@@ -142,13 +142,7 @@ describe('peer liveness (ping every timeouts.ping)', function () {
   })
 
   it('an upstream that answers while its source stays quiet is pinged after twice as long each time, and at once again after its media resumes', async () => {
-    nodes = await startChain(2, { timeouts: { ping: 60_000, mediaSilence: 200 } })
-    const [a, b] = nodes as [SwarmNode, SwarmNode]
-    await waitConnected(nodes)
-    const source = await createRtpSource({ router: await b.createRouter({ mediaCodecs }), kind: 'audio' })
-    closers.push(() => source.close())
-    const router = await a.createRouter({ mediaCodecs })
-    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router })
+    const { a, b, router, pipeProducer, source } = await aPullsFromB({ ping: 60_000, mediaSilence: 200 })
     const sink = await createRtpSink({ router, producerId: pipeProducer.id })
     closers.push(() => sink.close())
     await sink.waitForPackets(5, { timeoutMs: 5000 })
