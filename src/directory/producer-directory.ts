@@ -263,17 +263,19 @@ export class ProducerDirectory {
 
   /**
    * Sends records (and withdrawals) to the homes of each producer: one message per home.
-   * Those of copies only to the homes this node is connected to (copiesOf): a copy is an
-   * offer to relay, and a requester that does not find it is sent on by the origin; a dial
-   * per copy and per re-announcement kept 50 nodes' connections churning.
+   * Those of copies only to the homes this node is connected to (a withdrawn copy is named
+   * in `withdrawnCopy`, being no longer announced): a copy is an offer to relay, and a
+   * requester that does not find it is sent on by the origin; a dial per copy and per
+   * re-announcement kept 50 nodes' connections churning.
    */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, copiesOf: ReadonlySet<string> = this.copies()): Promise<void> {
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<void> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
         for (const home of await this.homesOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
-          if (copiesOf.has(producerId) && !this.isConnected(home)) continue
+          const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
+          if (copy && !this.isConnected(home)) continue
           let batch = byHome.get(home)
           if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
           batch[field].push(producerId)
@@ -281,11 +283,6 @@ export class ProducerDirectory {
       }
     }
     await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
-  }
-
-  /** The announced copies (not originals). */
-  private copies (): Set<string> {
-    return new Set([...this.announced].filter(([, original]) => !original).map(([producerId]) => producerId))
   }
 
   private isConnected (peerId: string): boolean {
@@ -386,7 +383,7 @@ export class ProducerDirectory {
     const original = this.announced.get(producerId)
     if (original === undefined) return
     this.announced.delete(producerId)
-    await this.sendToHomes([], [producerId], undefined, original ? new Set() : new Set([producerId]))
+    await this.sendToHomes([], [producerId], undefined, original ? undefined : producerId)
     if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }
 
@@ -525,9 +522,13 @@ export class ProducerDirectory {
     return [...found].slice(0, max)
   }
 
-  private async learnAddresses (peerId: string, multiaddrs: string[]): Promise<void> {
-    // A connected peer is reached on its connection, and identify stored its addresses: a
-    // peer-store write (most of an answer's cost to the requester) would be for nothing.
+  /**
+   * Keeps addresses another node gave for `peerId` (a provider, a closer node, a redirect's
+   * candidate), so that it can be dialled. Not for a connected peer: it is reached on its
+   * connection and identify stored its addresses, and a peer-store write is most of an
+   * answer's cost to the requester.
+   */
+  async learnAddresses (peerId: string, multiaddrs: string[]): Promise<void> {
     if (multiaddrs.length === 0 || this.isConnected(peerId)) return
     await this.host.peerStore.merge(peerIdFromString(peerId), { multiaddrs: multiaddrs.map((m) => multiaddr(m)) })
       .catch((err: Error) => log.trace('addresses of provider %s not kept: %s', peerId, describeError(err)))

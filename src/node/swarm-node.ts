@@ -228,7 +228,7 @@ export class SwarmNode extends SafeEmitter {
       incoming,
       spares,
       workerOf: (router) => workerPool.workerOf(router),
-      learnAddresses: async (peerId, addrs) => await this.learnAddresses(peerId, addrs),
+      learnAddresses: async (peerId, addrs) => await directory.learnAddresses(peerId, addrs),
       lookupTimeoutMs: timeouts.lookup,
       maxRedirects: options.maxRedirects,
       whyAlone: async () => await this.whyAlone(),
@@ -463,7 +463,7 @@ export class SwarmNode extends SafeEmitter {
         if (answer.type !== 'tree-ok') throw new RemoteError(peerId, 'bad-message', 'tree answered with something else')
         return answer
       },
-      learnAddresses: async (peerId, addrs) => await this.learnAddresses(peerId, addrs)
+      learnAddresses: async (peerId, addrs) => await this.directory!.learnAddresses(peerId, addrs)
     }, producerId, this.routeOf(producerId), {
       maxNodes: bounds.maxNodes ?? TREE_MAX_NODES,
       maxDepth: bounds.maxDepth ?? TREE_MAX_DEPTH,
@@ -786,14 +786,6 @@ export class SwarmNode extends SafeEmitter {
   async watchRoom (room: string, listener: (event: RoomEvent) => void): Promise<RoomWatch> {
     this.assertRunning()
     return await this.rooms!.watch(room, listener)
-  }
-
-  private async learnAddresses (peerId: string, addrs: string[]): Promise<void> {
-    const peer = peerIdFromString(peerId)
-    // A connected peer is reached on its connection (a peer-store write costs more than the rest of an answer).
-    if (addrs.length === 0 || this.host.getConnections(peer).length > 0) return
-    await this.host.peerStore.merge(peer, { multiaddrs: addrs.map((a) => multiaddr(a)) })
-      .catch((err: Error) => log.debug('addresses of %s not kept: %s', peerId, describeError(err)))
   }
 
   /** Closes pipes (telling peers), leaves the swarm and closes the workers. Idempotent. */

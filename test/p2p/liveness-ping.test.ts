@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict'
 import { sleep, waitFor } from '../harness/index.js'
 import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import { answerPings } from '../harness/yamux-pings.js'
 import { pingPeer, pingingMuxer } from '../../src/p2p/liveness-ping.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { Host } from '../../src/p2p/host.js'
-
-/** Yamux's SYN flag: set on a ping frame that asks for an answer. */
-const YAMUX_SYN = 1
-
-interface YamuxFrameHeader { flag: number }
-interface PatchableMuxer { handlePing: (header: YamuxFrameHeader) => void }
 
 describe('liveness pings (Yamux ping frames)', function () {
   this.timeout(20_000)
@@ -33,39 +28,22 @@ describe('liveness pings (Yamux ping frames)', function () {
     const [a, b] = await twoNodes()
     const connection = a.libp2p.getConnections(b.libp2p.peerId)[0]!
     assert.ok(pingingMuxer(connection) !== undefined, 'the connection has a Yamux muxer that pings')
-    let frames = 0
-    for (const c of b.libp2p.getConnections(a.libp2p.peerId)) {
-      const muxer = (c as unknown as { muxer: PatchableMuxer }).muxer
-      const handlePing = muxer.handlePing.bind(muxer)
-      muxer.handlePing = (header) => {
-        if ((header.flag & YAMUX_SYN) !== 0) frames++
-        handlePing(header)
-      }
-    }
+    const pings = answerPings(b, a, () => 0)
     let pingStreams = 0
     await b.libp2p.unhandle('/ipfs/ping/1.0.0')
     await b.libp2p.handle('/ipfs/ping/1.0.0', async (stream) => { pingStreams++; stream.abort(new Error('not expected')) })
     const rtt = await pingPeer(a.libp2p as Host, b.libp2p.peerId, AbortSignal.timeout(2000))
     assert.ok(rtt >= 0 && rtt < 1000, `rtt ${rtt} ms`)
-    assert.equal(frames, 1)
+    assert.equal(pings.answered.length, 1)
     assert.equal(pingStreams, 0)
   })
 
   it('a ping answered after its deadline rejects, and leaves the connection open (Yamux would close it on an answer nobody waits for)', async () => {
     const [a, b] = await twoNodes()
     const connection = a.libp2p.getConnections(b.libp2p.peerId)[0]!
-    let delayed = 0
-    for (const c of b.libp2p.getConnections(a.libp2p.peerId)) {
-      const muxer = (c as unknown as { muxer: PatchableMuxer }).muxer
-      const handlePing = muxer.handlePing.bind(muxer)
-      muxer.handlePing = (header) => {
-        if ((header.flag & YAMUX_SYN) === 0 || delayed > 0) { handlePing(header); return }
-        delayed++
-        setTimeout(() => handlePing(header), 400)
-      }
-    }
+    const pings = answerPings(b, a, (n) => n === 0 ? 400 : 0)
     await assert.rejects(pingPeer(a.libp2p as Host, b.libp2p.peerId, AbortSignal.timeout(100)), { name: 'TimeoutError' })
-    assert.equal(delayed, 1, 'the ping reached the delaying handler')
+    assert.deepEqual(pings.late, [0], 'the ping reached the delaying handler')
     await sleep(800)
     assert.equal(connection.status, 'open')
     const rtt = await pingPeer(a.libp2p as Host, b.libp2p.peerId, AbortSignal.timeout(2000))

@@ -1,61 +1,13 @@
 import assert from 'node:assert/strict'
 import { createRtpSink, createRtpSource, sleep, waitFor } from '../harness/index.js'
 import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import { answerPings } from '../harness/yamux-pings.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { RtpSource } from '../harness/index.js'
 import type { types as ms } from 'mediasoup'
 
 const PING_MS = 300
 const MEDIA_SILENCE_MS = 400
-/** Yamux's SYN flag: set on a ping frame that asks for an answer (cleared on the answer). */
-const YAMUX_SYN = 1
-
-/** Ping frames a patched Yamux saw, by number (from 0, in order of arrival). */
-interface PingsSeen {
-  /** Those never answered. */
-  unanswered: number[]
-  /** Those answered late. */
-  late: number[]
-  /** Those answered at once. */
-  answered: number[]
-}
-
-interface YamuxFrameHeader { flag: number }
-interface PatchableMuxer { handlePing: (header: YamuxFrameHeader) => void }
-
-/**
- * Makes the Yamux of `node`'s connections with `from` answer ping frame n after
- * `answerAfter(n)` ms, or never when it returns undefined, as a frozen process would.
- * Returns what it saw, so a test knows the pings really reached it.
- */
-function answerPings (node: SwarmNode, from: SwarmNode, answerAfter: (n: number) => number | undefined): PingsSeen {
-  const seen: PingsSeen = { unanswered: [], late: [], answered: [] }
-  let count = 0
-  const connections = node.libp2p.getConnections(from.libp2p.peerId)
-  assert.ok(connections.length > 0, 'connected')
-  for (const connection of connections) {
-    const muxer = (connection as unknown as { muxer: PatchableMuxer }).muxer
-    const handlePing = muxer.handlePing.bind(muxer)
-    muxer.handlePing = (header) => {
-      if ((header.flag & YAMUX_SYN) === 0) {
-        handlePing(header)
-        return
-      }
-      const n = count++
-      const after = answerAfter(n)
-      if (after === undefined) {
-        seen.unanswered.push(n)
-      } else if (after > 0) {
-        seen.late.push(n)
-        setTimeout(() => handlePing(header), after)
-      } else {
-        seen.answered.push(n)
-        handlePing(header)
-      }
-    }
-  }
-  return seen
-}
 
 describe('peer liveness (ping every timeouts.ping)', function () {
   this.timeout(30_000)

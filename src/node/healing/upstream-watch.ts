@@ -1,8 +1,8 @@
 // Fast detection of a frozen or cut-off upstream, on the links that carry media only: an
 // incoming pipe that has carried RTP, and whose bytes (RTP, RTCP and SCTP, from mediasoup's
-// transport stats) stop growing for `silenceMs` while a copy on it is not paused, is suspect; the upstream is then pinged
-// with a short deadline, and given up (its connections closed: the copies are restored
-// through other nodes) only when that ping fails too. So a busy upstream (a slow ping, media
+// transport stats) stop growing for `silenceMs` while a copy on it is not paused, is
+// suspect; the upstream is then pinged with a short deadline, and given up (its connections
+// closed: the copies are restored through other nodes) only when that ping fails too. So a busy upstream (a slow ping, media
 // flowing) and a frozen Node.js process whose mediasoup worker still forwards (media
 // flowing) keep their path; a stopped host or a whole frozen node is left within
 // silenceMs + pingTimeoutMs (+ one check period). An upstream that answers while its media
