@@ -1,8 +1,11 @@
 // Where producers live. Two layers, both keyed by the producer id's DHT key:
-// - homes: the HOMES nodes closest to the key in this node's own routing table hold a
-//   record of each provider (home-records.ts). Announcing is one message to each; a lookup
-//   asks them all at once, one round trip, and a home that has no record yet holds the
-//   lookup until the announcement lands (a producer watched as soon as it is made).
+// - homes: the HOMES nodes closest to the key that this node knows of hold a record of
+//   each provider (home-records.ts), and so do the nodes it is connected to among the
+//   LOOKUP_HOMES closest (no dial for those: a requester that is connected to none of the
+//   HOMES is often connected to one of them). Announcing is one message to each; a lookup
+//   asks the connected among the LOOKUP_HOMES closest at once, one round trip, and a home
+//   that has no record yet holds the lookup until the announcement lands (a producer
+//   watched as soon as it is made).
 // - the DHT (kad-dht provider records), for originals that lived `timeouts.dhtProvideDelay`
 //   (5 min), in the background: a durable second copy, what a lookup falls back on when the
 //   homes it knows do not have the record (all gone, or views still converging).
@@ -43,22 +46,31 @@ async function kadId (bytes: Uint8Array): Promise<Uint8Array> {
   return (await sha256.digest(bytes)).digest
 }
 
-/** Nodes that hold the home records of a producer. */
+/** Nodes that hold the home records of a producer (dialled by its origin if need be). */
 export const HOMES = 3
 /**
  * Nodes a lookup asks: more than the homes, so that a requester whose view of the swarm
  * differs from the announcer's (routing tables still filling) still reaches one of them.
+ * The connected ones among them get the records too.
  */
 export const LOOKUP_HOMES = 2 * HOMES
+/**
+ * Peers once connected count among the nodes whose distance to a key is known for this
+ * long after they were last seen (kad-dht's routing table keeps at most 20 per distance:
+ * a requester missing a home from it asked the wrong nodes and needed a second round of
+ * dials); at most MAX_SEEN_PEERS of them, the most recently seen.
+ */
+const SEEN_PEER_TTL_MS = 10 * 60_000
+const MAX_SEEN_PEERS = 1024
 /**
  * Rounds of `locate` a lookup makes at most before the DHT: the closest it knows, then the
  * closer nodes they name, and so on (each round one round trip to up to LOOKUP_HOMES nodes).
  */
 export const LOOKUP_ROUNDS = 4
 /**
- * A lookup asks the homes it is connected to first, and the others (each a new connection:
- * a handshake, identify, and later a trim) only when those named no provider: at once when
- * they have all answered, or after this long.
+ * A lookup asks the homes it is connected to first, and the unconnected among the HOMES
+ * closest (each a new connection: a handshake, identify, and later a trim) only when those
+ * named no provider: at once when they have all answered, or after this long.
  */
 export const LOCATE_HEDGE_MS = 100
 /** How long a home holds a lookup for a record that has not arrived yet. */
@@ -116,6 +128,8 @@ export class ProducerDirectory {
   /** The records this node keeps as a home. */
   readonly homeRecords: HomeRecords
   private readonly kadIds = new Map<string, Uint8Array>()
+  /** Peers seen connected (identified, or disconnecting), and when last (performance.now()); oldest first. */
+  private readonly seenPeers = new Map<string, number>()
   private readonly peerKadIds = new Map<string, Uint8Array>()
   private readonly host: Host
   private readonly messenger: DirectoryMessenger
@@ -142,6 +156,7 @@ export class ProducerDirectory {
     this.onError = init.onError
     this.homeRecords = new HomeRecords(init.providerValidityMs)
     this.host.addEventListener('peer:identify', this.onPeerIdentified)
+    this.host.addEventListener('peer:disconnect', this.onPeerDisconnected)
     // Home records expire after the validity: each home hears from us twice within it.
     this.reannounceTimer = setInterval(() => { void this.reannounce() }, init.providerValidityMs / 2)
     this.reannounceTimer.unref()
@@ -165,7 +180,10 @@ export class ProducerDirectory {
     // Waves: the HOMES closest known, then those the homes named closer (views differ while
     // routing tables fill), and the next closest in place of a home that did not answer.
     const known = new Set(await this.homesOf(producerId, undefined, 2 * HOMES))
-    const tried = new Set<string>()
+    // The connected among the next closest, at once and without waves.
+    const nearby = (await this.holdersOf(producerId)).filter((h) => !h.dial).map((h) => h.peerId)
+    const toNearby = Promise.all(nearby.map(async (peerId) => await this.sendTo(peerId, [producerId], [])))
+    const tried = new Set<string>(nearby)
     let failed = 0
     for (let wave = 0; wave < ANNOUNCE_WAVES; wave++) {
       const next = (await this.closest(producerId, [...known], HOMES + failed))
@@ -182,6 +200,7 @@ export class ProducerDirectory {
         }
       }
     }
+    await toNearby
     log.trace('announced %s to %s (%d did not answer)', producerId, [...tried].join(' '), failed)
   }
 
@@ -215,8 +234,9 @@ export class ProducerDirectory {
   }
 
   /**
-   * The HOMES nodes closest to `producerId`'s key among this node and the peers of its
-   * routing table (and `extra`, a peer about to enter it), by XOR distance, closest first.
+   * The `count` (HOMES) nodes closest to `producerId`'s key among this node, the peers of
+   * its routing table, the peers it saw connected lately (and `extra`, a peer about to enter
+   * the table), by XOR distance, closest first.
    */
   async homesOf (producerId: string, extra?: string, count = HOMES): Promise<string[]> {
     const key = await this.producerKadId(producerId)
@@ -224,8 +244,20 @@ export class ProducerDirectory {
     // after it connects (the DHT checks it first), and both sides of a new connection must
     // agree on the homes meanwhile. At most maxConnections peers.
     const known = this.routingTable().closestPeers(key, { count }).map((p) => p.toString())
-    const connected = this.host.getPeers().map((p) => p.toString())
-    return await this.closest(producerId, [this.host.peerId.toString(), ...known, ...connected, ...(extra === undefined ? [] : [extra])], count)
+    const connected = this.host.getConnections().map((c) => c.remotePeer.toString())
+    const since = performance.now() - SEEN_PEER_TTL_MS
+    const seen: string[] = []
+    for (const [peerId, at] of this.seenPeers) if (at >= since) seen.push(peerId)
+    return await this.closest(producerId, [this.host.peerId.toString(), ...known, ...connected, ...seen, ...(extra === undefined ? [] : [extra])], count)
+  }
+
+  /**
+   * Where the records of `producerId` go: the HOMES closest (`dial`: an original's are
+   * reached even without a connection), and the connected among the LOOKUP_HOMES closest.
+   */
+  private async holdersOf (producerId: string, extra?: string): Promise<Array<{ peerId: string, dial: boolean }>> {
+    const closest = await this.homesOf(producerId, extra, LOOKUP_HOMES)
+    return closest.flatMap((peerId, i): Array<{ peerId: string, dial: boolean }> => i < HOMES ? [{ peerId, dial: true }] : this.isConnected(peerId) ? [{ peerId, dial: false }] : [])
   }
 
   /** Whether this node is one of the HOMES closest to `producerId`'s key it knows of. */
@@ -236,8 +268,10 @@ export class ProducerDirectory {
   /** The `count` of `peerIds` closest to `producerId`'s key (XOR), closest first. */
   private async closest (producerId: string, peerIds: string[], count: number): Promise<string[]> {
     const key = await this.producerKadId(producerId)
-    const unique = [...new Set(peerIds)]
-    const ids = await Promise.all(unique.map(async (peerId) => ({ peerId, distance: xor(await this.peerKadId(peerId), key) })))
+    const ids: Array<{ peerId: string, distance: Uint8Array }> = []
+    for (const peerId of new Set(peerIds)) {
+      ids.push({ peerId, distance: xor(this.peerKadIds.get(peerId) ?? await this.peerKadId(peerId), key) })
+    }
     return ids.sort((a, b) => compare(a.distance, b.distance)).slice(0, count).map((c) => c.peerId)
   }
 
@@ -272,9 +306,9 @@ export class ProducerDirectory {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
-        for (const home of await this.homesOf(producerId, only)) {
+        const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
+        for (const { peerId: home } of await this.holdersOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
-          const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
           if (copy && !this.isConnected(home)) continue
           let batch = byHome.get(home)
           if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
@@ -301,6 +335,7 @@ export class ProducerDirectory {
       await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
         .then((answer) => closer.push(...answer.closer), (err: Error) => {
           ok = false
+          this.unreachable(home)
           log.debug('records not sent to home %s: %s', home, describeError(err))
         })
     }
@@ -334,6 +369,7 @@ export class ProducerDirectory {
    */
   private readonly onPeerIdentified = (event: CustomEvent<{ peerId: PeerId }>): void => {
     const peerId = event.detail.peerId.toString()
+    this.sawPeer(peerId)
     if (this.announced.size > 0) {
       void this.sendToHomes([...this.announced.keys()], [], peerId)
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
@@ -343,6 +379,21 @@ export class ProducerDirectory {
     clearTimeout(this.retryTimer)
     this.retryTimer = undefined
     this.scheduleRetry()
+  }
+
+  private readonly onPeerDisconnected = (event: CustomEvent<PeerId>): void => {
+    this.sawPeer(event.detail.toString())
+  }
+
+  private sawPeer (peerId: string): void {
+    this.seenPeers.delete(peerId)
+    this.seenPeers.set(peerId, performance.now())
+    if (this.seenPeers.size > MAX_SEEN_PEERS) this.seenPeers.delete(this.seenPeers.keys().next().value!)
+  }
+
+  /** A peer that could not be reached: no longer counted among the nodes this one knows of. */
+  private unreachable (peerId: string): void {
+    if (!this.isConnected(peerId)) this.seenPeers.delete(peerId)
   }
 
   private scheduleRetry (): void {
@@ -375,6 +426,7 @@ export class ProducerDirectory {
     clearInterval(this.reannounceTimer)
     this.homeRecords.stop()
     this.host.removeEventListener('peer:identify', this.onPeerIdentified)
+    this.host.removeEventListener('peer:disconnect', this.onPeerDisconnected)
   }
 
   /** Stops announcing `producerId` from this node, and withdraws its home records. */
@@ -436,18 +488,21 @@ export class ProducerDirectory {
         return { providers: answer.providers.map((p) => p.peerId), closer: answer.closer }
       } catch (err) {
         log.debug('home %s not asked for %s: %s', home, producerId, describeError(err))
+        this.unreachable(home)
         failed++
         return none
       }
     }
     const ask = (homes: string[]): Array<Promise<Answer>> => homes.filter((home) => !asked.has(home)).map(askOne)
-    // The connected first; the others once those named nobody (LOCATE_HEDGE_MS). One not
-    // asked in the end stays unasked, so that a later round may still ask it.
+    // The connected first; the unconnected among the HOMES closest (only those hold records
+    // without a connection) once those named nobody (LOCATE_HEDGE_MS). One not asked in
+    // the end stays unasked, so that a later round may still ask it.
     const askConnectedFirst = (homes: string[]): Array<Promise<Answer>> => {
       const unasked = homes.filter((home) => !asked.has(home))
       const connected = unasked.filter((home) => this.isConnected(home))
-      const others = unasked.filter((home) => !connected.includes(home))
-      if (connected.length === 0 || others.length === 0) return ask(unasked)
+      const others = unasked.filter((home) => !connected.includes(home) && homes.indexOf(home) < HOMES)
+      if (connected.length === 0) return ask(others)
+      if (others.length === 0) return ask(connected)
       const first = ask(connected)
       const allAnswered = Promise.all(first)
       const later = others.map(async (home) => {
