@@ -181,7 +181,7 @@ export function explainDialError (err: Error, attempt: DialAttempt): Error {
   else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') why = `unreachable (${code}): no route to that host from here`
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `the name does not resolve (${code})`
   else if (first.name === 'UnexpectedPeerError' || first.name === 'InvalidPeerIdError') why = 'a node answered, but with another peer id: the address\'s /p2p/ part is out of date (the node there has a new identity, see --identity)'
-  else if (first.name === 'DialDeniedError' || first.name === 'ConnectionInterceptedError') why = `refused by this node itself (${message}): that peer is in quarantine here, or not on the allowlist`
+  else if (first.name === 'DialDeniedError' || first.name === 'ConnectionInterceptedError') why = `refused by this node itself (${message}): that peer is in quarantine here, not on the allowlist, or being dialled again only after a back-off (a connection to it closed before identify, which is how a refusal looks)`
   // Past Noise, the keys match: the peer let the handshake finish, then closed.
   else if (attempt.reached === 'encrypted') why = `the node there closed the connection after the handshake (${message}): this node is probably not on its allowlist (--allow-peer there), or in quarantine there`
   else if (timedOut && attempt.reached === 'connected') why = `connected, but the handshake did not complete within ${attempt.timeoutMs} ms: ${SWARM_KEY_HINT}, or the node there is too busy to answer`
