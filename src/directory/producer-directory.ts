@@ -179,9 +179,10 @@ export class ProducerDirectory {
     }
     // Waves: the HOMES closest known, then those the homes named closer (views differ while
     // routing tables fill), and the next closest in place of a home that did not answer.
-    const known = new Set(await this.homesOf(producerId, undefined, 2 * HOMES))
+    const closest = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
+    const known = new Set(closest)
     // The connected among the next closest, at once and without waves.
-    const nearby = (await this.holdersOf(producerId)).filter((h) => !h.dial).map((h) => h.peerId)
+    const nearby = this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
     const toNearby = Promise.all(nearby.map(async (peerId) => await this.sendTo(peerId, [producerId], [])))
     const tried = new Set<string>(nearby)
     let failed = 0
@@ -256,7 +257,11 @@ export class ProducerDirectory {
    * reached even without a connection), and the connected among the LOOKUP_HOMES closest.
    */
   private async holdersOf (producerId: string, extra?: string): Promise<Array<{ peerId: string, dial: boolean }>> {
-    const closest = await this.homesOf(producerId, extra, LOOKUP_HOMES)
+    return this.holdersAmong(await this.homesOf(producerId, extra, LOOKUP_HOMES))
+  }
+
+  /** The holders among `closest`, the LOOKUP_HOMES closest to a key, closest first. */
+  private holdersAmong (closest: string[]): Array<{ peerId: string, dial: boolean }> {
     return closest.flatMap((peerId, i): Array<{ peerId: string, dial: boolean }> => i < HOMES ? [{ peerId, dial: true }] : this.isConnected(peerId) ? [{ peerId, dial: false }] : [])
   }
 
