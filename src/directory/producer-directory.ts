@@ -103,7 +103,8 @@ export interface ProviderInfo { peerId: string, multiaddrs: string[] }
  */
 export interface DirectoryMessenger {
   announce: (peerId: string, producerIds: string[], withdrawn: string[]) => Promise<{ closer: ProviderInfo[] }>
-  locate: (peerId: string, producerId: string, waitMs: number) => Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }>
+  /** `forward`: the receiver may ask the holders it is connected to on the sender's behalf. */
+  locate: (peerId: string, producerId: string, waitMs: number, forward: boolean) => Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }>
 }
 
 export interface ProducerDirectoryInit {
@@ -286,8 +287,60 @@ export class ProducerDirectory {
    */
   async closerPeers (producerId: string, exclude: string[]): Promise<ProviderInfo[]> {
     const self = this.host.peerId.toString()
-    const peers = (await this.homesOf(producerId)).filter((peerId) => peerId !== self && !exclude.includes(peerId))
-    return await Promise.all(peers.map(async (peerId) => ({ peerId, multiaddrs: await this.addressesOf(peerId) })))
+    return await this.withAddresses((await this.homesOf(producerId)).filter((peerId) => peerId !== self && !exclude.includes(peerId)))
+  }
+
+  /**
+   * This node's answer to a `locate` of `producerId` from `requester`: the providers its
+   * records name (a home waits up to `waitMs` for an announcement to land), or, when it
+   * has none at once and the requester asked it to `forward`, those that the holders of the
+   * records it is connected to name (one hop more, over connections that exist: a requester
+   * connected to no holder would otherwise dial the homes, one handshake each, and a node
+   * that just joined knows only its bootstrap node). With no provider, the nodes it knows
+   * closer to the key. At most `max` providers.
+   */
+  async answerLocate (producerId: string, waitMs: number, requester: string, forward: boolean, max: number): Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }> {
+    const notRequester = (ids: string[]): string[] => ids.filter((p) => p !== requester).slice(0, max)
+    let providers = await this.withAddresses(notRequester(this.homeRecords.providers(producerId)))
+    if (providers.length === 0) {
+      const found = new AbortController()
+      // Only a home waits for an announcement: a node that knows closer ones answers at once.
+      const waiting = await this.isHomeOf(producerId) && waitMs > 0
+        ? this.homeRecords.providersWithin(producerId, waitMs, found.signal).then(async (ids) => await this.withAddresses(notRequester(ids)))
+        : Promise.resolve([])
+      const asking = forward ? this.askHolders(producerId, waitMs, requester, found.signal) : Promise.resolve([])
+      providers = (await firstNonEmpty([waiting, asking])).slice(0, max)
+      found.abort()
+    }
+    // Closer nodes only matter when this one has nothing: a requester then asks them.
+    return { providers, closer: providers.length > 0 ? [] : await this.closerPeers(producerId, [requester]) }
+  }
+
+  /**
+   * The providers that the holders of `producerId`'s records this node is connected to
+   * name (at most HOMES of them asked, closest first, `requester` excepted; never
+   * forwarded again). Resolves at the first that names one, or when all have answered.
+   */
+  private async askHolders (producerId: string, waitMs: number, requester: string, signal: AbortSignal): Promise<ProviderInfo[]> {
+    const self = this.host.peerId.toString()
+    const holders = this.holdersAmong(await this.homesOf(producerId, undefined, LOOKUP_HOMES))
+      .map((h) => h.peerId)
+      .filter((peerId) => peerId !== self && peerId !== requester && this.isConnected(peerId))
+      .slice(0, HOMES)
+    return await firstNonEmpty(holders.map(async (holder) => {
+      if (signal.aborted) return []
+      try {
+        const answer = await this.messenger.locate(holder, producerId, waitMs, false)
+        return answer.providers.filter((p) => p.peerId !== requester && p.peerId !== self)
+      } catch (err) {
+        log.debug('holder %s not asked for %s: %s', holder, producerId, describeError(err))
+        return []
+      }
+    }))
+  }
+
+  private async withAddresses (peerIds: string[]): Promise<ProviderInfo[]> {
+    return await Promise.all(peerIds.map(async (peerId) => ({ peerId, multiaddrs: await this.addressesOf(peerId) })))
   }
 
   /** Addresses this node knows for a peer, at most 8 (what a message may carry). */
@@ -487,7 +540,7 @@ export class ProducerDirectory {
     const askOne = async (home: string): Promise<Answer> => {
       asked.add(home)
       try {
-        const answer = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS)
+        const answer = await this.messenger.locate(home, producerId, LOCATE_WAIT_MS, true)
         await Promise.all(answer.providers.map(async (p) => { await this.learnAddresses(p.peerId, p.multiaddrs) }))
         if (answer.providers.length > 0) named = true
         return { providers: answer.providers.map((p) => p.peerId), closer: answer.closer }
@@ -563,7 +616,7 @@ export class ProducerDirectory {
       await Promise.all(homes.map(async (home) => {
         asked.add(home)
         try {
-          const answer = await this.messenger.locate(home, producerId, 0)
+          const answer = await this.messenger.locate(home, producerId, 0, false)
           for (const p of answer.providers) {
             found.add(p.peerId)
             await this.learnAddresses(p.peerId, p.multiaddrs)
@@ -609,6 +662,20 @@ export class ProducerDirectory {
       }
     }
   }
+}
+
+/** The first non-empty list of `lists` (they must not reject), or an empty one when all are. */
+async function firstNonEmpty<T> (lists: Array<Promise<T[]>>): Promise<T[]> {
+  return await new Promise((resolve) => {
+    let left = lists.length
+    if (left === 0) resolve([])
+    for (const list of lists) {
+      void list.then((items) => {
+        left--
+        if (items.length > 0 || left === 0) resolve(items)
+      })
+    }
+  })
 }
 
 /** Resolves when `settled` does, or after `ms`, whichever comes first (it must not reject). */

@@ -197,9 +197,11 @@ export class SwarmNode extends SafeEmitter {
           const answer = await send(peerId, { type: 'announce', producerIds, withdrawn })
           return { closer: answer.type === 'closer' ? answer.closer : [] }
         },
-        locate: async (peerId, producerId, waitMs) => {
-          // The home may wait `waitMs` before it answers.
-          const answer = await request(this.host, peerId, this.protocol, { type: 'locate', producerId, waitMs }, waitMs + timeouts.request * DEADLINE_FACTOR.locate)
+        locate: async (peerId, producerId, waitMs, forward) => {
+          // The home may wait `waitMs` before it answers; one that forwards gets the time of
+          // its own locate on top.
+          const deadlineMs = waitMs + timeouts.request * DEADLINE_FACTOR.locate * (forward ? 2 : 1)
+          const answer = await request(this.host, peerId, this.protocol, { type: 'locate', producerId, waitMs, ...(forward ? { forward } : {}) }, deadlineMs)
           if (answer.type !== 'providers') throw new RemoteError(peerId, 'bad-message', 'locate answered with something else')
           return { providers: answer.providers, closer: answer.closer ?? [] }
         }

@@ -91,9 +91,11 @@ export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
 export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[] }
 /**
  * To a home: who provides `producerId`? When it knows none yet, the home waits up to
- * `waitMs` for an announcement before it answers (`providers`, possibly empty).
+ * `waitMs` for an announcement before it answers (`providers`, possibly empty). With
+ * `forward`, a receiver that has no record at once also asks the holders of the records it
+ * is connected to (at most 3, without `forward`) and answers with what they name.
  */
-export interface LocateRequest { type: 'locate', producerId: string, waitMs: number }
+export interface LocateRequest { type: 'locate', producerId: string, waitMs: number, forward?: boolean }
 
 /** Which producers created on the receiver (originals, not copies) are in `room`? Answered `room-producers-ok`. */
 export interface RoomProducersRequest { type: 'room-producers', room: string }
@@ -420,7 +422,8 @@ function requestOf (m: Json): Request {
       return { type: 'tree', producerId: id(m.producerId, 'producerId') }
     case 'locate':
       if (typeof m.waitMs !== 'number' || !Number.isFinite(m.waitMs) || m.waitMs < 0 || m.waitMs > MAX_LOCATE_WAIT_MS) fail(`waitMs must be 0-${MAX_LOCATE_WAIT_MS}`)
-      return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs }
+      if (m.forward !== undefined && typeof m.forward !== 'boolean') fail('forward must be a boolean')
+      return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs, ...(m.forward === true ? { forward: true } : {}) }
     case 'room-producers':
       return { type: 'room-producers', room: room(m.room) }
     default:

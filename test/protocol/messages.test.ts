@@ -20,7 +20,8 @@ describe('protocol messages', () => {
       { type: 'close-pipe', pipeId: 'p0' },
       { type: 'move', producerId: 'x' },
       { type: 'announce', producerIds: ['x', 'y'], withdrawn: ['z'] },
-      { type: 'locate', producerId: 'x', waitMs: 1000 }
+      { type: 'locate', producerId: 'x', waitMs: 1000 },
+      { type: 'locate', producerId: 'x', waitMs: 0, forward: true }
     ]
     for (const m of valid) assert.deepEqual(decodeRequest(bytes(m)), m)
   })
@@ -49,6 +50,7 @@ describe('protocol messages', () => {
     ['an announce with a bad id', { type: 'announce', producerIds: ['a/b'], withdrawn: [] }, 'bad-message'],
     ['a locate that waits too long', { type: 'locate', producerId: 'x', waitMs: 60_000 }, 'bad-message'],
     ['a locate with no wait', { type: 'locate', producerId: 'x' }, 'bad-message'],
+    ['a locate with a forward that is not a boolean', { type: 'locate', producerId: 'x', waitMs: 0, forward: 'yes' }, 'bad-message'],
     ['too large', { type: 'pull', producerId: 'x', linkId: 'l', pad: 'x'.repeat(MAX_MESSAGE_BYTES) }, 'too-large']
   ]
   for (const [what, message, code] of invalid) {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HOMES, LOOKUP_HOMES } from '../../src/directory/producer-directory.js'
+import { pipeProtocolId } from '../../src/protocol/messages.js'
+import { request } from '../../src/protocol/rpc.js'
 import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import { waitFor } from '../harness/wait.js'
 import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
@@ -45,5 +47,30 @@ describe('home records of a producer', function () {
     for (const node of others) assert.ok(!holds(node, producerId, announcer), `node ${order.indexOf(node) + 1} by distance holds a record`)
     await directoryOf(announcer).withdraw(producerId)
     await waitFor(() => holders.every((node) => !holds(node, producerId, announcer)), { timeoutMs: 5000, what: 'the records withdrawn from every holder' })
+  })
+
+  // A requester connected to no holder asks a node it is connected to, which asks the
+  // holders it is connected to: no dial, one hop more.
+  it('a node without the record answers a forwarding locate with what the holders it is connected to name', async () => {
+    const announcer = nodes[0]!
+    const producerId = randomUUID()
+    const order = await byDistance(announcer, producerId)
+    await directoryOf(announcer).announce(producerId)
+    const others = order.slice(LOOKUP_HOMES).filter((node) => node !== announcer)
+    const [nonHolder, requester] = others.length >= 2 ? others : [others[0]!, order.find((n) => n !== announcer && n !== others[0])!]
+    assert.ok(!holds(nonHolder!, producerId, announcer), 'the node asked holds no record')
+    const locate = async (forward: boolean): Promise<{ providers: string[], closer: string[] }> => {
+      const answer = await request(requester!.libp2p, nonHolder!.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'locate', producerId, waitMs: 0, ...(forward ? { forward } : {}) }, 5000)
+      if (answer.type !== 'providers') throw new Error(`locate answered ${answer.type}`)
+      return { providers: answer.providers.map((p) => p.peerId), closer: (answer.closer ?? []).map((c) => c.peerId) }
+    }
+    // Without forwarding it names no provider, only closer nodes: the answer below came from the holders.
+    const plain = await locate(false)
+    assert.deepEqual(plain.providers, [])
+    assert.ok(plain.closer.length > 0)
+    const forwarded = await locate(true)
+    assert.deepEqual(forwarded.providers, [announcer.peerId])
+    assert.deepEqual(forwarded.closer, [])
+    await directoryOf(announcer).withdraw(producerId)
   })
 })
