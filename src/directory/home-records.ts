@@ -1,8 +1,10 @@
 // The records a node keeps as a "home" of producers: the nodes whose DHT ids are closest
 // to a producer's key hold who provides it, so that a lookup is one request to them instead
-// of a DHT walk (docs/protocol.md, `announce` and `locate`). A peer can only announce
-// itself; records expire unless announced again; everything is bounded so that no peer can
-// fill a node's memory with records or its event loop with waiting lookups.
+// of a DHT walk (docs/protocol.md, `announce` and `locate`). Its neighbours' records too:
+// a node announces its producers to every node it is connected to, so that a requester
+// connected to the origin needs no lookup at all. A peer can only announce itself; records
+// expire unless announced again or their provider is still connected; everything is bounded
+// so that no peer can fill a node's memory with records or its event loop with waiting lookups.
 
 /** A provider's records and waiting lookups are bounded by these. */
 export interface HomeLimits {
@@ -25,7 +27,13 @@ export class HomeRecords {
   private waiting = 0
   private readonly sweeper: NodeJS.Timeout
 
-  constructor (private readonly validityMs: number, private readonly limits: HomeLimits = DEFAULT_HOME_LIMITS) {
+  /**
+   * `isConnected`: whether a provider is connected to this node now; its records then stay
+   * live past their validity (it withdraws them over the connection, and neighbours are
+   * not sent the re-announcements that homes get).
+   */
+  constructor (private readonly validityMs: number, private readonly limits: HomeLimits = DEFAULT_HOME_LIMITS,
+    private readonly isConnected: (provider: string) => boolean = () => false) {
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, validityMs / 4))
     this.sweeper.unref()
   }
@@ -58,7 +66,7 @@ export class HomeRecords {
     const providers = this.records.get(producerId)
     if (providers === undefined) return []
     const now = performance.now()
-    return [...providers].filter(([, expires]) => expires > now).sort((a, b) => b[1] - a[1]).map(([peerId]) => peerId)
+    return [...providers].filter(([peerId, expires]) => expires > now || this.isConnected(peerId)).sort((a, b) => b[1] - a[1]).map(([peerId]) => peerId)
   }
 
   /**
@@ -118,8 +126,14 @@ export class HomeRecords {
 
   private sweep (): void {
     const now = performance.now()
+    const connected = new Map<string, boolean>()
+    const live = (provider: string): boolean => {
+      let is = connected.get(provider)
+      if (is === undefined) connected.set(provider, is = this.isConnected(provider))
+      return is
+    }
     for (const [producerId, providers] of [...this.records]) {
-      for (const [provider, expires] of [...providers]) if (expires <= now) this.remove(producerId, provider)
+      for (const [provider, expires] of [...providers]) if (expires <= now && !live(provider)) this.remove(producerId, provider)
     }
   }
 }

@@ -2,10 +2,13 @@
 // - homes: the HOMES nodes closest to the key that this node knows of hold a record of
 //   each provider (home-records.ts), and so do the nodes it is connected to among the
 //   LOOKUP_HOMES closest (no dial for those: a requester that is connected to none of the
-//   HOMES is often connected to one of them). Announcing is one message to each; a lookup
-//   asks the connected among the LOOKUP_HOMES closest at once, one round trip, and a home
-//   that has no record yet holds the lookup until the announcement lands (a producer
-//   watched as soon as it is made).
+//   HOMES is often connected to one of them). An original's record also goes to every node
+//   the provider is connected to (a neighbour record, live while the connection is): a
+//   requester connected to the origin finds it in its own records, no lookup at all.
+//   Announcing is one message to each; a lookup asks the connected among the LOOKUP_HOMES
+//   closest at once, one round trip (each may forward it once to the holders it is
+//   connected to), and a home that has no record yet holds the lookup until the
+//   announcement lands (a producer watched as soon as it is made).
 // - the DHT (kad-dht provider records), for originals that lived `timeouts.dhtProvideDelay`
 //   (5 min), in the background: a durable second copy, what a lookup falls back on when the
 //   homes it knows do not have the record (all gone, or views still converging).
@@ -77,6 +80,11 @@ export const LOCATE_HEDGE_MS = 100
 export const LOCATE_WAIT_MS = 1000
 /** Producer ids in one `announce` message at most. */
 export const MAX_ANNOUNCED = 256
+/**
+ * Originals handed to a node that connects and is not one of their homes: the most recent
+ * this many (one message; the homes still hold every record).
+ */
+export const MAX_NEIGHBOUR_RECORDS = MAX_ANNOUNCED
 /** Rounds of an announcement at most: its homes, the closer nodes they name, stand-ins for homes that did not answer. */
 const ANNOUNCE_WAVES = 3
 /** DHT walks of announcements under way at once. */
@@ -155,7 +163,7 @@ export class ProducerDirectory {
     this.announceTimeoutMs = init.announceTimeoutMs
     this.dhtProvideDelayMs = init.dhtProvideDelayMs
     this.onError = init.onError
-    this.homeRecords = new HomeRecords(init.providerValidityMs)
+    this.homeRecords = new HomeRecords(init.providerValidityMs, undefined, (provider) => this.isConnected(provider))
     this.host.addEventListener('peer:identify', this.onPeerIdentified)
     this.host.addEventListener('peer:disconnect', this.onPeerDisconnected)
     // Home records expire after the validity: each home hears from us twice within it.
@@ -182,8 +190,12 @@ export class ProducerDirectory {
     // routing tables fill), and the next closest in place of a home that did not answer.
     const closest = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const known = new Set(closest)
-    // The connected among the next closest, at once and without waves.
-    const nearby = this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
+    // At once and without waves: the connected among the next closest, and for an original
+    // every node this one is connected to.
+    const homes = closest.slice(0, HOMES)
+    const nearby = original
+      ? this.connectedPeers().filter((peerId) => !homes.includes(peerId))
+      : this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
     const toNearby = Promise.all(nearby.map(async (peerId) => await this.sendTo(peerId, [producerId], [])))
     const tried = new Set<string>(nearby)
     let failed = 0
@@ -308,7 +320,7 @@ export class ProducerDirectory {
       const waiting = await this.isHomeOf(producerId) && waitMs > 0
         ? this.homeRecords.providersWithin(producerId, waitMs, found.signal).then(async (ids) => await this.withAddresses(notRequester(ids)))
         : Promise.resolve([])
-      const asking = forward ? this.askHolders(producerId, waitMs, requester, found.signal) : Promise.resolve([])
+      const asking = forward ? this.askHolders(producerId, requester, found.signal) : Promise.resolve([])
       providers = (await firstNonEmpty([waiting, asking])).slice(0, max)
       found.abort()
     }
@@ -320,8 +332,10 @@ export class ProducerDirectory {
    * The providers that the holders of `producerId`'s records this node is connected to
    * name (at most HOMES of them asked, closest first, `requester` excepted; never
    * forwarded again). Resolves at the first that names one, or when all have answered.
+   * They are not asked to wait for a record: a forwarded answer that is slow to say "none"
+   * would hold the requester back from dialling the homes.
    */
-  private async askHolders (producerId: string, waitMs: number, requester: string, signal: AbortSignal): Promise<ProviderInfo[]> {
+  private async askHolders (producerId: string, requester: string, signal: AbortSignal): Promise<ProviderInfo[]> {
     const self = this.host.peerId.toString()
     const holders = this.holdersAmong(await this.homesOf(producerId, undefined, LOOKUP_HOMES))
       .map((h) => h.peerId)
@@ -330,7 +344,7 @@ export class ProducerDirectory {
     return await firstNonEmpty(holders.map(async (holder) => {
       if (signal.aborted) return []
       try {
-        const answer = await this.messenger.locate(holder, producerId, waitMs, false)
+        const answer = await this.messenger.locate(holder, producerId, 0, false)
         return answer.providers.filter((p) => p.peerId !== requester && p.peerId !== self)
       } catch (err) {
         log.debug('holder %s not asked for %s: %s', holder, producerId, describeError(err))
@@ -360,21 +374,37 @@ export class ProducerDirectory {
    * requester that does not find it is sent on by the origin; a dial per copy and per
    * re-announcement kept 50 nodes' connections churning.
    */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<void> {
-    const byHome = new Map<string, { add: string[], remove: string[] }>()
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string, neighbours = false): Promise<void> {
+    const byHome = new Map<string, { add: Set<string>, remove: Set<string> }>()
+    const add = (home: string, field: 'add' | 'remove', producerId: string): void => {
+      let batch = byHome.get(home)
+      if (batch === undefined) byHome.set(home, batch = { add: new Set(), remove: new Set() })
+      batch[field].add(producerId)
+    }
+    // With `neighbours`, originals also to every connected node (at most
+    // MAX_NEIGHBOUR_RECORDS of them, the most recent: their homes have the rest).
+    const connected = neighbours ? this.connectedPeers().filter((peerId) => only === undefined || peerId === only) : []
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
-      for (const producerId of ids) {
+      let toNeighbours = 0
+      for (const producerId of [...ids].reverse()) {
         const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
         for (const { peerId: home } of await this.holdersOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
           if (copy && !this.isConnected(home)) continue
-          let batch = byHome.get(home)
-          if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
-          batch[field].push(producerId)
+          add(home, field, producerId)
         }
+        if (copy || toNeighbours++ >= MAX_NEIGHBOUR_RECORDS) continue
+        for (const peerId of connected) add(peerId, field, producerId)
       }
     }
-    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
+    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, [...add], [...remove])))
+  }
+
+  /** The nodes this node has an open connection with. */
+  private connectedPeers (): string[] {
+    const peers = new Set<string>()
+    for (const connection of this.host.getConnections()) if (connection.status === 'open') peers.add(connection.remotePeer.toString())
+    return [...peers]
   }
 
   private isConnected (peerId: string): boolean {
@@ -429,7 +459,7 @@ export class ProducerDirectory {
     const peerId = event.detail.peerId.toString()
     this.sawPeer(peerId)
     if (this.announced.size > 0) {
-      void this.sendToHomes([...this.announced.keys()], [], peerId)
+      void this.sendToHomes([...this.announced.keys()], [], peerId, undefined, true)
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
     }
     if (this.unstored.size === 0 || this.peersAtLastFailure >= FEW_PEERS) return
@@ -493,7 +523,7 @@ export class ProducerDirectory {
     const original = this.announced.get(producerId)
     if (original === undefined) return
     this.announced.delete(producerId)
-    await this.sendToHomes([], [producerId], undefined, original ? undefined : producerId)
+    await this.sendToHomes([], [producerId], undefined, original ? undefined : producerId, original)
     if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }
 

@@ -45,6 +45,20 @@ describe('home records (what a home keeps of who provides what)', () => {
     assert.deepEqual(records.providers('p1'), ['B'])
   })
 
+  it('a connected provider\'s records outlive the validity, also through a sweep; once it is gone they expire', async () => {
+    const connected = new Set(['A'])
+    const records = new HomeRecords(50, undefined, (provider) => connected.has(provider))
+    stores.push(records)
+    records.store('A', ['p1'])
+    records.store('B', ['p1'])
+    // Past the validity and a sweep (every 1 s at the least).
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    assert.deepEqual(records.providers('p1'), ['A'])
+    assert.equal(records.counts().records, 1, 'the sweep kept the connected provider\'s record only')
+    connected.delete('A')
+    assert.deepEqual(records.providers('p1'), [])
+  })
+
   it('holds a lookup until a record lands, up to its wait; past the waiting limit it answers at once', async () => {
     const records = home()
     const t0 = performance.now()

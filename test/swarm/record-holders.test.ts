@@ -1,25 +1,31 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { HOMES, LOOKUP_HOMES } from '../../src/directory/producer-directory.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
 import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
-import { waitFor } from '../harness/wait.js'
+import { sleep, waitFor } from '../harness/wait.js'
 import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
 import type { SwarmNode } from '../../src/index.js'
 
-// Where the home records of a producer go: its HOMES closest nodes, and the nodes the
-// announcer is connected to among the LOOKUP_HOMES closest (a requester connected to none
-// of the homes often is to one of those: no dial for its lookup). Eight nodes, each
-// connected to every other, so that every node's view is the whole swarm.
-describe('home records of a producer', function () {
+/** Short, so that a record outlives its validity within the test. */
+const VALIDITY_MS = 2000
+
+// Where the records of a producer go: its HOMES closest nodes; the nodes the announcer is
+// connected to among the LOOKUP_HOMES closest (a requester connected to none of the homes
+// often is to one of those: no dial for its lookup); and for an original, every node the
+// announcer is connected to (a requester connected to the origin needs no lookup), live
+// while the connection is. Eight nodes, each connected to every other, so that every
+// node's view is the whole swarm.
+describe('records of a producer', function () {
   this.timeout(60_000)
   let nodes: SwarmNode[] = []
   const directoryOf = (node: SwarmNode): ProducerDirectory => (node as unknown as { directory: ProducerDirectory }).directory
 
   before(async () => {
-    nodes = await startChain(8)
+    nodes = await startChain(8, { timeouts: { providerValidity: VALIDITY_MS } })
     for (const a of nodes) for (const b of nodes) if (a !== b) await a.libp2p.dial(multiaddr(b.multiaddrs[0]!))
     await waitConnected(nodes, 10_000, nodes.length - 1)
   })
@@ -33,31 +39,59 @@ describe('home records of a producer', function () {
   const holds = (node: SwarmNode, producerId: string, provider: SwarmNode): boolean =>
     directoryOf(node).homeRecords.providers(producerId).includes(provider.peerId)
 
-  it(`go to the ${LOOKUP_HOMES} closest when the announcer is connected to them, and are withdrawn from all of them`, async () => {
+  /** Closes every connection between `a` and `b`; true when none is open right after (none redialled yet). */
+  const cut = async (a: SwarmNode, b: SwarmNode): Promise<boolean> => {
+    await a.libp2p.hangUp(peerIdFromString(b.peerId))
+    return a.libp2p.getConnections(peerIdFromString(b.peerId)).length === 0
+  }
+
+  it(`a copy's go to the ${LOOKUP_HOMES} closest when the announcer is connected to them, an original's to every node connected, and are withdrawn from all`, async () => {
     const announcer = nodes[0]!
-    const producerId = randomUUID()
-    const order = await byDistance(announcer, producerId)
+    const copyId = randomUUID()
+    const order = await byDistance(announcer, copyId)
     assert.equal(order.length, nodes.length, 'the announcer knows every node')
-    await directoryOf(announcer).announce(producerId)
+    await directoryOf(announcer).announce(copyId, false)
     const holders = order.slice(0, LOOKUP_HOMES)
     const others = order.slice(LOOKUP_HOMES)
     // The nearby ones (beyond the HOMES) hold it: the rule this test is about.
     assert.ok(order.slice(HOMES, LOOKUP_HOMES).length > 0)
-    for (const node of holders) assert.ok(holds(node, producerId, announcer), `node ${order.indexOf(node) + 1} of ${order.length} by distance has no record`)
-    for (const node of others) assert.ok(!holds(node, producerId, announcer), `node ${order.indexOf(node) + 1} by distance holds a record`)
+    for (const node of holders) assert.ok(holds(node, copyId, announcer), `node ${order.indexOf(node) + 1} of ${order.length} by distance has no record of the copy`)
+    for (const node of others) assert.ok(!holds(node, copyId, announcer), `node ${order.indexOf(node) + 1} by distance holds a record of the copy`)
+    await directoryOf(announcer).withdraw(copyId)
+    await waitFor(() => holders.every((node) => !holds(node, copyId, announcer)), { timeoutMs: 5000, what: 'the copy\'s records withdrawn from every holder' })
+
+    const originalId = randomUUID()
+    await directoryOf(announcer).announce(originalId)
+    for (const node of nodes) if (node !== announcer) assert.ok(holds(node, originalId, announcer), `node ${nodes.indexOf(node)} (connected to the announcer) has no record of the original`)
+    await directoryOf(announcer).withdraw(originalId)
+    await waitFor(() => nodes.every((node) => !holds(node, originalId, announcer)), { timeoutMs: 5000, what: 'the original\'s records withdrawn from every node' })
+  })
+
+  it('a neighbour record lives past its validity while its provider is connected, and not after', async () => {
+    const announcer = nodes[1]!
+    const producerId = randomUUID()
+    const order = await byDistance(announcer, producerId)
+    await directoryOf(announcer).announce(producerId)
+    // Neither a home nor among the 6 closest: re-announcements do not reach it.
+    const neighbour = order.slice(LOOKUP_HOMES).find((node) => node !== announcer)!
+    assert.ok(holds(neighbour, producerId, announcer))
+    await sleep(VALIDITY_MS * 1.5)
+    assert.ok(holds(neighbour, producerId, announcer), 'the record of a connected provider expired')
+    assert.ok(await cut(neighbour, announcer), 'the connection was redialled at once')
+    assert.ok(!holds(neighbour, producerId, announcer), 'the record outlived the connection and its validity')
     await directoryOf(announcer).withdraw(producerId)
-    await waitFor(() => holders.every((node) => !holds(node, producerId, announcer)), { timeoutMs: 5000, what: 'the records withdrawn from every holder' })
   })
 
   // A requester connected to no holder asks a node it is connected to, which asks the
   // holders it is connected to: no dial, one hop more.
   it('a node without the record answers a forwarding locate with what the holders it is connected to name', async () => {
-    const announcer = nodes[0]!
+    const announcer = nodes[2]!
     const producerId = randomUUID()
     const order = await byDistance(announcer, producerId)
+    const [nonHolder, requester] = order.slice(LOOKUP_HOMES).concat(order.slice(HOMES, LOOKUP_HOMES)).filter((node) => node !== announcer)
+    // Not connected to the announcer, nor one of the homes it dials: it gets no record.
+    assert.ok(await cut(announcer, nonHolder!), 'the connection was redialled at once')
     await directoryOf(announcer).announce(producerId)
-    const others = order.slice(LOOKUP_HOMES).filter((node) => node !== announcer)
-    const [nonHolder, requester] = others.length >= 2 ? others : [others[0]!, order.find((n) => n !== announcer && n !== others[0])!]
     assert.ok(!holds(nonHolder!, producerId, announcer), 'the node asked holds no record')
     const locate = async (forward: boolean): Promise<{ providers: string[], closer: string[] }> => {
       const answer = await request(requester!.libp2p, nonHolder!.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'locate', producerId, waitMs: 0, ...(forward ? { forward } : {}) }, 5000)
