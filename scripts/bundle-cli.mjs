@@ -67,6 +67,35 @@ const codeUnitCompare = {
   }
 }
 
+/**
+ * Noise (libp2p's encryption) imports two WebAssembly modules, ChaCha20-Poly1305 and
+ * SHA-256, and compiles them when loaded: ≈ 8 MB resident for the life of the process (a
+ * bare node with both loaded, against without). Its default crypto uses them only for
+ * ChaCha20-Poly1305 payloads under 1 200 bytes (faster there than Node.js's OpenSSL by
+ * microseconds); everything else already goes through `node:crypto`. In the bundle that
+ * module is Node.js's crypto throughout: the WebAssembly is neither imported nor compiled.
+ */
+const noiseWithoutWasm = {
+  name: 'noise-without-wasm',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]@chainsafe[\\/]libp2p-noise[\\/]dist[\\/]src[\\/]crypto[\\/]index\.js$/ }, async (args) => {
+      let contents = await fs.promises.readFile(args.path, 'utf8')
+      const edits = [
+        [/^import \{ newInstance, ChaCha20Poly1305 \} from '@chainsafe\/as-chacha20poly1305';\n/m, ''],
+        [/^import \{ digest \} from '@chainsafe\/as-sha256';\n/m, ''],
+        [/^const ctx = newInstance\(\);\nconst asImpl = new ChaCha20Poly1305\(ctx\);\n/m, ''],
+        [/^export const asCrypto = \{\n[\s\S]*?\n\};\n/m, 'export const asCrypto = nodeCrypto;\n']
+      ]
+      for (const [pattern, replacement] of edits) {
+        if (!pattern.test(contents)) throw new Error(`${args.path}: ${pattern} not found (a new version of @chainsafe/libp2p-noise?)`)
+        contents = contents.replace(pattern, replacement)
+      }
+      if (/as-chacha20poly1305|as-sha256|asImpl|(?<!\.)\bdigest\(/.test(contents)) throw new Error(`${args.path}: a use of the WebAssembly modules is left`)
+      return { contents, loader: 'js' }
+    })
+  }
+}
+
 fs.rmSync(path.join(OUT, CHUNKS), { recursive: true, force: true })
 const tmp = path.join(OUT, '.bundle-tmp')
 fs.rmSync(tmp, { recursive: true, force: true })
@@ -85,7 +114,7 @@ await esbuild.build({
   minifySyntax: true,
   sourcemap: true,
   sourcesContent: false,
-  plugins: [commonJsExternal, codeUnitCompare],
+  plugins: [commonJsExternal, codeUnitCompare, noiseWithoutWasm],
   // For the CommonJS code in the bundle: its require() of Node.js modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning'

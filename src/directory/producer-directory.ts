@@ -16,6 +16,7 @@
 // records are withdrawn when a producer closes; DHT records expire after the provider
 // validity, and requesters skip a provider that answers not-found.
 import { createHash } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
@@ -85,6 +86,12 @@ export const MAX_ANNOUNCED = 256
  * this many (one message; the homes still hold every record).
  */
 export const MAX_NEIGHBOUR_RECORDS = MAX_ANNOUNCED
+/**
+ * Neighbour records (and their withdrawals) made within this long go out together, one
+ * message per connected node: 50 nodes closing 400 producers at once were 12 800
+ * messages one by one.
+ */
+export const NEIGHBOUR_BATCH_MS = 20
 /** Rounds of an announcement at most: its homes, the closer nodes they name, stand-ins for homes that did not answer. */
 const ANNOUNCE_WAVES = 3
 /** DHT walks of announcements under way at once. */
@@ -110,7 +117,8 @@ export interface ProviderInfo { peerId: string, multiaddrs: string[] }
  * differ while routing tables fill, and one more round then reaches the real homes.
  */
 export interface DirectoryMessenger {
-  announce: (peerId: string, producerIds: string[], withdrawn: string[]) => Promise<{ closer: ProviderInfo[] }>
+  /** `neighbour`: to a node this one is connected to, not as a home (answered without closer nodes). */
+  announce: (peerId: string, producerIds: string[], withdrawn: string[], neighbour: boolean) => Promise<{ closer: ProviderInfo[] }>
   /** `forward`: the receiver may ask the holders it is connected to on the sender's behalf. */
   locate: (peerId: string, producerId: string, waitMs: number, forward: boolean) => Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }>
 }
@@ -156,6 +164,8 @@ export class ProducerDirectory {
   private readonly dhtQueues: Array<Promise<void>> = Array.from({ length: DHT_WALKS }, async () => {})
   private dhtNext = 0
   private stopped = false
+  /** Neighbour records and withdrawals waiting for their batch (NEIGHBOUR_BATCH_MS). */
+  private neighbourBatch: { add: Set<string>, remove: Set<string>, sent: Promise<void> } | undefined
 
   constructor (init: ProducerDirectoryInit) {
     this.host = init.host
@@ -190,12 +200,10 @@ export class ProducerDirectory {
     // routing tables fill), and the next closest in place of a home that did not answer.
     const closest = await this.homesOf(producerId, undefined, LOOKUP_HOMES)
     const known = new Set(closest)
-    // At once and without waves: the connected among the next closest, and for an original
-    // every node this one is connected to.
-    const homes = closest.slice(0, HOMES)
-    const nearby = original
-      ? this.connectedPeers().filter((peerId) => !homes.includes(peerId))
-      : this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
+    // At once and without waves: the connected among the next closest; an original's to
+    // every other node this one is connected to, with the next batch.
+    const nearby = this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
+    const toNeighbours = original ? this.toNeighbours([producerId], []) : undefined
     const toNearby = Promise.all(nearby.map(async (peerId) => await this.sendTo(peerId, [producerId], [])))
     const tried = new Set<string>(nearby)
     let failed = 0
@@ -214,7 +222,7 @@ export class ProducerDirectory {
         }
       }
     }
-    await toNearby
+    await Promise.all([toNearby, toNeighbours])
     log.trace('announced %s to %s (%d did not answer)', producerId, [...tried].join(' '), failed)
   }
 
@@ -374,30 +382,52 @@ export class ProducerDirectory {
    * requester that does not find it is sent on by the origin; a dial per copy and per
    * re-announcement kept 50 nodes' connections churning.
    */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string, neighbours = false): Promise<void> {
-    const byHome = new Map<string, { add: Set<string>, remove: Set<string> }>()
-    const add = (home: string, field: 'add' | 'remove', producerId: string): void => {
-      let batch = byHome.get(home)
-      if (batch === undefined) byHome.set(home, batch = { add: new Set(), remove: new Set() })
-      batch[field].add(producerId)
-    }
-    // With `neighbours`, originals also to every connected node (at most
-    // MAX_NEIGHBOUR_RECORDS of them, the most recent: their homes have the rest).
-    const connected = neighbours ? this.connectedPeers().filter((peerId) => only === undefined || peerId === only) : []
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<void> {
+    const byHome = new Map<string, { add: string[], remove: string[] }>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
-      let toNeighbours = 0
-      for (const producerId of [...ids].reverse()) {
+      for (const producerId of ids) {
         const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
         for (const { peerId: home } of await this.holdersOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
           if (copy && !this.isConnected(home)) continue
-          add(home, field, producerId)
+          let batch = byHome.get(home)
+          if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
+          batch[field].push(producerId)
         }
-        if (copy || toNeighbours++ >= MAX_NEIGHBOUR_RECORDS) continue
-        for (const peerId of connected) add(peerId, field, producerId)
       }
     }
-    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, [...add], [...remove])))
+    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
+  }
+
+  /**
+   * Neighbour records of originals (and their withdrawals) to every node this one is
+   * connected to, or to `only`, other than the holders of each (they have them through
+   * the announcement): queued, and sent NEIGHBOUR_BATCH_MS later with the others, one
+   * message per node. Resolves when sent.
+   */
+  private async toNeighbours (add: string[], remove: string[]): Promise<void> {
+    const batch = this.neighbourBatch ??= { add: new Set(), remove: new Set(), sent: delay(NEIGHBOUR_BATCH_MS).then(async () => { await this.flushNeighbours() })
+      .catch((err: Error) => log.debug('neighbour records not sent: %s', describeError(err))) }
+    for (const producerId of add) { batch.remove.delete(producerId); batch.add.add(producerId) }
+    for (const producerId of remove) { batch.add.delete(producerId); batch.remove.add(producerId) }
+    await batch.sent
+  }
+
+  private async flushNeighbours (only?: string, add?: string[]): Promise<void> {
+    const batch = only === undefined ? this.neighbourBatch : { add: new Set(add), remove: new Set<string>() }
+    if (only === undefined) this.neighbourBatch = undefined
+    if (batch === undefined || this.stopped) return
+    const peers = this.connectedPeers().filter((peerId) => only === undefined || peerId === only)
+    const byPeer = new Map<string, { add: string[], remove: string[] }>(peers.map((peerId) => [peerId, { add: [], remove: [] }]))
+    for (const [ids, field] of [[batch.add, 'add'], [batch.remove, 'remove']] as const) {
+      for (const producerId of ids) {
+        const holders = new Set((await this.holdersOf(producerId)).map((h) => h.peerId))
+        for (const [peerId, lists] of byPeer) if (!holders.has(peerId)) lists[field].push(producerId)
+      }
+    }
+    await Promise.all([...byPeer].map(async ([peerId, { add, remove }]) => {
+      if (add.length > 0 || remove.length > 0) await this.sendTo(peerId, add, remove, true)
+    }))
   }
 
   /** The nodes this node has an open connection with. */
@@ -411,8 +441,11 @@ export class ProducerDirectory {
     return peerId === this.host.peerId.toString() || this.host.getConnections(peerIdFromString(peerId)).some((c) => c.status === 'open')
   }
 
-  /** Records (and withdrawals) to one home, in messages of at most MAX_ANNOUNCED ids. `ok`: every message answered. */
-  private async sendTo (home: string, add: string[], remove: string[]): Promise<{ ok: boolean, closer: ProviderInfo[] }> {
+  /**
+   * Records (and withdrawals) to one home, or `neighbour` (not as a home), in messages of
+   * at most MAX_ANNOUNCED ids. `ok`: every message answered.
+   */
+  private async sendTo (home: string, add: string[], remove: string[], neighbour = false): Promise<{ ok: boolean, closer: ProviderInfo[] }> {
     if (home === this.host.peerId.toString()) {
       this.homeRecords.store(home, add, remove)
       return { ok: true, closer: [] }
@@ -420,7 +453,7 @@ export class ProducerDirectory {
     const closer: ProviderInfo[] = []
     let ok = true
     for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
-      await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED))
+      await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED), neighbour)
         .then((answer) => closer.push(...answer.closer), (err: Error) => {
           ok = false
           this.unreachable(home)
@@ -459,8 +492,12 @@ export class ProducerDirectory {
     const peerId = event.detail.peerId.toString()
     this.sawPeer(peerId)
     if (this.announced.size > 0) {
-      void this.sendToHomes([...this.announced.keys()], [], peerId, undefined, true)
+      void this.sendToHomes([...this.announced.keys()], [], peerId)
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
+      // And, as a neighbour, the most recent originals (their homes have the rest).
+      const originals = [...this.announced].filter(([, original]) => original).map(([producerId]) => producerId)
+      void this.flushNeighbours(peerId, originals.slice(-MAX_NEIGHBOUR_RECORDS))
+        .catch((err: Error) => log.debug('neighbour records not handed to %s: %s', peerId, describeError(err)))
     }
     if (this.unstored.size === 0 || this.peersAtLastFailure >= FEW_PEERS) return
     this.retryDelayMs = RETRY_FIRST_MS
@@ -523,7 +560,10 @@ export class ProducerDirectory {
     const original = this.announced.get(producerId)
     if (original === undefined) return
     this.announced.delete(producerId)
-    await this.sendToHomes([], [producerId], undefined, original ? undefined : producerId, original)
+    await Promise.all([
+      this.sendToHomes([], [producerId], undefined, original ? undefined : producerId),
+      original ? this.toNeighbours([], [producerId]) : undefined
+    ])
     if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)
   }
 

@@ -86,9 +86,10 @@ export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
 /**
  * To a home of the producers (one of the nodes closest to their DHT keys): the sender
  * provides `producerIds` (records kept for the provider validity unless announced again)
- * and no longer provides `withdrawn`. Answered `ok`.
+ * and no longer provides `withdrawn`. Answered `ok`, or `closer` for one producer. With
+ * `neighbour`, to a node the sender is connected to, not as a home: answered `ok`.
  */
-export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[] }
+export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[], neighbour?: boolean }
 /**
  * To a home: who provides `producerId`? When it knows none yet, the home waits up to
  * `waitMs` for an announcement before it answers (`providers`, possibly empty). With
@@ -222,6 +223,12 @@ export const MAX_ROOM_APPDATA_BYTES = 512
 type Json = Record<string, unknown>
 
 const SRTP_SUITES = new Set(['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'])
+
+/** An optional boolean field: true only when present and true. */
+function optionalBoolean (value: unknown, field: string): boolean {
+  if (value !== undefined && typeof value !== 'boolean') fail(`${field} must be a boolean`)
+  return value === true
+}
 
 function fail (message: string): never {
   throw new ProtocolError('bad-message', message)
@@ -416,14 +423,14 @@ function requestOf (m: Json): Request {
       return {
         type: 'announce',
         producerIds: list(m.producerIds, MAX_ANNOUNCED_IDS, 'producerIds', id),
-        withdrawn: list(m.withdrawn ?? [], MAX_ANNOUNCED_IDS, 'withdrawn', id)
+        withdrawn: list(m.withdrawn ?? [], MAX_ANNOUNCED_IDS, 'withdrawn', id),
+        ...(optionalBoolean(m.neighbour, 'neighbour') ? { neighbour: true } : {})
       }
     case 'tree':
       return { type: 'tree', producerId: id(m.producerId, 'producerId') }
     case 'locate':
       if (typeof m.waitMs !== 'number' || !Number.isFinite(m.waitMs) || m.waitMs < 0 || m.waitMs > MAX_LOCATE_WAIT_MS) fail(`waitMs must be 0-${MAX_LOCATE_WAIT_MS}`)
-      if (m.forward !== undefined && typeof m.forward !== 'boolean') fail('forward must be a boolean')
-      return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs, ...(m.forward === true ? { forward: true } : {}) }
+      return { type: 'locate', producerId: id(m.producerId, 'producerId'), waitMs: m.waitMs, ...(optionalBoolean(m.forward, 'forward') ? { forward: true } : {}) }
     case 'room-producers':
       return { type: 'room-producers', room: room(m.room) }
     default:

@@ -20,6 +20,7 @@ describe('protocol messages', () => {
       { type: 'close-pipe', pipeId: 'p0' },
       { type: 'move', producerId: 'x' },
       { type: 'announce', producerIds: ['x', 'y'], withdrawn: ['z'] },
+      { type: 'announce', producerIds: ['x'], withdrawn: [], neighbour: true },
       { type: 'locate', producerId: 'x', waitMs: 1000 },
       { type: 'locate', producerId: 'x', waitMs: 0, forward: true }
     ]
@@ -48,6 +49,7 @@ describe('protocol messages', () => {
     ['bad event', { type: 'producer-event', pipeId: 'p', producerId: 'x', event: 'explode' }, 'bad-message'],
     ['an announce of too many ids', { type: 'announce', producerIds: Array(257).fill('x'), withdrawn: [] }, 'bad-message'],
     ['an announce with a bad id', { type: 'announce', producerIds: ['a/b'], withdrawn: [] }, 'bad-message'],
+    ['an announce with a neighbour that is not a boolean', { type: 'announce', producerIds: ['x'], withdrawn: [], neighbour: 1 }, 'bad-message'],
     ['a locate that waits too long', { type: 'locate', producerId: 'x', waitMs: 60_000 }, 'bad-message'],
     ['a locate with no wait', { type: 'locate', producerId: 'x' }, 'bad-message'],
     ['a locate with a forward that is not a boolean', { type: 'locate', producerId: 'x', waitMs: 0, forward: 'yes' }, 'bad-message'],

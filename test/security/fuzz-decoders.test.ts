@@ -47,7 +47,7 @@ const request: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ type: fc.constant('release' as const), pipeId: id, producerId: id }),
   fc.record({ type: fc.constant('close-pipe' as const), pipeId: id }),
   // Short ids here: 2 × 256 ids of 128 characters would pass the frame size limit.
-  fc.record({ type: fc.constant('announce' as const), producerIds: fc.array(shortId, { maxLength: MAX_ANNOUNCED_IDS }), withdrawn: fc.array(shortId, { maxLength: 64 }) }),
+  fc.record({ type: fc.constant('announce' as const), producerIds: fc.array(shortId, { maxLength: MAX_ANNOUNCED_IDS }), withdrawn: fc.array(shortId, { maxLength: 64 }), neighbour: fc.constant(true as const) }, { requiredKeys: ['type', 'producerIds', 'withdrawn'] }),
   fc.record({ type: fc.constant('locate' as const), producerId: id, waitMs: fc.integer({ min: 0, max: MAX_LOCATE_WAIT_MS }), forward: fc.constant(true as const) }, { requiredKeys: ['type', 'producerId', 'waitMs'] }),
   fc.record({ type: fc.constant('room-producers' as const), room: fc.string({ minLength: 1, maxLength: 64 }) })
 )
@@ -102,7 +102,7 @@ const frameId = fc.integer({ min: 0, max: MAX_REQUEST_ID })
 const KNOWN_TYPES = ['pull', 'status', 'recruit', 'connect-pipe', 'producer-event', 'move', 'release', 'close-pipe', 'announce', 'locate', 'room-producers',
   'ok', 'pull-ok', 'data-pull-ok', 'redirect', 'providers', 'closer', 'status-ok', 'error', 'room-producers-ok', '__proto__', 'constructor', 'toString']
 const FIELDS = ['id', 'producerId', 'linkId', 'pipeId', 'offer', 'remote', 'pipe', 'rtts', 'recruited', 'leaving', 'load', 'capacity', 'event',
-  'reason', 'producerIds', 'withdrawn', 'waitMs', 'forward', 'kind', 'rtpParameters', 'paused', 'appData', 'peerPipeId', 'route', 'candidates',
+  'reason', 'producerIds', 'withdrawn', 'neighbour', 'waitMs', 'forward', 'kind', 'rtpParameters', 'paused', 'appData', 'peerPipeId', 'route', 'candidates',
   'providers', 'closer', 'has', 'pulling', 'downstream', 'draining', 'fanout', 'code', 'message', 'data', 'sctpStreamParameters', 'label',
   'protocol', 'room', 'producers', '__proto__', 'constructor']
 const anyJson = fc.jsonValue({ maxDepth: 4 })

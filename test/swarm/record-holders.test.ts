@@ -82,6 +82,18 @@ describe('records of a producer', function () {
     await directoryOf(announcer).withdraw(producerId)
   })
 
+  it('a neighbour\'s announce is stored and answered ok, without the closer nodes a home\'s gets', async () => {
+    const [from, to] = nodes as [SwarmNode, SwarmNode]
+    const producerId = randomUUID()
+    const announce = async (neighbour: boolean): Promise<string> =>
+      (await request(from.libp2p, to.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'announce', producerIds: [producerId], withdrawn: [], ...(neighbour ? { neighbour } : {}) }, 5000)).type
+    assert.equal(await announce(false), 'closer')
+    assert.equal(await announce(true), 'ok')
+    assert.ok(holds(to, producerId, from))
+    await request(from.libp2p, to.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'announce', producerIds: [], withdrawn: [producerId], neighbour: true }, 5000)
+    assert.ok(!holds(to, producerId, from))
+  })
+
   // A requester connected to no holder asks a node it is connected to, which asks the
   // holders it is connected to: no dial, one hop more.
   it('a node without the record answers a forwarding locate with what the holders it is connected to name', async () => {
