@@ -266,7 +266,7 @@ export class ProducerDirectory {
     // after it connects (the DHT checks it first), and both sides of a new connection must
     // agree on the homes meanwhile. At most maxConnections peers.
     const known = this.routingTable().closestPeers(key, { count }).map((p) => p.toString())
-    const connected = this.host.getConnections().map((c) => c.remotePeer.toString())
+    const connected = this.connectedPeers()
     const since = performance.now() - SEEN_PEER_TTL_MS
     const seen: string[] = []
     for (const [peerId, at] of this.seenPeers) if (at >= since) seen.push(peerId)
@@ -401,25 +401,31 @@ export class ProducerDirectory {
 
   /**
    * Neighbour records of originals (and their withdrawals) to every node this one is
-   * connected to, or to `only`, other than the holders of each (they have them through
-   * the announcement): queued, and sent NEIGHBOUR_BATCH_MS later with the others, one
-   * message per node. Resolves when sent.
+   * connected to: queued, and sent NEIGHBOUR_BATCH_MS later with the others, one message
+   * per node. Resolves when sent.
    */
   private async toNeighbours (add: string[], remove: string[]): Promise<void> {
-    const batch = this.neighbourBatch ??= { add: new Set(), remove: new Set(), sent: delay(NEIGHBOUR_BATCH_MS).then(async () => { await this.flushNeighbours() })
-      .catch((err: Error) => log.debug('neighbour records not sent: %s', describeError(err))) }
+    const batch = this.neighbourBatch ??= {
+      add: new Set(),
+      remove: new Set(),
+      sent: delay(NEIGHBOUR_BATCH_MS).then(async () => {
+        this.neighbourBatch = undefined
+        await this.sendNeighbourRecords(this.connectedPeers(), batch.add, batch.remove)
+      }).catch((err: Error) => log.debug('neighbour records not sent: %s', describeError(err)))
+    }
     for (const producerId of add) { batch.remove.delete(producerId); batch.add.add(producerId) }
     for (const producerId of remove) { batch.add.delete(producerId); batch.remove.add(producerId) }
     await batch.sent
   }
 
-  private async flushNeighbours (only?: string, add?: string[]): Promise<void> {
-    const batch = only === undefined ? this.neighbourBatch : { add: new Set(add), remove: new Set<string>() }
-    if (only === undefined) this.neighbourBatch = undefined
-    if (batch === undefined || this.stopped) return
-    const peers = this.connectedPeers().filter((peerId) => only === undefined || peerId === only)
+  /**
+   * Neighbour records (`add`) and withdrawals (`remove`) to `peers`, each leaving out the
+   * producers it is a holder of (it has those through the announcement to the holders).
+   */
+  private async sendNeighbourRecords (peers: string[], add: Iterable<string>, remove: Iterable<string>): Promise<void> {
+    if (this.stopped) return
     const byPeer = new Map<string, { add: string[], remove: string[] }>(peers.map((peerId) => [peerId, { add: [], remove: [] }]))
-    for (const [ids, field] of [[batch.add, 'add'], [batch.remove, 'remove']] as const) {
+    for (const [ids, field] of [[add, 'add'], [remove, 'remove']] as const) {
       for (const producerId of ids) {
         const holders = new Set((await this.holdersOf(producerId)).map((h) => h.peerId))
         for (const [peerId, lists] of byPeer) if (!holders.has(peerId)) lists[field].push(producerId)
@@ -496,7 +502,7 @@ export class ProducerDirectory {
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
       // And, as a neighbour, the most recent originals (their homes have the rest).
       const originals = [...this.announced].filter(([, original]) => original).map(([producerId]) => producerId)
-      void this.flushNeighbours(peerId, originals.slice(-MAX_NEIGHBOUR_RECORDS))
+      void this.sendNeighbourRecords([peerId], originals.slice(-MAX_NEIGHBOUR_RECORDS), [])
         .catch((err: Error) => log.debug('neighbour records not handed to %s: %s', peerId, describeError(err)))
     }
     if (this.unstored.size === 0 || this.peersAtLastFailure >= FEW_PEERS) return

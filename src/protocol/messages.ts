@@ -383,24 +383,21 @@ export function decodeRequest (bytes: Uint8Array): Request {
 function requestOf (m: Json): Request {
   switch (m.type) {
     case 'pull':
-      if (m.recruited !== undefined && typeof m.recruited !== 'boolean') fail('recruited must be a boolean')
-      if (m.data !== undefined && typeof m.data !== 'boolean') fail('data must be a boolean')
       return {
         type: 'pull',
         producerId: id(m.producerId, 'producerId'),
         linkId: id(m.linkId, 'linkId'),
         rtts: rtts(m.rtts),
-        recruited: m.recruited ?? false,
+        recruited: optionalBoolean(m.recruited, 'recruited'),
         ...(m.offer === undefined ? {} : { offer: endpoint(m.offer, 'offer') }),
         ...(m.leaving === undefined ? {} : { leaving: id(m.leaving, 'leaving') }),
-        ...(m.data === true ? { data: true } : {}),
+        ...(optionalBoolean(m.data, 'data') ? { data: true } : {}),
         ...load(m)
       }
     case 'status':
       return m.producerId === undefined ? { type: 'status' } : { type: 'status', producerId: id(m.producerId, 'producerId') }
     case 'recruit':
-      if (m.data !== undefined && typeof m.data !== 'boolean') fail('data must be a boolean')
-      return { type: 'recruit', producerId: id(m.producerId, 'producerId'), ...(m.data === true ? { data: true } : {}) }
+      return { type: 'recruit', producerId: id(m.producerId, 'producerId'), ...(optionalBoolean(m.data, 'data') ? { data: true } : {}) }
     case 'connect-pipe':
       return { type: 'connect-pipe', pipeId: id(m.pipeId, 'pipeId'), remote: endpoint(m.remote, 'remote') }
     case 'producer-event':
