@@ -14,6 +14,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { HOMES, LOCATE_WAIT_MS, LOOKUP_HOMES } from '../src/directory/producer-directory.js'
 import { DEFAULTS, DEFAULT_TIMEOUTS } from '../src/node/options.js'
+import { DHT_K } from '../src/p2p/host.js'
 import { formatTable } from '../test/harness/index.js'
 import { heading, summary } from './common.js'
 import { WireSizes } from './sim/wire-sizes.js'
@@ -27,8 +28,8 @@ const minute = 60 * second
 
 const SEED = 1
 const SWARM_SIZES = [50, 100, 1000, 10_000]
-/** kad-dht's kBucketSize as the node runs it, and a variant. */
-const BUCKET_SIZES = [20, 8]
+/** kad-dht's kBucketSize as the node runs it (src/p2p/host.ts), and the library's default. */
+const BUCKET_SIZES = [DHT_K, 20]
 
 // kad-dht v16 as the node configures it (src/p2p/host.ts: alpha 3, one path; the rest defaults).
 const KAD_ALPHA = 3

@@ -22,7 +22,12 @@ import { DHT_UPKEEP_INTERVAL_MS } from '../src/p2p/host.js'
 import type { SwarmNodeOptions } from '../src/index.js'
 
 const SIZES = (process.env.SWARM_SCALE_SIZES ?? '10,25,50').split(',').map(Number)
-const PULLS = 200
+/**
+ * Pulls of each kind per size; 0 measures the swarm at rest and the join only (no central
+ * design either): `SWARM_SCALE_SIZES=100 SWARM_SCALE_PULLS=0` shows the idle traffic past
+ * the connection limit without a 100-node pull run.
+ */
+const PULLS = Number(process.env.SWARM_SCALE_PULLS ?? 200)
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
 /**
@@ -191,7 +196,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     await pull(newcomer, pick(live), joinSamples)
     const joinToPullMs = joinSamples.length === 1 ? performance.now() - j0 : NaN
     // Last, so that the numbers above are those of the DHT design alone.
-    const central = await measureCentral(ns.name, nodes.slice(0, n), { pulls: PULLS, oldAgeMs: OLD_PRODUCERS_AGE_MS, freshAgeMs: FRESH_PRODUCER_AGE_MS })
+    const central = PULLS === 0 ? undefined : await measureCentral(ns.name, nodes.slice(0, n), { pulls: PULLS, oldAgeMs: OLD_PRODUCERS_AGE_MS, freshAgeMs: FRESH_PRODUCER_AGE_MS })
 
     return {
       n,
@@ -219,7 +224,7 @@ const met = (ok: boolean): string => ok ? 'met' : 'missed'
 export function printScale (results: ScaleResult[]): void {
   const t = SCALE_TARGETS
   heading('cold pulls (pipeToRouter() → copy usable), ms; one OS process per node')
-  console.log(formatTable(results.map((r) => {
+  console.log(formatTable(results.filter((r) => r.old.length + r.failed.length > 0).map((r) => {
     const old = summary(r.old)
     const fresh = summary(r.fresh)
     return {
@@ -255,7 +260,34 @@ export function printScale (results: ScaleResult[]): void {
     }
   })))
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
-  printCentral(results)
+  printGrowth(results)
+  printCentral(results.filter((r) => r.central !== undefined))
+}
+
+/**
+ * How the idle traffic per node grows between sizes, beside what O(log N) and O(N) would
+ * give: nearer O(log N) when the ratio is below the geometric mean of the two.
+ */
+function printGrowth (results: ScaleResult[]): void {
+  const sorted = [...results].sort((a, b) => a.n - b.n)
+  if (sorted.length < 2) return
+  const idle = (r: ScaleResult): number => r.idleBytesPerSecond + r.reprovideBytesPerSecond
+  heading('idle traffic per node, growth between sizes: O(log N), not O(N)?')
+  console.log(formatTable(sorted.slice(1).map((r, i) => {
+    const before = sorted[i]!
+    const measured = idle(r) / idle(before)
+    const logN = Math.log(r.n) / Math.log(before.n)
+    const linear = r.n / before.n
+    return {
+      sizes: `${before.n} → ${r.n}`,
+      'B/s': `${idle(before).toFixed(0)} → ${idle(r).toFixed(0)}`,
+      measured: `×${measured.toFixed(2)}`,
+      'O(log N)': `×${logN.toFixed(2)}`,
+      'O(N)': `×${linear.toFixed(2)}`,
+      'connections p50': `${summary(before.connections).p50} → ${summary(r.connections).p50}`,
+      'nearer O(log N)': met(measured <= Math.sqrt(logN * linear))
+    }
+  })))
 }
 
 async function run (): Promise<void> {

@@ -182,7 +182,7 @@ export interface SwarmTimeouts {
   providerValidity: number
   /**
    * Lifetime of an original producer's DHT provider record, re-provided every half of it.
-   * Long because each re-provide is a DHT walk and about 20 stores, for every original,
+   * Long because each re-provide is a DHT walk and about 8 stores (kad-dht's k), for every original,
    * the largest idle cost at 25+ nodes; the DHT is only the fallback of lookups, and a
    * stale record costs a requester one `not-found` answer. Default 1800000 (30 min).
    */
@@ -191,8 +191,8 @@ export interface SwarmTimeouts {
    * How long an original producer lives before it is also put in the DHT (a kad-dht
    * provider record), plus up to a fifth of it at random so that a burst of producers is
    * not walked at once. Its homes have its record from the start (docs/protocol.md,
-   * `announce`); the DHT is the durable second copy of long-lived producers. A walk and ≈ 20
-   * stores cost ≈ 40 messages and dials: at 2 s, 100 producers' walks kept a 50-node swarm
+   * `announce`); the DHT is the durable second copy of long-lived producers. A walk and its
+   * stores cost ≈ 20-40 messages and dials: at 2 s, 100 producers' walks kept a 50-node swarm
    * on 2 cores saturated (docs/benchmarks.md, section 6). Default 300000 (5 min).
    */
   dhtProvideDelay: number

@@ -50,6 +50,15 @@ export type Host = Libp2p<{ dht: KadDHT, ping: Ping, identify: Identify }>
 
 const DHT_ALPHA = 3
 /**
+ * kad-dht's k: the closest peers a walk must have heard from before it ends, the peers a
+ * provider record is stored on, and the peers per bucket (default 20). A walk starts by
+ * asking the k closest of the table, so with k = 20 every walk asked ≥ 20 nodes, most of
+ * a swarm of tens, and its cost grew with N up to N ≈ 100; with 8 it is about 8-12 asked.
+ * The table still splits buckets down to 64 prefixes (512 peers), and the directory's homes
+ * are not the DHT's (docs/benchmarks.md, sections 4 and 6).
+ */
+export const DHT_K = 8
+/**
  * kad-dht's upkeep walks: a look-up of the node's own id, and one per common-prefix length
  * of its routing table (≈ log2 N + 1) to refresh it, each every 5 min by default. A walk
  * is ≈ 40 messages and some dials (45-120 KiB on the wire at N = 10-25): at N = 50 that
@@ -122,6 +131,7 @@ export async function createHost (init: HostInit): Promise<Host> {
         // of nodes the defaults ask every node, several times, for every lookup.
         alpha: DHT_ALPHA,
         disjointPaths: 1,
+        kBucketSize: DHT_K,
         reprovide: {
           validity: init.providerValidityMs,
           interval: init.reprovideIntervalMs,
