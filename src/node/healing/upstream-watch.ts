@@ -123,8 +123,8 @@ export class UpstreamWatch {
     // is most often an address the upstream cannot send to (or send from): say so once.
     if (bytes === 0) {
       state.changedAt = now
-      // Read again a silence period later, not at every check: a swarm of 50 holding 400
-      // copies of sources that had not sent yet read their stats 1 400 times a second.
+      // Read again a silence period later, not at every check: each read is a round trip
+      // to the worker, four per period for a pipe with nothing to lose.
       state.nextReadAt = now + this.init.silenceMs
       const silentMs = now - (state.expectingSince ?? now)
       if (!state.reported && silentMs >= this.init.noBytesWarningMs && !pipe.closing && !pipe.transport.closed) {
