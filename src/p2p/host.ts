@@ -1,13 +1,13 @@
 // The libp2p host of a node: TCP + Noise + Yamux, identify, ping, a private Kademlia DHT in
 // server mode, and optionally a pre-shared-key private network.
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { yamuxHalfWindowUpdates } from './yamux-window.js'
 import { ConnectionTrimmer, HARD_LIMIT_FACTOR } from './connection-trimmer.js'
 import { ListenError } from '../errors.js'
 import { DEFAULTS } from '../node/options.js'
@@ -99,7 +99,8 @@ export async function createHost (init: HostInit): Promise<Host> {
     connectionEncrypters: [noise()],
     // No Yamux keep-alive pings: the PeerMonitor pings every peer already, and each
     // keep-alive is 4 packets per connection per 30 s, a tenth of the idle traffic at 25 nodes.
-    streamMuxers: [yamux({ enableKeepAlive: false })],
+    // Window updates at half the window (yamux-window.ts says why).
+    streamMuxers: [yamuxHalfWindowUpdates({ enableKeepAlive: false })],
     connectionProtector: init.swarmKey === undefined ? undefined : preSharedKey({ psk: init.swarmKey }),
     // Liveness and RTTs are the PeerMonitor's (peer-monitor.ts says why).
     connectionMonitor: { enabled: false },
