@@ -5,8 +5,8 @@ import '../src/platform/promise-with-resolvers.js'
 // earlier one. Random origins and requesters; every pull is a cold pull of a producer the
 // requester never had (pipeToRouter() → the copy usable, timed in the requester's
 // process), of producers made ≥ 2 s before, then of producers made 100 ms before. Then the
-// idle control traffic, the connections and the memory of each node; then a node joins
-// and pulls at once. Last, the same pulls with a central directory in Redis instead
+// idle control traffic, the connections and the memory of each node; then five nodes join
+// one after the other, each pulling at once. Last, the same pulls with a central directory in Redis instead
 // (swarm-scale-redis.ts), on the same nodes, with new producers once the others are closed.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -53,6 +53,8 @@ const IDLE_WINDOW_MS = 60_000
  * the idle traffic.
  */
 const PRICED_WALKS = 10
+/** Newcomers that join the swarm at rest, one after the other, each pulling at once. */
+const JOINS = 5
 
 export const SCALE_TARGETS = {
   oldP50: 30, oldP95: 100, freshP50: 60, freshP95: 200, idleBytesPerSecond: 2048, joinToPullMs: 1000, rssBytes: 80 * 1024 * 1024
@@ -114,7 +116,8 @@ interface ScaleResult {
   idleCpu: number[]
   connections: number[]
   rss: number[]
-  joinToPullMs: number
+  /** Newcomers' start → their first pull done, ms (a failed pull is not here: it is in `failed`). */
+  joinToPullMs: number[]
   /** The central design's pulls on the same swarm, after everything else. */
   central?: CentralResult
 }
@@ -192,14 +195,18 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       bytesPerFindWalk * (2 + Math.ceil(Math.log2(n))) / (DHT_UPKEEP_INTERVAL_MS / 1000)
     const counts: NodeCounts[] = await Promise.all(nodes.map(async (node) => await node.request('counts', {})))
 
-    // A newcomer joins through a random node and pulls a producer at once.
-    const newcomer = await RemoteNode.spawn(n, (text) => errors.add(n, text), { netns: ns.name, entry })
-    nodes.push(newcomer)
-    const j0 = performance.now()
-    await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
-    const joinSamples: number[] = []
-    await pull(newcomer, pick(live), joinSamples)
-    const joinToPullMs = joinSamples.length === 1 ? performance.now() - j0 : NaN
+    // Newcomers join, one after the other, each through a random node of the swarm, and
+    // pull a producer at once; a failed pull counts among the failures.
+    const joinToPullMs: number[] = []
+    for (let i = 0; i < JOINS; i++) {
+      const newcomer = await RemoteNode.spawn(n + i, (text) => errors.add(n + i, text), { netns: ns.name, entry })
+      nodes.push(newcomer)
+      const j0 = performance.now()
+      await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
+      const joinSamples: number[] = []
+      await pull(newcomer, pick(live), joinSamples)
+      if (joinSamples.length === 1) joinToPullMs.push(performance.now() - j0)
+    }
     // Last, so that the numbers above are those of the DHT design alone.
     const central = PULLS === 0 ? undefined : await measureCentral(ns.name, nodes.slice(0, n), { pulls: PULLS, oldAgeMs: OLD_PRODUCERS_AGE_MS, freshAgeMs: FRESH_PRODUCER_AGE_MS })
 
@@ -249,6 +256,7 @@ export function printScale (results: ScaleResult[]): void {
     const conns = summary(r.connections)
     const rss = summary(r.rss)
     const cpu = summary(r.idleCpu)
+    const join = summary(r.joinToPullMs)
     const idle = r.idleBytesPerSecond + r.reprovideBytesPerSecond
     return {
       nodes: r.n,
@@ -260,8 +268,8 @@ export function printScale (results: ScaleResult[]): void {
       'connections per node p50 / max': `${conns.p50} / ${conns.max}`,
       'RSS node + worker p50 / max, MB': `${(rss.p50 / 2 ** 20).toFixed(0)} / ${(rss.max / 2 ** 20).toFixed(0)}`,
       '≤ 80 MB': met(rss.max <= t.rssBytes),
-      'join → first pull, ms': r.joinToPullMs.toFixed(0),
-      [`≤ ${t.joinToPullMs}`]: met(r.joinToPullMs <= t.joinToPullMs)
+      [`join → first pull p50 / max (${JOINS} joins), ms`]: `${join.p50.toFixed(0)} / ${join.max.toFixed(0)}`,
+      [`p50 ≤ ${t.joinToPullMs}`]: met(r.joinToPullMs.length === JOINS && join.p50 <= t.joinToPullMs)
     }
   })))
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
