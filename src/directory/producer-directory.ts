@@ -108,6 +108,9 @@ const RETRY_LAST_MS = 120_000
  */
 const FEW_PEERS = 3
 
+/** To whom records go: a home (answered with closer nodes), a home again, or a neighbour. */
+export type AnnounceAs = 'home' | 'refresh' | 'neighbour'
+
 /** A provider as a home reports it: its peer id and the addresses the home knows for it. */
 export interface ProviderInfo { peerId: string, multiaddrs: string[] }
 
@@ -117,8 +120,12 @@ export interface ProviderInfo { peerId: string, multiaddrs: string[] }
  * differ while routing tables fill, and one more round then reaches the real homes.
  */
 export interface DirectoryMessenger {
-  /** `neighbour`: to a node this one is connected to, not as a home (answered without closer nodes). */
-  announce: (peerId: string, producerIds: string[], withdrawn: string[], neighbour: boolean) => Promise<{ closer: ProviderInfo[] }>
+  /**
+   * `neighbour`: to a node this one is connected to, not as a home; `refresh`: to a home,
+   * records it may hold already (re-announcements, a hand-off to a peer that connects). Both
+   * are answered without closer nodes.
+   */
+  announce: (peerId: string, producerIds: string[], withdrawn: string[], as: AnnounceAs) => Promise<{ closer: ProviderInfo[] }>
   /** `forward`: the receiver may ask the holders it is connected to on the sender's behalf. */
   locate: (peerId: string, producerId: string, waitMs: number, forward: boolean) => Promise<{ providers: ProviderInfo[], closer: ProviderInfo[] }>
 }
@@ -396,7 +403,8 @@ export class ProducerDirectory {
         }
       }
     }
-    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove)))
+    // The homes' closer nodes are for the waves of a first announcement (announce()).
+    await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove, 'refresh')))
   }
 
   /**
@@ -432,7 +440,7 @@ export class ProducerDirectory {
       }
     }
     await Promise.all([...byPeer].map(async ([peerId, { add, remove }]) => {
-      if (add.length > 0 || remove.length > 0) await this.sendTo(peerId, add, remove, true)
+      if (add.length > 0 || remove.length > 0) await this.sendTo(peerId, add, remove, 'neighbour')
     }))
   }
 
@@ -448,10 +456,10 @@ export class ProducerDirectory {
   }
 
   /**
-   * Records (and withdrawals) to one home, or `neighbour` (not as a home), in messages of
-   * at most MAX_ANNOUNCED ids. `ok`: every message answered.
+   * Records (and withdrawals) to one home, or a neighbour (`as`), in messages of at most
+   * MAX_ANNOUNCED ids. `ok`: every message answered.
    */
-  private async sendTo (home: string, add: string[], remove: string[], neighbour = false): Promise<{ ok: boolean, closer: ProviderInfo[] }> {
+  private async sendTo (home: string, add: string[], remove: string[], as: AnnounceAs = 'home'): Promise<{ ok: boolean, closer: ProviderInfo[] }> {
     if (home === this.host.peerId.toString()) {
       this.homeRecords.store(home, add, remove)
       return { ok: true, closer: [] }
@@ -459,7 +467,7 @@ export class ProducerDirectory {
     const closer: ProviderInfo[] = []
     let ok = true
     for (let i = 0; i < Math.max(add.length, remove.length); i += MAX_ANNOUNCED) {
-      await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED), neighbour)
+      await this.messenger.announce(home, add.slice(i, i + MAX_ANNOUNCED), remove.slice(i, i + MAX_ANNOUNCED), as)
         .then((answer) => closer.push(...answer.closer), (err: Error) => {
           ok = false
           this.unreachable(home)

@@ -193,8 +193,8 @@ export class SwarmNode extends SafeEmitter {
       providerValidityMs: timeouts.providerValidity,
       onError: report,
       messenger: {
-        announce: async (peerId, producerIds, withdrawn, neighbour) => {
-          const answer = await send(peerId, { type: 'announce', producerIds, withdrawn, ...(neighbour ? { neighbour } : {}) })
+        announce: async (peerId, producerIds, withdrawn, as) => {
+          const answer = await send(peerId, { type: 'announce', producerIds, withdrawn, ...(as === 'home' ? {} : { [as]: true }) })
           return { closer: answer.type === 'closer' ? answer.closer : [] }
         },
         locate: async (peerId, producerId, waitMs, forward) => {

@@ -87,9 +87,11 @@ export interface ClosePipeRequest { type: 'close-pipe', pipeId: string }
  * To a home of the producers (one of the nodes closest to their DHT keys): the sender
  * provides `producerIds` (records kept for the provider validity unless announced again)
  * and no longer provides `withdrawn`. Answered `ok`, or `closer` for one producer. With
- * `neighbour`, to a node the sender is connected to, not as a home: answered `ok`.
+ * `neighbour`, to a node the sender is connected to, not as a home: answered `ok`. With
+ * `refresh`, records the home may hold already (a re-announcement, a hand-off to a peer
+ * that connects), whose sender reads no closer nodes: answered `ok`.
  */
-export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[], neighbour?: boolean }
+export interface AnnounceRequest { type: 'announce', producerIds: string[], withdrawn: string[], neighbour?: boolean, refresh?: boolean }
 /**
  * To a home: who provides `producerId`? When it knows none yet, the home waits up to
  * `waitMs` for an announcement before it answers (`providers`, possibly empty). With
@@ -421,7 +423,8 @@ function requestOf (m: Json): Request {
         type: 'announce',
         producerIds: list(m.producerIds, MAX_ANNOUNCED_IDS, 'producerIds', id),
         withdrawn: list(m.withdrawn ?? [], MAX_ANNOUNCED_IDS, 'withdrawn', id),
-        ...(optionalBoolean(m.neighbour, 'neighbour') ? { neighbour: true } : {})
+        ...(optionalBoolean(m.neighbour, 'neighbour') ? { neighbour: true } : {}),
+        ...(optionalBoolean(m.refresh, 'refresh') ? { refresh: true } : {})
       }
     case 'tree':
       return { type: 'tree', producerId: id(m.producerId, 'producerId') }

@@ -21,6 +21,7 @@ describe('protocol messages', () => {
       { type: 'move', producerId: 'x' },
       { type: 'announce', producerIds: ['x', 'y'], withdrawn: ['z'] },
       { type: 'announce', producerIds: ['x'], withdrawn: [], neighbour: true },
+      { type: 'announce', producerIds: ['x'], withdrawn: [], refresh: true },
       { type: 'locate', producerId: 'x', waitMs: 1000 },
       { type: 'locate', producerId: 'x', waitMs: 0, forward: true }
     ]
@@ -50,6 +51,7 @@ describe('protocol messages', () => {
     ['an announce of too many ids', { type: 'announce', producerIds: Array(257).fill('x'), withdrawn: [] }, 'bad-message'],
     ['an announce with a bad id', { type: 'announce', producerIds: ['a/b'], withdrawn: [] }, 'bad-message'],
     ['an announce with a neighbour that is not a boolean', { type: 'announce', producerIds: ['x'], withdrawn: [], neighbour: 1 }, 'bad-message'],
+    ['an announce with a refresh that is not a boolean', { type: 'announce', producerIds: ['x'], withdrawn: [], refresh: 'yes' }, 'bad-message'],
     ['a locate that waits too long', { type: 'locate', producerId: 'x', waitMs: 60_000 }, 'bad-message'],
     ['a locate with no wait', { type: 'locate', producerId: 'x' }, 'bad-message'],
     ['a locate with a forward that is not a boolean', { type: 'locate', producerId: 'x', waitMs: 0, forward: 'yes' }, 'bad-message'],

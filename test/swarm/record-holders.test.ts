@@ -82,16 +82,41 @@ describe('records of a producer', function () {
     await directoryOf(announcer).withdraw(producerId)
   })
 
-  it('a neighbour\'s announce is stored and answered ok, without the closer nodes a home\'s gets', async () => {
+  it('a neighbour\'s announce and a refresh are stored and answered ok, without the closer nodes a home\'s gets', async () => {
     const [from, to] = nodes as [SwarmNode, SwarmNode]
     const producerId = randomUUID()
-    const announce = async (neighbour: boolean): Promise<string> =>
-      (await request(from.libp2p, to.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'announce', producerIds: [producerId], withdrawn: [], ...(neighbour ? { neighbour } : {}) }, 5000)).type
-    assert.equal(await announce(false), 'closer')
-    assert.equal(await announce(true), 'ok')
+    const announce = async (as?: 'neighbour' | 'refresh'): Promise<string> =>
+      (await request(from.libp2p, to.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'announce', producerIds: [producerId], withdrawn: [], ...(as === undefined ? {} : { [as]: true }) }, 5000)).type
+    assert.equal(await announce(), 'closer')
+    assert.equal(await announce('refresh'), 'ok')
+    assert.ok(holds(to, producerId, from))
+    assert.equal(await announce('neighbour'), 'ok')
     assert.ok(holds(to, producerId, from))
     await request(from.libp2p, to.peerId, pipeProtocolId('/mediasoup-swarm'), { type: 'announce', producerIds: [], withdrawn: [producerId], neighbour: true }, 5000)
     assert.ok(!holds(to, producerId, from))
+  })
+
+  it('re-announcements keep the homes\' records alive without asking them for closer nodes', async () => {
+    const announcer = nodes[3]!
+    const producerId = randomUUID()
+    const homes = (await byDistance(announcer, producerId)).slice(0, HOMES).filter((node) => node !== announcer)
+    await directoryOf(announcer).announce(producerId)
+    let closerAsked = 0
+    const restore = homes.map((home) => {
+      const directory = directoryOf(home)
+      const closerPeers = directory.closerPeers.bind(directory)
+      directory.closerPeers = async (...args) => { closerAsked++; return await closerPeers(...args) }
+      return () => { directory.closerPeers = closerPeers }
+    })
+    try {
+      await sleep(VALIDITY_MS * 2)
+      // Past the validity of the first announcement: the re-announcements arrived.
+      for (const home of homes) assert.ok(holds(home, producerId, announcer), `home ${nodes.indexOf(home)} lost the record`)
+      assert.equal(closerAsked, 0, 'homes computed closer nodes for re-announcements')
+    } finally {
+      for (const undo of restore) undo()
+      await directoryOf(announcer).withdraw(producerId)
+    }
   })
 
   // A requester connected to no holder asks a node it is connected to, which asks the
