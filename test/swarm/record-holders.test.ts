@@ -96,29 +96,6 @@ describe('records of a producer', function () {
     assert.ok(!holds(to, producerId, from))
   })
 
-  it('re-announcements keep the homes\' records alive without asking them for closer nodes', async () => {
-    const announcer = nodes[3]!
-    const producerId = randomUUID()
-    const homes = (await byDistance(announcer, producerId)).slice(0, HOMES).filter((node) => node !== announcer)
-    await directoryOf(announcer).announce(producerId)
-    let closerAsked = 0
-    const restore = homes.map((home) => {
-      const directory = directoryOf(home)
-      const closerPeers = directory.closerPeers.bind(directory)
-      directory.closerPeers = async (...args) => { closerAsked++; return await closerPeers(...args) }
-      return () => { directory.closerPeers = closerPeers }
-    })
-    try {
-      await sleep(VALIDITY_MS * 2)
-      // Past the validity of the first announcement: the re-announcements arrived.
-      for (const home of homes) assert.ok(holds(home, producerId, announcer), `home ${nodes.indexOf(home)} lost the record`)
-      assert.equal(closerAsked, 0, 'homes computed closer nodes for re-announcements')
-    } finally {
-      for (const undo of restore) undo()
-      await directoryOf(announcer).withdraw(producerId)
-    }
-  })
-
   // A requester connected to no holder asks a node it is connected to, which asks the
   // holders it is connected to: no dial, one hop more.
   it('a node without the record answers a forwarding locate with what the holders it is connected to name', async () => {
@@ -143,5 +120,28 @@ describe('records of a producer', function () {
     assert.deepEqual(forwarded.providers, [announcer.peerId])
     assert.deepEqual(forwarded.closer, [])
     await directoryOf(announcer).withdraw(producerId)
+  })
+
+  it('re-announcements keep the homes\' records alive without asking them for closer nodes', async () => {
+    const announcer = nodes[3]!
+    const producerId = randomUUID()
+    const homes = (await byDistance(announcer, producerId)).slice(0, HOMES).filter((node) => node !== announcer)
+    await directoryOf(announcer).announce(producerId)
+    let closerAsked = 0
+    const restore = homes.map((home) => {
+      const directory = directoryOf(home)
+      const closerPeers = directory.closerPeers.bind(directory)
+      directory.closerPeers = async (...args) => { closerAsked++; return await closerPeers(...args) }
+      return () => { directory.closerPeers = closerPeers }
+    })
+    try {
+      await sleep(VALIDITY_MS * 2)
+      // Past the validity of the first announcement: the re-announcements arrived.
+      for (const home of homes) assert.ok(holds(home, producerId, announcer), `home ${nodes.indexOf(home)} lost the record`)
+      assert.equal(closerAsked, 0, 'homes computed closer nodes for re-announcements')
+    } finally {
+      for (const undo of restore) undo()
+      await directoryOf(announcer).withdraw(producerId)
+    }
   })
 })
