@@ -3,6 +3,7 @@
 // frozen process would, and counts what reached the peer.
 import assert from 'node:assert/strict'
 import type { SwarmNode } from '../../src/index.js'
+import type { Connection } from '@libp2p/interface'
 
 /** Yamux's SYN flag: set on a ping frame that asks for an answer (cleared on the answer). */
 const YAMUX_SYN = 1
@@ -18,6 +19,8 @@ export interface PingsSeen {
   late: number[]
   /** Those answered at once. */
   answered: number[]
+  /** Connections with the peer patched so far (those open at the call, then any opened later). */
+  connections: number
 }
 
 /**
@@ -26,11 +29,10 @@ export interface PingsSeen {
  * Returns what it saw, so a test knows the pings really reached it.
  */
 export function answerPings (node: SwarmNode, from: SwarmNode, answerAfter: (n: number) => number | undefined): PingsSeen {
-  const seen: PingsSeen = { unanswered: [], late: [], answered: [] }
+  const seen: PingsSeen = { unanswered: [], late: [], answered: [], connections: 0 }
   let count = 0
-  const connections = node.libp2p.getConnections(from.libp2p.peerId)
-  assert.ok(connections.length > 0, 'connected')
-  for (const connection of connections) {
+  const patch = (connection: Connection): void => {
+    seen.connections++
     const muxer = (connection as unknown as { muxer: PatchableMuxer }).muxer
     const handlePing = muxer.handlePing.bind(muxer)
     muxer.handlePing = (header) => {
@@ -51,5 +53,12 @@ export function answerPings (node: SwarmNode, from: SwarmNode, answerAfter: (n: 
       }
     }
   }
+  const connections = node.libp2p.getConnections(from.libp2p.peerId)
+  assert.ok(connections.length > 0, 'connected')
+  for (const connection of connections) patch(connection)
+  // A connection opened later (a redial) answers as the first did: the test's frozen peer stays frozen.
+  node.libp2p.addEventListener('connection:open', (event) => {
+    if (event.detail.remotePeer.equals(from.libp2p.peerId)) patch(event.detail)
+  })
   return seen
 }

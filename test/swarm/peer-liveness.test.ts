@@ -145,7 +145,11 @@ describe('peer liveness (ping every timeouts.ping)', function () {
     await waitConnected(nodes)
     const pings = answerPings(b, a, () => undefined)
     const frozenAt = performance.now()
-    await waitFor(() => !a.peers.includes(b.peerId), { what: 'B given up', timeoutMs: PING_MS * 3 + 2000 })
+    await waitFor(() => !a.peers.includes(b.peerId), {
+      what: 'B given up',
+      timeoutMs: PING_MS * 3 + 2000,
+      progress: () => `pings unanswered ${pings.unanswered.length}, answered ${pings.answered.length}; B's connections patched ${pings.connections}, A's open ${a.libp2p.getConnections(b.libp2p.peerId).length}`
+    })
     const tookMs = performance.now() - frozenAt
     // Given up for a ping it left unanswered (two failed waits for it), not for something else.
     assert.ok(pings.unanswered.length >= 1, `unanswered pings: ${pings.unanswered.length}`)
