@@ -18,13 +18,16 @@ const MAIN = path.join(ROOT, 'dist/cli/main.js')
 /** Node.js process + its one worker, resident (issue 10). */
 const TARGET_MB = 80
 const PEERS = 5
-/** Idle means: at least this long after the start line (V8's memory reducer ran 20-40 s after it)… */
-const MIN_IDLE_MS = 45_000
+/**
+ * Idle means: at least this long after the start line (V8's memory-reducing GCs ran 20 s
+ * to 106 s after it; a node runs for days, so its idle memory is what they leave)…
+ */
+const MIN_IDLE_MS = 120_000
 /** …and the node's RSS moved less than STEADY_MB over the last STEADY_MS… */
 const STEADY_MS = 10_000
 const STEADY_MB = 0.5
 /** …or this long after the start line, whichever comes first. */
-const MAX_IDLE_MS = 90_000
+const MAX_IDLE_MS = 150_000
 /** Starts timed per binary (median): spawn → start line. */
 const STARTS = 5
 const START_LINE = /started: peer=\S+ multiaddrs=(\S+) http=(\S+)/

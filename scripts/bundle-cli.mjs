@@ -8,8 +8,10 @@
 // which finds its worker binary relative to itself, prom-client, debug, ws…) stay imports
 // of node_modules, loaded by Node.js itself.
 // The library (dist/index.js) is not bundled.
+import { Buffer } from 'node:buffer'
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -96,6 +98,57 @@ const noiseWithoutWasm = {
   }
 }
 
+/**
+ * kad-dht makes the random keys of its routing-table refresh with a table of 65 536
+ * numbers, a 480 KB module: V8 would keep its source text and the array (≈ 0.9 MB resident)
+ * for the life of the process, for a few look-ups per refresh. In the bundle the table is
+ * a 256 KB file (uint32, little-endian) beside the chunk that reads it, 4 bytes a look-up.
+ */
+const PREFIXES_MARKER = '__kadPrefixesFile'
+const PREFIXES_FILE = 'kad-prefixes.bin'
+/** The refresh.js bundled, whose sibling module holds the table. */
+let refreshModule
+const kadPrefixFile = {
+  name: 'kad-prefix-file',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]@libp2p[\\/]kad-dht[\\/]dist[\\/]src[\\/]routing-table[\\/]refresh\.js$/ }, async (args) => {
+      refreshModule = args.path
+      let contents = await fs.promises.readFile(args.path, 'utf8')
+      const edits = [
+        [/^import GENERATED_PREFIXES from "\.\/generated-prefix-list\.js";\n/m, ''],
+        [/GENERATED_PREFIXES\[targetPrefix\]/, '__kadPrefix(targetPrefix)']
+      ]
+      for (const [pattern, replacement] of edits) {
+        if (!pattern.test(contents)) throw new Error(`${args.path}: ${pattern} not found (a new version of @libp2p/kad-dht?)`)
+        contents = contents.replace(pattern, replacement)
+      }
+      if (contents.includes('GENERATED_PREFIXES')) throw new Error(`${args.path}: a use of the prefix table is left`)
+      const reader = `import { closeSync as __closeSync, openSync as __openSync, readSync as __readSync } from 'node:fs';
+const ${PREFIXES_MARKER} = new URL('./${PREFIXES_FILE}', import.meta.url);
+function __kadPrefix (index) {
+  const bytes = Buffer.alloc(4);
+  const fd = __openSync(${PREFIXES_MARKER}, 'r');
+  try { __readSync(fd, bytes, 0, 4, index * 4); } finally { __closeSync(fd); }
+  return bytes.readUInt32LE(0);
+}
+`
+      return { contents: reader + contents, loader: 'js' }
+    })
+  }
+}
+
+/** Writes kad-dht's prefix table beside the one output file that reads it (kadPrefixFile). */
+async function writePrefixFile (dir) {
+  const files = fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f))
+  const readers = files.filter((f) => fs.readFileSync(f, 'utf8').includes(PREFIXES_MARKER))
+  if (readers.length !== 1) throw new Error(`${readers.length} bundle files read ${PREFIXES_FILE}, expected 1`)
+  const { default: prefixes } = await import(pathToFileURL(path.join(path.dirname(refreshModule), 'generated-prefix-list.js')).href)
+  if (prefixes.length !== 65536) throw new Error(`kad-dht's prefix table has ${prefixes.length} entries, expected 65536`)
+  const table = Buffer.alloc(prefixes.length * 4)
+  prefixes.forEach((prefix, i) => table.writeUInt32LE(prefix, i * 4))
+  fs.writeFileSync(path.join(path.dirname(readers[0]), PREFIXES_FILE), table)
+}
+
 fs.rmSync(path.join(OUT, CHUNKS), { recursive: true, force: true })
 const tmp = path.join(OUT, '.bundle-tmp')
 fs.rmSync(tmp, { recursive: true, force: true })
@@ -114,7 +167,7 @@ await esbuild.build({
   minifySyntax: true,
   sourcemap: true,
   sourcesContent: false,
-  plugins: [commonJsExternal, codeUnitCompare, noiseWithoutWasm],
+  plugins: [commonJsExternal, codeUnitCompare, noiseWithoutWasm, kadPrefixFile],
   // For the CommonJS code in the bundle: its require() of Node.js modules.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning'
@@ -124,4 +177,5 @@ fs.renameSync(path.join(tmp, CHUNKS), path.join(OUT, CHUNKS))
 fs.renameSync(path.join(tmp, 'main.js'), ENTRY)
 fs.renameSync(path.join(tmp, 'main.js.map'), `${ENTRY}.map`)
 fs.rmSync(tmp, { recursive: true })
+await writePrefixFile(OUT)
 fs.chmodSync(ENTRY, 0o755)

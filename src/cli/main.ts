@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=1 --v8-pool-size=1
 import '../platform/promise-with-resolvers.js'
 // The swarm node binary: `mediasoup-swarm start|keygen|psk|token` (docs/cli.md). A mistake of the
 // user (flag, value, file, address, port) is one line on stderr and exit code 2; SIGINT or

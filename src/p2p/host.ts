@@ -4,7 +4,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { yamuxHalfWindowUpdates } from './yamux-window.js'
@@ -103,7 +102,9 @@ export async function createHost (init: HostInit): Promise<Host> {
     // keep-alive is 4 packets per connection per 30 s, a tenth of the idle traffic at 25 nodes.
     // Window updates at half the window (yamux-window.ts says why).
     streamMuxers: [yamuxHalfWindowUpdates({ enableKeepAlive: false })],
-    connectionProtector: init.swarmKey === undefined ? undefined : preSharedKey({ psk: init.swarmKey }),
+    // Loaded for a private swarm only: it compiles xsalsa20's WebAssembly, ≈ 1.3 MB of
+    // every node's memory otherwise.
+    connectionProtector: init.swarmKey === undefined ? undefined : (await import('@libp2p/pnet')).preSharedKey({ psk: init.swarmKey }),
     // Liveness and RTTs are the PeerMonitor's (peer-monitor.ts says why).
     connectionMonitor: { enabled: false },
     // Redialling is the BootstrapKeeper's: libp2p's own reconnect queue (for peers the DHT
@@ -144,6 +145,8 @@ export async function createHost (init: HostInit): Promise<Host> {
     }
   })
   // kad-dht has no option for its table refresh period (5 min); its field is set instead.
+  // kad-dht 16.4.5 never runs that refresh (its RoutingTableRefresh has no start(), so the
+  // start() of kad-dht skips its afterStart): the period holds for a version that does.
   const refresh = (host.services.dht as unknown as { routingTableRefresh?: { refreshInterval?: number } }).routingTableRefresh
   if (refresh?.refreshInterval !== undefined) refresh.refreshInterval = DHT_UPKEEP_INTERVAL_MS
   // libp2p's own limit refuses every inbound connection once reached: it is set higher, and

@@ -1,7 +1,8 @@
 // Pre-shared swarm key (libp2p private network): only nodes holding the same key can
-// connect. Standard `/key/swarm/psk/1.0.0/` text file, as made by @libp2p/pnet.
+// connect. Standard `/key/swarm/psk/1.0.0/` text file, as made by @libp2p/pnet's
+// generateKey (written here so that a node without a swarm key never loads pnet).
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import { generateKey } from '@libp2p/pnet'
 import { KeyFileError } from '../errors.js'
 
 export async function loadSwarmKey (file: string): Promise<Uint8Array> {
@@ -20,7 +21,5 @@ export async function loadSwarmKey (file: string): Promise<Uint8Array> {
 
 /** A new swarm key in the standard text format. */
 export function createSwarmKey (): Uint8Array {
-  const key = new Uint8Array(95)
-  generateKey(key)
-  return key
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}`)
 }

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { waitFor } from '../harness/index.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -103,6 +103,18 @@ describe('the package installed from its tarball with production dependencies on
     } finally {
       child.kill('SIGKILL')
     }
+  })
+
+  it('the bundle carries kad-dht\'s prefix table as a file beside the one chunk that reads it, entry for entry as kad-dht has it', async () => {
+    const cli = path.join(app, 'node_modules/mediasoup-swarm/dist/cli')
+    const readers = (fs.readdirSync(cli, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.js') && fs.readFileSync(path.join(cli, f), 'utf8').includes('__kadPrefixesFile=new URL("./kad-prefixes.bin",import.meta.url)'))
+    assert.equal(readers.length, 1, `chunks reading the table: ${readers.join(', ')}`)
+    const table = fs.readFileSync(path.join(cli, path.dirname(readers[0]!), 'kad-prefixes.bin'))
+    const kadDht = path.join(ROOT, 'node_modules/@libp2p/kad-dht/dist/src/routing-table/generated-prefix-list.js')
+    const { default: prefixes } = await import(pathToFileURL(kadDht).href) as { default: number[] }
+    assert.equal(table.length, prefixes.length * 4)
+    assert.ok(prefixes.every((prefix, i) => table.readUInt32LE(i * 4) === prefix), 'every entry as kad-dht has it')
   })
 
   it('ships the browser helper as mediasoup-swarm/client: an ES module and its type declarations', () => {
