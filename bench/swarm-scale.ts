@@ -142,11 +142,13 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const startSeconds = (performance.now() - started) / 1000
     await sleep(SETTLE_MS)
 
-    const pull = async (requester: RemoteNode, producerId: string, into: number[]): Promise<void> => {
+    // A failure says which pulls fail (old, fresh or a newcomer's) and after how long.
+    const pull = async (requester: RemoteNode, producerId: string, into: number[], kind: 'old' | 'fresh' | 'join'): Promise<void> => {
+      const p0 = performance.now()
       try {
         into.push(await requester.request('pull', { producerId }, 10_000))
       } catch (err) {
-        failed.push((err as Error).message.slice(0, 160))
+        failed.push(`${kind} producer, after ${Math.round(performance.now() - p0)} ms: ${(err as Error).message.slice(0, 160)}`)
       }
     }
     // Producers made ≥ 2 s before their pull.
@@ -157,14 +159,14 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     }
     await sleep(OLD_PRODUCERS_AGE_MS)
     const oldSamples: number[] = []
-    for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, oldSamples)
+    for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, oldSamples, 'old')
     // Producers made 100 ms before their pull (a participant joins and is watched at once).
     const freshSamples: number[] = []
     for (let i = 0; i < PULLS; i++) {
       const origin = pick(nodes)
       const { producerId } = await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
       await sleep(FRESH_PRODUCER_AGE_MS)
-      await pull(pick(nodes, origin), producerId, freshSamples)
+      await pull(pick(nodes, origin), producerId, freshSamples, 'fresh')
     }
 
     // At rest: the benchmark's producers and copies closed, each node with LIVE_PRODUCERS of
@@ -204,7 +206,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       const j0 = performance.now()
       await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
       const joinSamples: number[] = []
-      await pull(newcomer, pick(live), joinSamples)
+      await pull(newcomer, pick(live), joinSamples, 'join')
       if (joinSamples.length === 1) joinToPullMs.push(performance.now() - j0)
     }
     // Last, so that the numbers above are those of the DHT design alone.
