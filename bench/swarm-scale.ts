@@ -48,9 +48,10 @@ const IDLE_WINDOW_MS = 60_000
  * DHT walks timed after the window to price what a window of 60 s misses: each original's
  * DHT record, put 5 min after it is made (timeouts.dhtProvideDelay) and again every half of
  * timeouts.dhtRecordValidity (a walk and ≈ 20 stores), and kad-dht's upkeep every
- * DHT_UPKEEP_INTERVAL_MS (a walk to the node's own id and one per common-prefix length of
- * its table, ≈ log2 N + 1). Their bytes per walk, spread over those intervals, are added to
- * the idle traffic.
+ * DHT_UPKEEP_INTERVAL_MS: a walk to the node's own id, and one per common-prefix length of
+ * its table (≈ log2 N + 1) where kad-dht runs its table refresh (16.4.5 never does: the
+ * nodes report it, NodeCounts.dhtTableRefreshRuns). Their bytes per walk, spread over those
+ * intervals, are added to the idle traffic.
  */
 const PRICED_WALKS = 10
 /** Newcomers that join the swarm at rest, one after the other, each pulling at once. */
@@ -111,6 +112,9 @@ interface ScaleResult {
   idleBytesPerSecond: number
   /** Bytes of one DHT walk with its stores (provide) on the swarm; re-provides and kad-dht upkeep per node per second, amortized. */
   bytesPerWalk: number
+  /** Bytes of one DHT find walk; kad-dht's upkeep walks per DHT_UPKEEP_INTERVAL_MS, priced at that. */
+  bytesPerFindWalk: number
+  upkeepWalks: number
   reprovideBytesPerSecond: number
   /** CPU per node during the idle window, % of one core. */
   idleCpu: number[]
@@ -193,9 +197,11 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     }
     const bytesPerWalk = await walksBytes('dhtProvide', 'priced-walk')
     const bytesPerFindWalk = await walksBytes('dhtFind', 'priced-find')
-    const reprovideBytesPerSecond = bytesPerWalk * LIVE_PRODUCERS / (DEFAULT_TIMEOUTS.dhtRecordValidity / 2 / 1000) +
-      bytesPerFindWalk * (2 + Math.ceil(Math.log2(n))) / (DHT_UPKEEP_INTERVAL_MS / 1000)
     const counts: NodeCounts[] = await Promise.all(nodes.map(async (node) => await node.request('counts', {})))
+    // The table refresh's walks count only where kad-dht runs it (16.4.5 does not).
+    const upkeepWalks = 1 + (counts.some((c) => c.dhtTableRefreshRuns) ? 1 + Math.ceil(Math.log2(n)) : 0)
+    const reprovideBytesPerSecond = bytesPerWalk * LIVE_PRODUCERS / (DEFAULT_TIMEOUTS.dhtRecordValidity / 2 / 1000) +
+      bytesPerFindWalk * upkeepWalks / (DHT_UPKEEP_INTERVAL_MS / 1000)
 
     // Newcomers join, one after the other, each through a random node of the swarm, and
     // pull a producer at once; a failed pull counts among the failures.
@@ -220,6 +226,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       failed,
       idleBytesPerSecond,
       bytesPerWalk,
+      bytesPerFindWalk,
+      upkeepWalks,
       reprovideBytesPerSecond,
       idleCpu,
       connections: counts.map((c) => c.connections),
@@ -264,7 +272,7 @@ export function printScale (results: ScaleResult[]): void {
       nodes: r.n,
       'start, s': r.startSeconds.toFixed(1),
       'idle control traffic per node, B/s': r.idleBytesPerSecond.toFixed(0),
-      '+ DHT re-provides and upkeep (a provide, B), amortized': `${r.reprovideBytesPerSecond.toFixed(0)} (${(r.bytesPerWalk / 1024).toFixed(1)} KiB)`,
+      '+ DHT re-provides and upkeep (a provide; a find × upkeep walks), amortized': `${r.reprovideBytesPerSecond.toFixed(0)} (${(r.bytesPerWalk / 1024).toFixed(1)} KiB; ${(r.bytesPerFindWalk / 1024).toFixed(1)} KiB × ${r.upkeepWalks})`,
       [`sum ≤ ${t.idleBytesPerSecond}`]: met(idle <= t.idleBytesPerSecond),
       'idle CPU per node p50 / max, %': `${cpu.p50.toFixed(2)} / ${cpu.max.toFixed(2)}`,
       'connections per node p50 / max': `${conns.p50} / ${conns.max}`,

@@ -277,6 +277,7 @@ const handlers: Handlers = {
   async counts () {
     const { node } = started()
     const memory = process.memoryUsage()
+    const refresh = (node.libp2p.services as { dht?: { routingTableRefresh?: { refreshTimeoutId?: unknown, commonPrefixLengthRefreshedAt?: unknown[] } } }).dht?.routingTableRefresh
     return {
       peers: node.peers.length,
       pipes: node.pipeStats,
@@ -287,6 +288,7 @@ const handlers: Handlers = {
       rssBytes: memory.rss,
       workerRssBytes: node.workers().reduce((n, w) => n + residentBytes(w.pid), 0),
       connections: node.libp2p.getConnections().length,
+      dhtTableRefreshRuns: refresh?.refreshTimeoutId != null || (refresh?.commonPrefixLengthRefreshedAt?.length ?? 0) > 0,
       errors: [...errors]
     }
   },
