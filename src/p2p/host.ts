@@ -60,7 +60,8 @@ const DHT_ALPHA = 3
 export const DHT_K = 8
 /**
  * kad-dht's upkeep walks: a look-up of the node's own id, and one per common-prefix length
- * of its routing table (≈ log2 N + 1) to refresh it, each every 5 min by default. A walk
+ * of its routing table (≈ log2 N + 1) to refresh it (which 16.4.5 never runs: see
+ * createHost), each every 5 min by default. A walk
  * is ≈ 40 messages and some dials (45-120 KiB on the wire at N = 10-25): at N = 50 that
  * default alone is ≈ 2 KB/s per node. Every 30 min instead: the table also learns from
  * every connection and every walk that passes (docs/benchmarks.md, section 6).
