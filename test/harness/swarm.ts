@@ -1,4 +1,5 @@
 // Starts real swarm nodes on 127.0.0.1 for tests and benchmarks.
+import { multiaddr } from '@multiformats/multiaddr'
 import { createSwarmNode } from '../../src/index.js'
 import type { SwarmNode, SwarmNodeOptions } from '../../src/index.js'
 
@@ -30,6 +31,16 @@ export async function waitConnected (nodes: SwarmNode[], timeoutMs = 5000, minPe
     if (Date.now() > deadline) throw new Error(`swarm not connected after ${timeoutMs} ms: ${nodes.map((n) => n.peers.length).join(',')}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+/**
+ * Connects every node to every other and waits until each sees all the others: a test
+ * whose records or views depend on who is connected to whom then does not depend on the
+ * connections the DHT happened to open (a connection opened later hands over records).
+ */
+export async function connectAll (nodes: SwarmNode[], timeoutMs = 10_000): Promise<void> {
+  for (const a of nodes) for (const b of nodes) if (a !== b) await a.libp2p.dial(multiaddr(b.multiaddrs[0]!))
+  await waitConnected(nodes, timeoutMs, nodes.length - 1)
 }
 
 export async function stopAll (nodes: SwarmNode[]): Promise<void> {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { multiaddr } from '@multiformats/multiaddr'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
-import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import { connectAll, startChain, stopAll } from '../harness/swarm.js'
 import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
 import type { SwarmNode } from '../../src/index.js'
 
@@ -21,8 +20,7 @@ describe('locate of a producer with no record yet', function () {
   before(async () => {
     nodes = await startChain(5)
     // Every node knows every other: each node's view of the homes is then the true one.
-    for (const a of nodes) for (const b of nodes) if (a !== b) await a.libp2p.dial(multiaddr(b.multiaddrs[0]!))
-    await waitConnected(nodes, 10_000, 4)
+    await connectAll(nodes)
   })
 
   after(async () => { await stopAll(nodes) })

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { HOMES, LOOKUP_HOMES } from '../../src/directory/producer-directory.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
-import { startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import { connectAll, startChain, stopAll } from '../harness/swarm.js'
 import { sleep, waitFor } from '../harness/wait.js'
 import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
 import type { PeerGate } from '../../src/p2p/peer-gate.js'
@@ -28,8 +27,7 @@ describe('records of a producer', function () {
 
   before(async () => {
     nodes = await startChain(8, { timeouts: { providerValidity: VALIDITY_MS } })
-    for (const a of nodes) for (const b of nodes) if (a !== b) await a.libp2p.dial(multiaddr(b.multiaddrs[0]!))
-    await waitConnected(nodes, 10_000, nodes.length - 1)
+    await connectAll(nodes)
   })
 
   after(async () => { await stopAll(nodes) })

@@ -7,7 +7,7 @@ import { request } from '../../src/protocol/rpc.js'
 import { producerKey } from '../../src/directory/producer-directory.js'
 import type { ProducerDirectory } from '../../src/directory/producer-directory.js'
 import { createRtpSink, createRtpSource, waitFor } from '../harness/index.js'
-import { mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
+import { connectAll, mediaCodecs, startChain, stopAll, waitConnected } from '../harness/swarm.js'
 import type { SwarmNode } from '../../src/index.js'
 import type { RtpSource } from '../harness/index.js'
 
@@ -83,11 +83,15 @@ describe('stale provider records, dead peers and late answers', function () {
     }, { what: "D's lookup to yield A, then B", timeoutMs: 10_000, progress: () => `[${found.join(', ')}] with A ${a.peerId}, B ${b.peerId}` })
   }
 
-  /** Four connected nodes: A and B will provide the producer, D will pull it. */
+  /**
+   * Four nodes, each connected to every other: A and B will provide the producer, D will
+   * pull it. Connected before anyone announces, so that D holds each provider's record from
+   * its announcement: a connection to B opened later would hand D B's record anew, newer than A's.
+   */
   async function fourNodes (): Promise<{ a: SwarmNode, b: SwarmNode, d: SwarmNode }> {
     nodes = await startChain(4)
     // Generous: set-up time is not what these tests measure.
-    await waitConnected(nodes, 15_000)
+    await connectAll(nodes, 15_000)
     const [a, b, , d] = nodes as [SwarmNode, SwarmNode, SwarmNode, SwarmNode]
     return { a, b, d }
   }
@@ -121,8 +125,8 @@ describe('stale provider records, dead peers and late answers', function () {
   it('skips a provider that is gone (stopped node) and pulls from the node that has it now', async () => {
     const { a, b, d } = await fourNodes()
     await announceOn(b)
-    // A announces after B (the newer record comes first), then stops without withdrawing.
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // A announces once D holds B's record (the newer record comes first), then stops without withdrawing.
+    await waitFor(async () => (await lookupUntil(d, b)).includes(b.peerId), { what: "B's record at D" })
     await announceOn(a)
     await waitStaleFirst(d, a, b)
     await a.stop()
