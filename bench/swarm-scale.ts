@@ -118,12 +118,20 @@ interface ScaleResult {
   reprovideBytesPerSecond: number
   /** CPU per node during the idle window, % of one core. */
   idleCpu: number[]
+  /** Connections opened during the idle window, per node per minute (each counted once). */
+  idleDialsPerMinute: number
   connections: number[]
   rss: number[]
   /** Newcomers' start → their first pull done, ms (a failed pull is not here: it is in `failed`). */
   joinToPullMs: number[]
   /** The central design's pulls on the same swarm, after everything else. */
   central?: CentralResult
+}
+
+/** Connections the nodes opened so far, summed (a connection counts at both of its ends). */
+async function openedConnections (nodes: RemoteNode[]): Promise<number> {
+  const counts: NodeCounts[] = await Promise.all(nodes.map(async (node) => await node.request('counts', {})))
+  return counts.reduce((sum, c) => sum + c.connectionsOpened, 0)
 }
 
 async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog): Promise<ScaleResult> {
@@ -179,6 +187,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const live: string[] = []
     for (const node of nodes) for (let i = 0; i < LIVE_PRODUCERS; i++) live.push((await node.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId)
     await sleep(IDLE_SETTLE_MS)
+    const opened0 = await openedConnections(nodes)
     const bytes0 = ns.loopbackBytes()
     const cpu0 = nodes.map((node) => cpuSeconds(node.pid!))
     const t0 = performance.now()
@@ -186,6 +195,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const windowSeconds = (performance.now() - t0) / 1000
     const idleBytesPerSecond = (ns.loopbackBytes() - bytes0) / windowSeconds / n
     const idleCpu = nodes.map((node, i) => 100 * (cpuSeconds(node.pid!) - cpu0[i]!) / windowSeconds)
+    // Both ends count a connection: half the sum is the connections the swarm opened.
+    const idleDialsPerMinute = ((await openedConnections(nodes)) - opened0) / 2 / n / (windowSeconds / 60)
     // The swarm's own idle traffic goes on during the walks: what it sends meanwhile (the
     // window's rate) is not the walks' (56 KB/s at N = 100, counted in full before).
     const walksBytes = async (command: 'dhtProvide' | 'dhtFind', name: string): Promise<number> => {
@@ -230,6 +241,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       upkeepWalks,
       reprovideBytesPerSecond,
       idleCpu,
+      idleDialsPerMinute,
       connections: counts.map((c) => c.connections),
       rss: counts.map((c) => c.rssBytes + c.workerRssBytes),
       joinToPullMs,
@@ -276,6 +288,7 @@ export function printScale (results: ScaleResult[]): void {
       [`sum ≤ ${t.idleBytesPerSecond}`]: met(idle <= t.idleBytesPerSecond),
       'idle CPU per node p50 / max, %': `${cpu.p50.toFixed(2)} / ${cpu.max.toFixed(2)}`,
       'connections per node p50 / max': `${conns.p50} / ${conns.max}`,
+      'opened at rest per node per min': r.idleDialsPerMinute.toFixed(2),
       'RSS node + worker p50 / max, MB': `${(rss.p50 / 2 ** 20).toFixed(0)} / ${(rss.max / 2 ** 20).toFixed(0)}`,
       '≤ 80 MB': met(rss.max <= t.rssBytes),
       [`join → first pull p50 / max (${JOINS} joins), ms`]: `${join.p50.toFixed(0)} / ${join.max.toFixed(0)}`,

@@ -183,8 +183,10 @@ export interface SwarmTimeouts {
   /**
    * Lifetime of an original producer's DHT provider record, re-provided every half of it.
    * Long because each re-provide is a DHT walk and about 8 stores (kad-dht's k), for every original,
-   * the largest idle cost at 25+ nodes; the DHT is only the fallback of lookups, and a
-   * stale record costs a requester one `not-found` answer. Default 1800000 (30 min).
+   * the largest idle cost at 25+ nodes, and one that grows with the share of the nodes a
+   * walk must dial; the DHT is only the fallback of lookups, and a stale record costs a
+   * requester one `not-found` answer. kad-dht's own default is 48 h, re-provided within its
+   * last 24 h. Default 7200000 (2 h: re-provided every hour).
    */
   dhtRecordValidity: number
   /**
@@ -220,7 +222,7 @@ export const DEFAULT_TIMEOUTS: SwarmTimeouts = {
   mediaSilence: 1000,
   livenessPing: 500,
   providerValidity: 120_000,
-  dhtRecordValidity: 1_800_000,
+  dhtRecordValidity: 7_200_000,
   dhtProvideDelay: 300_000,
   dial: 3000,
   announce: 10_000,

@@ -36,6 +36,8 @@ const held = new Map<string, { sink?: RtpSink, copy: ms.Producer }>()
 /** Watches: a sink consumed again on every restore; arrivals of the sinks closed so far (performance.now()). */
 const watches = new Map<string, { sink?: RtpSink, past: number[], events: CopyEvent[] }>()
 const errors: string[] = []
+/** Connections opened since the node started (either side dialled). */
+let connectionsOpened = 0
 process.on('unhandledRejection', (reason) => errors.push(`unhandled rejection: ${String(reason)}`))
 /** Redis clients (the central directory of bench/swarm-scale-redis.ts), connected, by URL. */
 const redisClients = new Map<string, Promise<Redis>>()
@@ -124,6 +126,7 @@ const handlers: Handlers = {
     if (node !== undefined) throw new Error('node already started')
     const n = await createSwarmNode(options)
     node = n
+    n.libp2p.addEventListener('connection:open', () => { connectionsOpened++ })
     n.on('error', (err) => send({ type: 'error-event', error: `${err.name}: ${err.message}` }))
     const event = (producerId: string, e: CopyEvent): void => { watches.get(producerId)?.events.push(e) }
     n.on('copyclosed', ({ producerId, router: r, reason }) => { if (r === router) event(producerId, { type: 'copyclosed', at: epochNow(), detail: reason }) })
@@ -288,6 +291,7 @@ const handlers: Handlers = {
       rssBytes: memory.rss,
       workerRssBytes: node.workers().reduce((n, w) => n + residentBytes(w.pid), 0),
       connections: node.libp2p.getConnections().length,
+      connectionsOpened,
       dhtTableRefreshRuns: refresh?.refreshTimeoutId != null || (refresh?.commonPrefixLengthRefreshedAt?.length ?? 0) > 0,
       errors: [...errors]
     }

@@ -100,6 +100,8 @@ export interface NodeCounts {
   workerRssBytes: number
   /** Open libp2p connections. */
   connections: number
+  /** Connections opened since the node started, dialled by either side. */
+  connectionsOpened: number
   /** kad-dht's routing-table refresh has run (its timer is set, or a prefix length was refreshed). */
   dhtTableRefreshRuns: boolean
   /** Background errors and unhandled rejections seen by the process. */
