@@ -27,6 +27,8 @@ import { fromString } from 'uint8arrays/from-string'
 import { xor } from 'uint8arrays/xor'
 import { createLogger, describeError } from '../logger.js'
 import { HomeRecords } from './home-records.js'
+import { recordPeerTags } from '../p2p/peer-tags.js'
+import type { PeerTags } from '../p2p/peer-tags.js'
 import type { Host } from '../p2p/host.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -155,6 +157,11 @@ export class ProducerDirectory {
   /** Peers seen connected (identified, or disconnecting), and when last (performance.now()); oldest first. */
   private readonly seenPeers = new Map<string, number>()
   private readonly peerKadIds = new Map<string, Uint8Array>()
+  /** Providers that sent this node records as a home, and when last (performance.now()); oldest first. */
+  private readonly providersHere = new Map<string, number>()
+  /** The homes of this node's originals and the providers it is a home of: their connections are kept before others. */
+  private readonly recordPeers: PeerTags
+  private readonly providerValidityMs: number
   private readonly host: Host
   private readonly messenger: DirectoryMessenger
   private readonly announceTimeoutMs: number
@@ -181,6 +188,8 @@ export class ProducerDirectory {
     this.dhtProvideDelayMs = init.dhtProvideDelayMs
     this.onError = init.onError
     this.homeRecords = new HomeRecords(init.providerValidityMs, undefined, (provider) => this.isConnected(provider))
+    this.providerValidityMs = init.providerValidityMs
+    this.recordPeers = recordPeerTags(this.host)
     this.host.addEventListener('peer:identify', this.onPeerIdentified)
     this.host.addEventListener('peer:disconnect', this.onPeerDisconnected)
     // Home records expire after the validity: each home hears from us twice within it.
@@ -210,6 +219,7 @@ export class ProducerDirectory {
     // At once and without waves: the connected among the next closest; an original's to
     // every other node this one is connected to, with the next batch.
     const nearby = this.holdersAmong(closest).filter((h) => !h.dial).map((h) => h.peerId)
+    if (original) this.recordPeers.add(closest.slice(0, HOMES).filter((peerId) => peerId !== this.host.peerId.toString()))
     const toNeighbours = original ? this.toNeighbours([producerId], []) : undefined
     const toNearby = Promise.all(nearby.map(async (peerId) => await this.sendTo(peerId, [producerId], [])))
     const tried = new Set<string>(nearby)
@@ -389,14 +399,16 @@ export class ProducerDirectory {
    * requester that does not find it is sent on by the origin; a dial per copy and per
    * re-announcement kept 50 nodes' connections churning.
    */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<void> {
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<Set<string>> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
+    const originalsHomes = new Set<string>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
         const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
-        for (const { peerId: home } of await this.holdersOf(producerId, only)) {
+        for (const { peerId: home, dial } of await this.holdersOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
           if (copy && !this.isConnected(home)) continue
+          if (!copy && dial && field === 'add') originalsHomes.add(home)
           let batch = byHome.get(home)
           if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
           batch[field].push(producerId)
@@ -405,6 +417,8 @@ export class ProducerDirectory {
     }
     // The homes' closer nodes are for the waves of a first announcement (announce()).
     await Promise.all([...byHome].map(async ([home, { add, remove }]) => await this.sendTo(home, add, remove, 'refresh')))
+    originalsHomes.delete(this.host.peerId.toString())
+    return originalsHomes
   }
 
   /**
@@ -479,8 +493,25 @@ export class ProducerDirectory {
 
   /** Every announced producer to its homes again (they may have changed; records expire). */
   private async reannounce (): Promise<void> {
-    if (this.stopped || this.announced.size === 0) return
-    await this.sendToHomes([...this.announced.keys()], [])
+    if (this.stopped) return
+    const homes = this.announced.size === 0 ? [] : await this.sendToHomes([...this.announced.keys()], [])
+    const since = performance.now() - this.providerValidityMs
+    for (const [provider, at] of this.providersHere) if (at < since) this.providersHere.delete(provider)
+    this.recordPeers.set([...homes, ...this.providersHere.keys()])
+  }
+
+  /**
+   * Stores records `provider` sent (`asNeighbour`: as to a node it is connected to, not as
+   * to a home). A provider that sends records to this node as a home does so every half
+   * validity: its connection is kept before others (a dial costs more than the connection).
+   */
+  storeRecords (provider: string, producerIds: readonly string[], withdrawn: readonly string[], asNeighbour: boolean): void {
+    this.homeRecords.store(provider, producerIds, withdrawn)
+    if (asNeighbour || producerIds.length === 0) return
+    this.providersHere.delete(provider)
+    this.providersHere.set(provider, performance.now())
+    if (this.providersHere.size > MAX_SEEN_PEERS) this.providersHere.delete(this.providersHere.keys().next().value!)
+    this.recordPeers.add([provider])
   }
 
   /** Peers that stored the record. */

@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidStateError, ProducerNotFoundError, RemoteError } from '../errors.js'
 import { createLogger, describeError } from '../logger.js'
 import { ProducerDirectory } from '../directory/producer-directory.js'
-import { PipePeerTags } from '../p2p/peer-tags.js'
+import { pipePeerTags } from '../p2p/peer-tags.js'
 import { ProducerRegistry, isDataProducer } from '../media/producer-registry.js'
 import { WorkerPool } from '../media/worker-pool.js'
 import { BootstrapKeeper } from '../p2p/bootstrap-keeper.js'
@@ -179,7 +179,7 @@ export class SwarmNode extends SafeEmitter {
     const send: Send = async (peerId, req, requestOptions) =>
       await request(this.host, peerId, this.protocol, req, timeouts.request * DEADLINE_FACTOR[req.type], requestOptions)
     const localLoad = (): Load => ({ load: this.load.load, capacity: this.load.capacity })
-    const pipePeers = new PipePeerTags(this.host)
+    const pipePeers = pipePeerTags(this.host)
     const onDistributionChange = (producerId: string): void => {
       pipePeers.set([...incoming.pipes().map((p) => p.peerId), ...outgoing.streams().map((s) => s.peerId)])
       if (log.debug.enabled) log.debug('producer %s: %s', producerId, this.describeDistribution(producerId))

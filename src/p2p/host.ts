@@ -150,6 +150,11 @@ export async function createHost (init: HostInit): Promise<Host> {
   // start() of kad-dht skips its afterStart): the period holds for a version that does.
   const refresh = (host.services.dht as unknown as { routingTableRefresh?: { refreshInterval?: number } }).routingTableRefresh
   if (refresh?.refreshInterval !== undefined) refresh.refreshInterval = DHT_UPKEEP_INTERVAL_MS
+  // kad-dht keeps its 20 peers closest to this node connected (a tag libp2p keeps alive,
+  // never trimmed) and passes no option for how many: at 32 connections that left 12 for
+  // everything else (the homes' re-announcements dialled again every minute). Its k is enough.
+  const closest = (host.services.dht as unknown as { routingTable?: { closestPeerTagger?: { peerSetSize?: number } } }).routingTable?.closestPeerTagger
+  if (closest?.peerSetSize !== undefined) closest.peerSetSize = DHT_K
   // libp2p's own limit refuses every inbound connection once reached: it is set higher, and
   // the trimmer keeps the node at maxConnections (connection-trimmer.ts says why).
   const trimmer = new ConnectionTrimmer(host, init.maxConnections)

@@ -3,7 +3,7 @@
 // multi-node behaviour is in test/swarm/connection-trim.test.ts.
 import assert from 'node:assert/strict'
 import { ConnectionTrimmer, GRACE_MS } from '../../src/p2p/connection-trimmer.js'
-import { PIPE_PEER_TAG } from '../../src/p2p/peer-tags.js'
+import { PIPE_PEER_TAG, RECORD_PEER_TAG } from '../../src/p2p/peer-tags.js'
 import type { Libp2p } from '@libp2p/interface'
 
 interface FakeConnection { peer: string, ageMs: number, streams: number, tags: Record<string, number> }
@@ -46,6 +46,18 @@ describe('connection trimmer (choice of connections to close)', () => {
     ], closed)
     await new ConnectionTrimmer(host, 2).trim()
     assert.deepEqual(closed, ['idle-old', 'idle', 'busy'])
+  })
+
+  it('closes the peers this node exchanges home records with after the others, before the DHT\'s closest', async () => {
+    const closed: string[] = []
+    const host = fakeHost([
+      { peer: 'home', ageMs: OLD, streams: 0, tags: { [RECORD_PEER_TAG]: 30 } },
+      { peer: 'table', ageMs: OLD, streams: 0, tags: { 'kad-peer': 5 } },
+      { peer: 'idle', ageMs: OLD, streams: 0, tags: {} },
+      { peer: 'close', ageMs: OLD, streams: 0, tags: { 'kad-close': 50 } }
+    ], closed)
+    await new ConnectionTrimmer(host, 2).trim()
+    assert.deepEqual(closed, ['idle', 'table'])
   })
 
   it('never closes a pipe peer, one the DHT keeps alive, or one younger than the grace period', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { HOMES, LOOKUP_HOMES } from '../../src/directory/producer-directory.js'
+import { RECORD_PEER_TAG } from '../../src/p2p/peer-tags.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
 import { connectAll, startChain, stopAll } from '../harness/swarm.js'
@@ -129,6 +130,28 @@ describe('records of a producer', function () {
     assert.equal(announcer.libp2p.getConnections(peerIdFromString(nonHolder!.peerId)).length, 0, 'still apart')
     await directoryOf(announcer).withdraw(producerId)
     apart(0)
+  })
+
+  // A home hears from each provider every half validity: a connection the trimmer closed
+  // would be dialled again then (≈ 8 KB each time), so both sides value it above others.
+  it('an original\'s homes and its provider tag each other while records go between them, and not after', async () => {
+    const announcer = nodes[4]!
+    const producerId = randomUUID()
+    const order = await byDistance(announcer, producerId)
+    const homes = order.slice(0, HOMES).filter((node) => node !== announcer)
+    const others = order.slice(HOMES).filter((node) => node !== announcer)
+    const tagged = async (on: SwarmNode, peer: SwarmNode): Promise<boolean> =>
+      (await on.libp2p.peerStore.get(peerIdFromString(peer.peerId))).tags.has(RECORD_PEER_TAG)
+    const taggedBothWays = async (): Promise<boolean[]> => await Promise.all(homes.map(async (home) => await tagged(announcer, home) && await tagged(home, announcer)))
+    await directoryOf(announcer).announce(producerId)
+    await waitFor(async () => (await taggedBothWays()).every(Boolean), { timeoutMs: 2000, what: 'the homes and the provider tagged both ways' })
+    // Past the first announcement's validity: the re-announcements keep them, and only them.
+    await sleep(VALIDITY_MS * 2)
+    assert.deepEqual(await taggedBothWays(), homes.map(() => true), 'a home and the provider tagged both ways')
+    for (const other of others) assert.ok(!await tagged(announcer, other), `node ${nodes.indexOf(other)}, not a home, is tagged`)
+    await directoryOf(announcer).withdraw(producerId)
+    await waitFor(async () => (await Promise.all(homes.map(async (home) => await tagged(announcer, home) || await tagged(home, announcer)))).every((t) => !t),
+      { timeoutMs: VALIDITY_MS * 3, what: 'the tags gone on both sides once no records go between them' })
   })
 
   it('re-announcements keep the homes\' records alive without asking them for closer nodes', async () => {

@@ -9,7 +9,7 @@ import type { ProducerDirectory } from '../../directory/producer-directory.js'
 export function announceHandler (directory: ProducerDirectory): Handler<'announce'> {
   // A peer can only announce itself: the records name the sender, whatever it claims.
   return async ({ producerIds, withdrawn, neighbour, refresh }, peerId) => {
-    directory.homeRecords.store(peerId, producerIds, withdrawn)
+    directory.storeRecords(peerId, producerIds, withdrawn, neighbour === true)
     if (neighbour === true || refresh === true || producerIds.length !== 1 || withdrawn.length > 0) return { type: 'ok' }
     const [producerId] = producerIds as [string]
     return { type: 'closer', producerId, closer: await directory.closerPeers(producerId, [peerId]) }
