@@ -17,7 +17,7 @@ import path from 'node:path'
 import { formatTable, sleep, waitFor } from '../test/harness/index.js'
 import { heading, ratio, summary } from './common.js'
 import type { ChildProcess } from 'node:child_process'
-import type { RemoteNode } from '../test/harness/process-node.js'
+import type { PullSample, RemoteNode } from '../test/harness/process-node.js'
 
 /** The DHT design's pull latency within this factor of the central design's (p50 and p95), at N = 50. */
 export const CENTRAL_GOAL = { ratio: 2, atNodes: 50 }
@@ -35,10 +35,10 @@ export interface PullPattern {
 }
 
 export interface CentralResult {
-  /** Pulls (GET + pipeToRouter()) of producers made ≥ oldAgeMs before, ms. */
-  old: number[]
+  /** Pulls (GET + pipeToRouter()) of producers made ≥ oldAgeMs before. */
+  old: PullSample[]
   /** Of producers made freshAgeMs before. */
-  fresh: number[]
+  fresh: PullSample[]
   /** The GETs alone. */
   get: number[]
   failed: string[]
@@ -135,10 +135,10 @@ export async function measureCentral (netns: string, nodes: readonly RemoteNode[
     await Promise.all(nodes.map(async (node) => await node.request('redisConnect', { redisUrl })))
     const create = async (origin: RemoteNode): Promise<string> =>
       (await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50, redisUrl })).producerId
-    const pull = async (requester: RemoteNode, producerId: string, into: number[]): Promise<void> => {
+    const pull = async (requester: RemoteNode, producerId: string, into: PullSample[]): Promise<void> => {
       try {
-        const { ms, getMs } = await requester.request('pullViaRedis', { producerId, redisUrl }, 10_000)
-        into.push(ms)
+        const { ms, getMs, dialled } = await requester.request('pullViaRedis', { producerId, redisUrl }, 10_000)
+        into.push({ ms, dialled })
         result.get.push(getMs)
       } catch (err) {
         result.failed.push((err as Error).message.slice(0, 300))
@@ -170,8 +170,8 @@ export async function measureCentral (netns: string, nodes: readonly RemoteNode[
 /** One swarm size: the DHT design's pulls (swarm-scale's) and the central design's. */
 export interface SideBySide {
   n: number
-  old: number[]
-  fresh: number[]
+  old: PullSample[]
+  fresh: PullSample[]
   central?: CentralResult
 }
 
@@ -184,8 +184,8 @@ export function printCentral (results: readonly SideBySide[]): void {
     if (c.error !== undefined) return [{ nodes: r.n, producers: `Redis design not measured: ${c.error}` }]
     const get = summary(c.get)
     return ([['made ≥ 2 s before', r.old, c.old, c.failedOld], ['made 100 ms before', r.fresh, c.fresh, c.failed.length - c.failedOld]] as const).map(([age, dhtSamples, redisSamples, failed]) => {
-      const dht = summary(dhtSamples)
-      const central = summary(redisSamples)
+      const dht = summary(dhtSamples.map((s) => s.ms))
+      const central = summary(redisSamples.map((s) => s.ms))
       const within = dht.p50 <= goal * central.p50 && dht.p95 <= goal * central.p95
       return {
         nodes: r.n,

@@ -16,7 +16,7 @@ import { ErrorLog, heading, processCpuSeconds, summary } from './common.js'
 import { measureCentral, printCentral } from './swarm-scale-redis.js'
 import type { CentralResult } from './swarm-scale-redis.js'
 import type { Benchmark } from './common.js'
-import type { NodeCounts } from '../test/harness/process-node.js'
+import type { NodeCounts, PullSample } from '../test/harness/process-node.js'
 import { DEFAULT_TIMEOUTS } from '../src/index.js'
 import { DHT_UPKEEP_INTERVAL_MS } from '../src/p2p/host.js'
 import type { SwarmNodeOptions } from '../src/index.js'
@@ -106,8 +106,8 @@ function pick<T> (items: readonly T[], not?: T): T {
 interface ScaleResult {
   n: number
   startSeconds: number
-  old: number[]
-  fresh: number[]
+  old: PullSample[]
+  fresh: PullSample[]
   failed: string[]
   idleBytesPerSecond: number
   /** Bytes of one DHT walk with its stores (provide) on the swarm; re-provides and kad-dht upkeep per node per second, amortized. */
@@ -155,7 +155,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     await sleep(SETTLE_MS)
 
     // A failure says which pulls fail (old, fresh or a newcomer's) and after how long.
-    const pull = async (requester: RemoteNode, producerId: string, into: number[], kind: 'old' | 'fresh' | 'join'): Promise<void> => {
+    const pull = async (requester: RemoteNode, producerId: string, into: PullSample[], kind: 'old' | 'fresh' | 'join'): Promise<void> => {
       const p0 = performance.now()
       try {
         into.push(await requester.request('pull', { producerId }, 10_000))
@@ -170,10 +170,10 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       old.push({ origin, producerId: (await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId })
     }
     await sleep(OLD_PRODUCERS_AGE_MS)
-    const oldSamples: number[] = []
+    const oldSamples: PullSample[] = []
     for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, oldSamples, 'old')
     // Producers made 100 ms before their pull (a participant joins and is watched at once).
-    const freshSamples: number[] = []
+    const freshSamples: PullSample[] = []
     for (let i = 0; i < PULLS; i++) {
       const origin = pick(nodes)
       const { producerId } = await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
@@ -222,7 +222,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       nodes.push(newcomer)
       const j0 = performance.now()
       await newcomer.start({ ...options, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: pick(nodes.slice(0, n)).multiaddrs })
-      const joinSamples: number[] = []
+      const joinSamples: PullSample[] = []
       await pull(newcomer, pick(live), joinSamples, 'join')
       if (joinSamples.length === 1) joinToPullMs.push(performance.now() - j0)
     }
@@ -259,8 +259,8 @@ export function printScale (results: ScaleResult[]): void {
   const t = SCALE_TARGETS
   heading('cold pulls (pipeToRouter() → copy usable), ms; one OS process per node')
   console.log(formatTable(results.filter((r) => r.old.length + r.failed.length > 0).map((r) => {
-    const old = summary(r.old)
-    const fresh = summary(r.fresh)
+    const old = summary(msOf(r.old))
+    const fresh = summary(msOf(r.fresh))
     return {
       nodes: r.n,
       'made ≥ 2 s before: p50': old.p50.toFixed(1),
@@ -296,8 +296,36 @@ export function printScale (results: ScaleResult[]): void {
     }
   })))
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
+  printByConnection(results)
   printGrowth(results)
   printCentral(results.filter((r) => r.central !== undefined))
+}
+
+const msOf = (samples: readonly PullSample[]): number[] => samples.map((s) => s.ms)
+
+/**
+ * The pulls split by whether the requester had a connection with the node that served it:
+ * a pull that opens one pays a handshake and both ends' work on a new connection (identify,
+ * the DHT's table, records handed over) before its request is answered.
+ */
+function printByConnection (results: ScaleResult[]): void {
+  heading('cold pulls by connection: over a connection the requester had, or one it opened (p50 / p95, ms)')
+  console.log(formatTable(results.flatMap((r) => {
+    const designs: Array<[string, PullSample[], PullSample[]]> = [['DHT', r.old, r.fresh]]
+    if (r.central !== undefined && r.central.error === undefined) designs.push(['Redis', r.central.old, r.central.fresh])
+    return designs.flatMap(([design, old, fresh]) => ([['made ≥ 2 s before', old], ['made 100 ms before', fresh]] as const).map(([age, samples]) => {
+      const over = summary(msOf(samples.filter((s) => !s.dialled)))
+      const opened = summary(msOf(samples.filter((s) => s.dialled)))
+      return {
+        nodes: r.n,
+        design,
+        producers: age,
+        'opened a connection': `${samples.filter((s) => s.dialled).length}/${samples.length}`,
+        'over a connection': `${over.p50.toFixed(1)} / ${over.p95.toFixed(1)}`,
+        'opening one': `${opened.p50.toFixed(1)} / ${opened.p95.toFixed(1)}`
+      }
+    }))
+  })))
 }
 
 /**

@@ -89,6 +89,18 @@ function source (producerId: string): RtpSource {
   return s
 }
 
+/** The peers `n` has a connection with now. */
+function connectedPeers (n: SwarmNode): Set<string> {
+  return new Set(n.libp2p.getConnections().map((c) => c.remotePeer.toString()))
+}
+
+/** True when the node `n` got its copy of `producerId` from was not among `connected`. */
+function dialledFor (n: SwarmNode, producerId: string, connected: Set<string>): boolean {
+  const upstream = n.getDistribution(producerId)?.upstream
+  if (upstream == null) throw new Error(`${producerId} was pulled but has no upstream`)
+  return !connected.has(upstream)
+}
+
 /** VmRSS of a process (Linux /proc), bytes; 0 when unreadable. */
 function residentBytes (pid: number): number {
   try {
@@ -175,11 +187,12 @@ const handlers: Handlers = {
   async pull ({ producerId }) {
     const { node, router } = started()
     if (held.has(producerId)) throw new Error(`${producerId} is already pulled`)
+    const connected = connectedPeers(node)
     const t0 = performance.now()
     const { pipeProducer } = await node.pipeToRouter({ producerId, router })
     const ms = performance.now() - t0
     held.set(producerId, { copy: pipeProducer })
-    return ms
+    return { ms, dialled: dialledFor(node, producerId, connected) }
   },
   async redisConnect ({ redisUrl }) {
     const redis = await redisAt(redisUrl)
@@ -201,10 +214,11 @@ const handlers: Handlers = {
     // first, with no swarm lookup when it serves) and how to dial it.
     ;(node as unknown as { directory: ProducerDirectory }).directory.remember(producerId, peerId)
     await node.libp2p.peerStore.merge(peerIdFromString(peerId), { multiaddrs: multiaddrs.map((a) => multiaddr(a)) })
+    const connected = connectedPeers(node)
     const { pipeProducer } = await node.pipeToRouter({ producerId, router })
     const ms = performance.now() - t0
     held.set(producerId, { copy: pipeProducer })
-    return { ms, getMs }
+    return { ms, getMs, dialled: dialledFor(node, producerId, connected) }
   },
   async timedLocal ({ producerId }) {
     const timed = await timeLocalConsume(started().router, producerId)

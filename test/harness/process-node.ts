@@ -14,6 +14,12 @@ export interface NodeInfo {
   peers: string[]
 }
 
+/**
+ * A pull timed in the requester's process (ms), and whether the requester had no connection
+ * with the node that served it when the pull began (it opened one: a handshake, identify).
+ */
+export interface PullSample { ms: number, dialled: boolean }
+
 /** Every command: its arguments and its answer. */
 export interface Commands {
   /** Creates the node and one router (the harness's mediaCodecs). */
@@ -31,8 +37,8 @@ export interface Commands {
   closeSource: { args: { producerId: string }, result: null }
   /** pipeToRouter() → first packet at a new sink, timed here (the sink and copy are kept until release). */
   timedPull: { args: { producerId: string }, result: Sample }
-  /** pipeToRouter() only, timed here (ms); the copy is kept until release. */
-  pull: { args: { producerId: string }, result: number }
+  /** pipeToRouter() only, timed here; the copy is kept until release. */
+  pull: { args: { producerId: string }, result: PullSample }
   /** Connects to a Redis (kept for later commands), then one PING: its round trip, ms. */
   redisConnect: { args: { redisUrl: string }, result: number }
   /**
@@ -40,7 +46,7 @@ export interface Commands {
    * (location cache, peer store), then pipeToRouter(), as `pull`. `ms`: GET + pull; `getMs`:
    * the GET alone. The copy is kept until release.
    */
-  pullViaRedis: { args: { producerId: string, redisUrl: string }, result: { ms: number, getMs: number } }
+  pullViaRedis: { args: { producerId: string, redisUrl: string }, result: PullSample & { getMs: number } }
   /** A sink on the node's own producer → first packet; the sink is closed after. */
   timedLocal: { args: { producerId: string }, result: Sample }
   /**
