@@ -122,13 +122,7 @@ export async function measureCentral (netns: string, nodes: readonly RemoteNode[
   let redis: RedisInNamespace | undefined
   try {
     // The swarm as the DHT pulls found it: no producers, no copies.
-    await Promise.all(nodes.map(async (node) => await node.request('closeAll', {})))
-    let producers: number[] = []
-    await waitFor(async () => {
-      producers = await Promise.all(nodes.map(async (node) => (await node.request('counts', {})).producers))
-      return producers.every((p) => p === 0)
-    }, { timeoutMs: 15_000, intervalMs: 250, what: 'the earlier producers and copies closed', progress: () => `producers per node: ${producers.join(',')}` })
-    await sleep(CLEAN_SLATE_SETTLE_MS)
+    await clearSwarm(nodes)
     redis = await RedisInNamespace.start(netns)
     const redisUrl = redis.url
     // Connected before the clock runs, as a node's client would be.
@@ -165,6 +159,17 @@ export async function measureCentral (netns: string, nodes: readonly RemoteNode[
     result.seconds = (performance.now() - started) / 1000
   }
   return result
+}
+
+/** Closes every producer and copy of `nodes`, waits until they are gone everywhere, and lets their withdrawals settle. */
+export async function clearSwarm (nodes: readonly RemoteNode[]): Promise<void> {
+  await Promise.all(nodes.map(async (node) => await node.request('closeAll', {})))
+  let producers: number[] = []
+  await waitFor(async () => {
+    producers = await Promise.all(nodes.map(async (node) => (await node.request('counts', {})).producers))
+    return producers.every((p) => p === 0)
+  }, { timeoutMs: 15_000, intervalMs: 250, what: 'the earlier producers and copies closed', progress: () => `producers per node: ${producers.join(',')}` })
+  await sleep(CLEAN_SLATE_SETTLE_MS)
 }
 
 /** One swarm size: the DHT design's pulls (swarm-scale's) and the central design's. */

@@ -4,7 +4,8 @@ import '../src/platform/promise-with-resolvers.js'
 // and nothing else. Nodes start one after the other, each bootstrapping from a random
 // earlier one. Random origins and requesters; every pull is a cold pull of a producer the
 // requester never had (pipeToRouter() → the copy usable, timed in the requester's
-// process), of producers made ≥ 2 s before, then of producers made 100 ms before. Then the
+// process), of producers made ≥ 2 s before, then of producers made 100 ms before, after
+// a round of the same pulls to warm the processes up (printed apart). Then the
 // idle control traffic, the connections and the memory of each node; then five nodes join
 // one after the other, each pulling at once. Last, the same pulls with a central directory in Redis instead
 // (swarm-scale-redis.ts), on the same nodes, with new producers once the others are closed.
@@ -13,7 +14,7 @@ import fs from 'node:fs'
 import { formatTable, sleep } from '../test/harness/index.js'
 import { bundleNodeProcess, RemoteNode, stopProcesses } from '../test/harness/process-node.js'
 import { ErrorLog, heading, processCpuSeconds, summary } from './common.js'
-import { measureCentral, printCentral } from './swarm-scale-redis.js'
+import { clearSwarm, measureCentral, printCentral } from './swarm-scale-redis.js'
 import type { CentralResult } from './swarm-scale-redis.js'
 import type { Benchmark } from './common.js'
 import type { NodeCounts, PullSample } from '../test/harness/process-node.js'
@@ -28,6 +29,12 @@ const SIZES = (process.env.SWARM_SCALE_SIZES ?? '10,25,50').split(',').map(Numbe
  * the connection limit without a 100-node pull run.
  */
 const PULLS = Number(process.env.SWARM_SCALE_PULLS ?? 200)
+/**
+ * Pulls of each kind in a round before the measured one, on the same swarm (then every
+ * producer and copy is closed): steady-state processes, as in a swarm that has run a while.
+ * Printed apart, as "warm-up"; 0 measures the first pulls of just-started processes.
+ */
+const WARMUP_PULLS = Number(process.env.SWARM_SCALE_WARMUP ?? 100)
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
 /**
@@ -108,6 +115,9 @@ interface ScaleResult {
   startSeconds: number
   old: PullSample[]
   fresh: PullSample[]
+  /** The unmeasured round before (WARMUP_PULLS of each kind). */
+  warmup: { old: PullSample[], fresh: PullSample[] }
+  /** Failed pulls of every round (the warm-up's say so). */
   failed: string[]
   idleBytesPerSecond: number
   /** Bytes of one DHT walk with its stores (provide) on the swarm; re-provides and kad-dht upkeep per node per second, amortized. */
@@ -155,7 +165,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     await sleep(SETTLE_MS)
 
     // A failure says which pulls fail (old, fresh or a newcomer's) and after how long.
-    const pull = async (requester: RemoteNode, producerId: string, into: PullSample[], kind: 'old' | 'fresh' | 'join'): Promise<void> => {
+    const pull = async (requester: RemoteNode, producerId: string, into: PullSample[], kind: string): Promise<void> => {
       const p0 = performance.now()
       try {
         into.push(await requester.request('pull', { producerId }, 10_000))
@@ -163,23 +173,34 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
         failed.push(`${kind} producer, after ${Math.round(performance.now() - p0)} ms: ${(err as Error).message.slice(0, 160)}`)
       }
     }
-    // Producers made ≥ 2 s before their pull.
-    const old: Array<{ origin: RemoteNode, producerId: string }> = []
-    for (let i = 0; i < PULLS; i++) {
-      const origin = pick(nodes)
-      old.push({ origin, producerId: (await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId })
+    const round = async (pulls: number, label: string): Promise<{ old: PullSample[], fresh: PullSample[] }> => {
+      // Producers made ≥ 2 s before their pull.
+      const old: Array<{ origin: RemoteNode, producerId: string }> = []
+      for (let i = 0; i < pulls; i++) {
+        const origin = pick(nodes)
+        old.push({ origin, producerId: (await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })).producerId })
+      }
+      await sleep(OLD_PRODUCERS_AGE_MS)
+      const samples = { old: [] as PullSample[], fresh: [] as PullSample[] }
+      for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, samples.old, `${label}old`)
+      // Producers made 100 ms before their pull (a participant joins and is watched at once).
+      for (let i = 0; i < pulls; i++) {
+        const origin = pick(nodes)
+        const { producerId } = await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
+        await sleep(FRESH_PRODUCER_AGE_MS)
+        await pull(pick(nodes, origin), producerId, samples.fresh, `${label}fresh`)
+      }
+      return samples
     }
-    await sleep(OLD_PRODUCERS_AGE_MS)
-    const oldSamples: PullSample[] = []
-    for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, oldSamples, 'old')
-    // Producers made 100 ms before their pull (a participant joins and is watched at once).
-    const freshSamples: PullSample[] = []
-    for (let i = 0; i < PULLS; i++) {
-      const origin = pick(nodes)
-      const { producerId } = await origin.request('createSource', { kind: 'audio', packetsPerSecond: 50 })
-      await sleep(FRESH_PRODUCER_AGE_MS)
-      await pull(pick(nodes, origin), producerId, freshSamples, 'fresh')
+    // The processes' code paths are compiled and optimised as they run: the first pulls of a
+    // swarm of just-started processes are slower (section 6, session 17), and the central
+    // design, measured last, would run on warmed processes only.
+    let warmup = { old: [] as PullSample[], fresh: [] as PullSample[] }
+    if (WARMUP_PULLS > 0 && PULLS > 0) {
+      warmup = await round(WARMUP_PULLS, 'warm-up, ')
+      await clearSwarm(nodes)
     }
+    const { old: oldSamples, fresh: freshSamples } = await round(PULLS, '')
 
     // At rest: the benchmark's producers and copies closed, each node with LIVE_PRODUCERS of
     // its own (announced, sending nothing: only control traffic is counted).
@@ -234,6 +255,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       startSeconds,
       old: oldSamples,
       fresh: freshSamples,
+      warmup,
       failed,
       idleBytesPerSecond,
       bytesPerWalk,
@@ -269,7 +291,7 @@ export function printScale (results: ScaleResult[]): void {
       'made 100 ms before: p50': fresh.p50.toFixed(1),
       'p95 ': fresh.p95.toFixed(1),
       [`≤ ${t.freshP50} / ${t.freshP95}`]: met(fresh.p50 <= t.freshP50 && fresh.p95 <= t.freshP95),
-      failed: `${r.failed.length}/${2 * PULLS}`,
+      failed: `${r.failed.length}/${2 * (PULLS + WARMUP_PULLS)}`,
       'failed = 0': met(r.failed.length === 0)
     }
   })))
@@ -312,6 +334,7 @@ function printByConnection (results: ScaleResult[]): void {
   heading('cold pulls by connection: over a connection the requester had, or one it opened (p50 / p95, ms)')
   console.log(formatTable(results.flatMap((r) => {
     const designs: Array<[string, PullSample[], PullSample[]]> = [['DHT', r.old, r.fresh]]
+    if (r.warmup.old.length > 0) designs.unshift(['DHT warm-up', r.warmup.old, r.warmup.fresh])
     if (r.central !== undefined && r.central.error === undefined) designs.push(['Redis', r.central.old, r.central.fresh])
     return designs.flatMap(([design, old, fresh]) => ([['made ≥ 2 s before', old], ['made 100 ms before', fresh]] as const).map(([age, samples]) => {
       const over = summary(msOf(samples.filter((s) => !s.dialled)))
