@@ -11,7 +11,8 @@ export const DEADLINE_FACTOR: Record<Request['type'], number> = {
 }
 
 /**
- * A node without connections dials its bootstrap addresses again after about 1 s, 2 s, 4 s…
+ * A node without connections (or that no bootstrap node has answered yet) dials its bootstrap
+ * addresses again after about 1 s, 2 s, 4 s…
  * at most 8 s: a node cut off by a partition rejoins within that long once its link is back
  * (a round is one dial per bootstrap address, cheap even every few seconds).
  */

@@ -1,7 +1,11 @@
-// Keeps a node in its swarm. Whenever it has no connection at all (at start when its
-// bootstrap nodes are not up yet, or after its last peer went away) it dials its bootstrap
-// addresses again, backing off from `minDelayMs` to `maxDelayMs`, until one answers or the
-// node stops. One connection is enough: the DHT finds every other node through it.
+// Keeps a node in its swarm. Until one of its bootstrap nodes has answered (at start when
+// they are not up yet), and again whenever it has no connection at all (its last peer went
+// away), it dials its bootstrap addresses, backing off from `minDelayMs` to `maxDelayMs`,
+// until one answers or the node stops. Then one connection is enough: the DHT finds every
+// other node through it. A connection from another node does not count before that: a
+// newcomer that joined through this node knows no more of the swarm than it does, and the
+// two would stay an island of their own (seen at N = 25: 3 nodes apart for good, a fifth
+// of the pulls failing).
 import { multiaddr } from '@multiformats/multiaddr'
 import { BootstrapError } from '../errors.js'
 import type { Host } from './host.js'
@@ -40,10 +44,16 @@ export class BootstrapKeeper {
   private readonly aborter = new AbortController()
   /** When each connected peer connected (performance.now()). */
   private readonly connectedAt = new Map<string, number>()
+  /** Peer ids named by the bootstrap addresses. */
+  private readonly bootstrapPeers: Set<string>
+  /** A bootstrap node answered since the node was last without any connection. */
+  private joined = false
 
   constructor (private readonly host: Host, private readonly init: BootstrapKeeperInit) {
     const self = host.peerId.toString()
-    this.addresses = init.addresses.filter((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value !== self)
+    const peerOf = (address: string): string | undefined => multiaddr(address).getComponents().find((c) => c.name === 'p2p')?.value
+    this.addresses = init.addresses.filter((a) => peerOf(a) !== self)
+    this.bootstrapPeers = new Set(this.addresses.map(peerOf).filter((p) => p !== undefined))
     this.delayMs = init.minDelayMs
     this.refusedDelayMs = init.refusedDelayMs
   }
@@ -91,7 +101,10 @@ export class BootstrapKeeper {
   }
 
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
-    this.connectedAt.set(event.detail.toString(), performance.now())
+    const peerId = event.detail.toString()
+    this.connectedAt.set(peerId, performance.now())
+    if (this.bootstrapPeers.has(peerId)) this.joined = true
+    if (!this.joined) return
     clearTimeout(this.timer)
     this.timer = undefined
   }
@@ -100,6 +113,7 @@ export class BootstrapKeeper {
     const peerId = event.detail.toString()
     const livedMs = performance.now() - (this.connectedAt.get(peerId) ?? -Infinity)
     this.connectedAt.delete(peerId)
+    if (this.host.getConnections().length === 0) this.joined = false
     if (!this.isolated() || this.timer !== undefined) return
     // Closed right after the handshake: the peer refuses this node (allowlist, quarantine),
     // so wait for a quarantine to end rather than dial again at once (nor after the
@@ -123,8 +137,9 @@ export class BootstrapKeeper {
     this.timer.unref()
   }
 
+  /** True while the node must dial its bootstrap addresses: no bootstrap node answered yet, or no connection at all. */
   private isolated (): boolean {
-    return !this.aborter.signal.aborted && this.host.getConnections().length === 0
+    return !this.aborter.signal.aborted && (!this.joined || this.host.getConnections().length === 0)
   }
 
   /** Dials every address at once; if none answers, tries again after the current delay. */
@@ -135,7 +150,7 @@ export class BootstrapKeeper {
     try {
       await Promise.all(this.addresses.map(async (address) => {
         const signal = AbortSignal.any([this.aborter.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-        await this.host.dial(multiaddr(address), { signal }).catch((err: Error) => {
+        await this.host.dial(multiaddr(address), { signal }).then(() => { this.joined = true }, (err: Error) => {
           causes.push(explainDialError(err, { address, reached: this.reached.get(withoutPeerId(address)), timeoutMs: this.init.dialTimeoutMs }))
         })
       }))

@@ -1,6 +1,7 @@
-// A node keeps trying its bootstrap addresses while it has no connection: started before
-// its bootstrap node, or left alone when that node restarts, it joins as soon as it can,
-// and the producers it announced while alone are stored on the node it joined.
+// A node keeps trying its bootstrap addresses until one answers, and again whenever it has
+// no connection: started before its bootstrap node (even if a newcomer joined through it
+// meanwhile), or left alone when that node restarts, it joins as soon as it can, and the
+// producers it announced while alone are stored on the node it joined.
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import net from 'node:net'
@@ -122,6 +123,38 @@ describe('joining through bootstrap addresses', function () {
       what: "B's record in the restarted A's store",
       progress: () => `B: ${b.libp2p.getConnections().map((c) => `${c.direction}/${c.status}`).join(', ')}, DHT routing table ${routingTableSize(b)}`
     })
+  })
+
+  it('a node whose bootstrap node is down goes on dialling it after a newcomer joined through it: the two are no island', async () => {
+    const identityFile = path.join(dir, 'a.key')
+    const aPeerId = peerIdFromPrivateKey(await loadOrCreateIdentity(identityFile)).toString()
+    const port = await freePort()
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`]
+    const b = await createSwarmNode({ bootstrap: [`${listen[0]!}/p2p/${aPeerId}`] })
+    nodes.push(b)
+    const failures: BootstrapError[] = []
+    b.on('error', (err) => { if (err instanceof BootstrapError) failures.push(err) })
+    await waitFor(() => failures.length >= 1, { timeoutMs: 3000, what: 'a BootstrapError while A is down' })
+    // C joins through B: B has a connection now, and only C behind it.
+    const c = await createSwarmNode({ bootstrap: b.multiaddrs })
+    nodes.push(c)
+    await waitFor(() => b.peers.includes(c.peerId), { timeoutMs: 3000, what: 'C joining B' })
+    const source = await createRtpSource({ router: await c.createRouter({ mediaCodecs }), kind: 'audio', packetsPerSecond: 100 })
+    closers.push(() => source.close())
+    const failed = failures.length
+    await waitFor(() => failures.length > failed, { timeoutMs: 6000, what: 'another failed round of B while C is connected to it' })
+    assert.ok(b.peers.includes(c.peerId), 'B still connected to C when that round failed')
+
+    const a = await createSwarmNode({ identityFile, listen })
+    nodes.push(a)
+    // The retries back off up to 8 s.
+    await waitFor(() => b.peers.includes(aPeerId), { timeoutMs: 12_000, what: 'B joining A' })
+    // One swarm: A finds C's producer through B and pulls it, with media.
+    const routerA = await a.createRouter({ mediaCodecs })
+    const { pipeProducer } = await a.pipeToRouter({ producerId: source.producer.id, router: routerA })
+    const sink = await createRtpSink({ router: routerA, producerId: pipeProducer.id })
+    closers.push(() => sink.close())
+    await sink.waitForPackets(50, { timeoutMs: 3000 })
   })
 
   it('bootstrap addresses that are not multiaddrs are refused with TypeError; its own address is skipped', async () => {
