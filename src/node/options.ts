@@ -98,7 +98,7 @@ export interface ConnectionLimits {
   pendingInbound: number
   /** Inbound connections in their handshake at once from one IP address (127.0.0.1 and ::1: no limit). Default 8. */
   pendingInboundPerIp: number
-  /** New inbound connections accepted per second from one IP address. Default 5. */
+  /** New inbound connections accepted per second from one IP address (127.0.0.1 and ::1: no limit). Default 5. */
   inboundPerIpPerSecond: number
   /** An inbound connection whose handshake is not done after this many ms is closed. Default 3000. */
   handshakeTimeoutMs: number

@@ -124,6 +124,7 @@ export class SwarmNode extends SafeEmitter {
       allowPeers: options.allowPeers,
       alwaysAllowed: options.bootstrap.flatMap((a) => multiaddr(a).getComponents().filter((c) => c.name === 'p2p').map((c) => c.value!)),
       pendingInboundPerIp: options.connectionLimits.pendingInboundPerIp,
+      inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
       perPeer: options.connectionLimits.perPeer
     })
   }
@@ -166,7 +167,6 @@ export class SwarmNode extends SafeEmitter {
         }
       },
       maxPendingInbound: options.connectionLimits.pendingInbound,
-      inboundPerIpPerSecond: options.connectionLimits.inboundPerIpPerSecond,
       handshakeTimeoutMs: options.connectionLimits.handshakeTimeoutMs,
       agentVersion: agentVersionOf(options.name, PROTOCOL_VERSION)
     })

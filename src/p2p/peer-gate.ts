@@ -1,10 +1,11 @@
 // Who may hold a libp2p connection with this node, decided in libp2p's connection gater
 // before any protocol runs: the peer allowlist, peers in quarantine (given up, or strangers
-// that do not speak this swarm's protocols), and bounds on connections still in their
-// handshake per IP address and on connections per peer. Inbound refusals are counted by
+// that do not speak this swarm's protocols), and bounds per IP address (new connections a
+// second, connections still in their handshake) and on connections per peer. Inbound refusals are counted by
 // reason (the metric mediasoup_swarm_peer_refusals_total) and logged at debug level.
 import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
 import { createLogger } from '../logger.js'
+import { TokenBucket } from '../protocol/token-bucket.js'
 import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, StreamCloseEvent } from '@libp2p/interface'
 
 const log = createLogger('p2p:gate')
@@ -14,11 +15,12 @@ const log = createLogger('p2p:gate')
  * - `notallowed`: its peer is not on the allowlist
  * - `quarantined`: its peer was given up (dead, frozen) a moment ago, or is a stranger
  * - `stranger`: its peer completed identify without this swarm's DHT protocol (closed then)
+ * - `rate`: its IP address opened too many connections in the last second
  * - `pending`: its IP address has too many connections in their handshake already
  * - `perpeer`: its peer has too many connections with this node already
  * - `handshake`: the handshake failed or timed out (wrong or missing swarm key, idle or broken connection)
  */
-export const REFUSAL_REASONS = ['notallowed', 'quarantined', 'stranger', 'pending', 'perpeer', 'handshake'] as const
+export const REFUSAL_REASONS = ['notallowed', 'quarantined', 'stranger', 'rate', 'pending', 'perpeer', 'handshake'] as const
 export type RefusalReason = typeof REFUSAL_REASONS[number]
 
 /** Peers in quarantine at most: a flood of new identities must not grow the map without end. */
@@ -48,6 +50,7 @@ export interface PeerGateInit {
   /** Peer ids allowed whatever the allowlist says (those of the bootstrap addresses). */
   alwaysAllowed: string[]
   pendingInboundPerIp: number
+  inboundPerIpPerSecond: number
   perPeer: number
 }
 
@@ -60,6 +63,8 @@ export class PeerGate {
   private readonly dialBackoff = new Map<string, { until: number, ms: number }>()
   private readonly refusals = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>
   private readonly pendingByIp = new Map<string, number>()
+  /** New inbound connections per IP: a bucket of inboundPerIpPerSecond tokens each; oldest first. */
+  private readonly rateByIp = new Map<string, TokenBucket>()
   /** Inbound connections in their handshake, with their IP. */
   private readonly pending = new WeakMap<MultiaddrConnection, string>()
   private host: Libp2p | undefined
@@ -169,6 +174,20 @@ export class PeerGate {
     return true
   }
 
+  /** The bucket of new inbound connections from `ip`; full buckets (quiet IPs) are forgotten first. */
+  private rateOf (ip: string): TokenBucket {
+    let bucket = this.rateByIp.get(ip)
+    if (bucket !== undefined) return bucket
+    if (this.rateByIp.size >= MAX_QUARANTINED) {
+      for (const [other, b] of this.rateByIp) if (b.full) this.rateByIp.delete(other)
+      // Still full of busy IPs (a flood from many addresses): the oldest goes.
+      if (this.rateByIp.size >= MAX_QUARANTINED) this.rateByIp.delete(this.rateByIp.keys().next().value!)
+    }
+    const perSecond = this.init.inboundPerIpPerSecond
+    this.rateByIp.set(ip, bucket = new TokenBucket(perSecond, perSecond))
+    return bucket
+  }
+
   /** The gater to give libp2p. */
   gater (): ConnectionGater {
     return {
@@ -178,7 +197,10 @@ export class PeerGate {
         const ip = getNetConfig(maConn.remoteAddr).host
         const now = this.pendingByIp.get(ip) ?? 0
         // Nodes of one host (tests, the demo) may all dial at once, from 127.0.0.1: not limited.
-        if (now >= this.init.pendingInboundPerIp && !isLocalHost(ip)) return this.refuse('pending', `a connection from ${ip}`)
+        if (!isLocalHost(ip)) {
+          if (!this.rateOf(ip).take()) return this.refuse('rate', `a connection from ${ip}`)
+          if (now >= this.init.pendingInboundPerIp) return this.refuse('pending', `a connection from ${ip}`)
+        }
         this.pendingByIp.set(ip, now + 1)
         this.pending.set(maConn, ip)
         // A handshake that ends without reaching the encrypted stage failed or timed out.

@@ -1,8 +1,8 @@
 // libp2p connection limits (docs/security.md, "Connection limits"), with real nodes on
 // loopback; 127.0.0.2… stand for other hosts (only 127.0.0.1 is exempt from the per-IP
-// limits): idle TCP connections are closed at the handshake deadline and bounded per IP, a
-// peer gets at most `perPeer` connections, and a libp2p node that is no swarm member
-// (identify and ping only) is closed and then kept out, while a real node joins.
+// limits): idle TCP connections are closed at the handshake deadline and bounded per IP (at
+// once and per second), a peer gets at most `perPeer` connections, and a libp2p node that is
+// no swarm member (identify and ping only) is closed and then kept out, while a real node joins.
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -78,6 +78,30 @@ describe('libp2p connection limits', function () {
     const newcomer = await createSwarmNode({ bootstrap: target.multiaddrs })
     nodes.push(newcomer)
     await waitFor(() => target.peers.includes(newcomer.peerId), { timeoutMs: 20_000, what: 'the newcomer joined' })
+  })
+
+  it('one IP gets at most inboundPerIpPerSecond new connections a second; 127.0.0.1 (the nodes of this host) any number', async () => {
+    const target = await createSwarmNode({ connectionLimits: { handshakeTimeoutMs: 1000, pendingInboundPerIp: 100, inboundPerIpPerSecond: 3 } })
+    nodes.push(target)
+    const address = tcpTarget(target)
+    const held = async (from: string): Promise<number[]> => {
+      const idle = await Promise.all(Array.from({ length: 6 }, async () => await idleConnection(address, from)))
+      sockets.push(...idle.map((c) => c.socket))
+      await waitFor(() => idle.every((c) => c.closedAt !== undefined), { timeoutMs: 15_000, what: `every idle connection from ${from} closed` })
+      return idle.map((c) => c.closedAt! - c.openedAt).sort((a, b) => a - b)
+    }
+    const other = await held('127.0.0.3')
+    // Three over the rate are closed at once, the three accepted held until the 1 s deadline.
+    assert.ok(other.slice(0, 3).every((ms) => ms < 900), `over the rate: ${other.join(', ')} ms`)
+    assert.ok(other.slice(3).every((ms) => ms >= 900), `accepted: ${other.join(', ')} ms`)
+    await waitFor(() => target.connectionRefusalCounts.handshake === 3, { timeoutMs: 5000, what: 'three handshake timeouts counted' })
+    assert.equal(target.connectionRefusalCounts.rate, 3)
+    assert.equal(target.connectionRefusalCounts.pending, 0)
+
+    const local = await held('127.0.0.1')
+    assert.ok(local.every((ms) => ms >= 900), `from 127.0.0.1: ${local.join(', ')} ms`)
+    await waitFor(() => target.connectionRefusalCounts.handshake === 9, { timeoutMs: 5000, what: 'six more handshake timeouts counted' })
+    assert.equal(target.connectionRefusalCounts.rate, 3)
   })
 
   it('a peer gets at most perPeer connections at once', async () => {
