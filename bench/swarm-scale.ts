@@ -115,6 +115,9 @@ interface ScaleResult {
   startSeconds: number
   old: PullSample[]
   fresh: PullSample[]
+  /** Connections the swarm opened during the measured old / fresh pulls (each counted once): the pulls' own and what they set off. */
+  openedOld: number
+  openedFresh: number
   /** The unmeasured round before (WARMUP_PULLS of each kind). */
   warmup: { old: PullSample[], fresh: PullSample[] }
   /** Failed pulls of every round (the warm-up's say so). */
@@ -173,7 +176,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
         failed.push(`${kind} producer, after ${Math.round(performance.now() - p0)} ms: ${(err as Error).message.slice(0, 160)}`)
       }
     }
-    const round = async (pulls: number, label: string): Promise<{ old: PullSample[], fresh: PullSample[] }> => {
+    const round = async (pulls: number, label: string): Promise<{ old: PullSample[], fresh: PullSample[], openedOld: number, openedFresh: number }> => {
       // Producers made ≥ 2 s before their pull.
       const old: Array<{ origin: RemoteNode, producerId: string }> = []
       for (let i = 0; i < pulls; i++) {
@@ -182,7 +185,10 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       }
       await sleep(OLD_PRODUCERS_AGE_MS)
       const samples = { old: [] as PullSample[], fresh: [] as PullSample[] }
+      // Both ends count a connection: half the sum is the connections the swarm opened.
+      const opened0 = await openedConnections(nodes)
       for (const { origin, producerId } of old) await pull(pick(nodes, origin), producerId, samples.old, `${label}old`)
+      const opened1 = await openedConnections(nodes)
       // Producers made 100 ms before their pull (a participant joins and is watched at once).
       for (let i = 0; i < pulls; i++) {
         const origin = pick(nodes)
@@ -190,17 +196,18 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
         await sleep(FRESH_PRODUCER_AGE_MS)
         await pull(pick(nodes, origin), producerId, samples.fresh, `${label}fresh`)
       }
-      return samples
+      const opened2 = await openedConnections(nodes)
+      return { ...samples, openedOld: (opened1 - opened0) / 2, openedFresh: (opened2 - opened1) / 2 }
     }
     // The processes' code paths are compiled and optimised as they run: the first pulls of a
     // swarm of just-started processes are slower (section 6, session 17), and the central
     // design, measured last, would run on warmed processes only.
-    let warmup = { old: [] as PullSample[], fresh: [] as PullSample[] }
+    let warmup: { old: PullSample[], fresh: PullSample[] } = { old: [], fresh: [] }
     if (WARMUP_PULLS > 0 && PULLS > 0) {
       warmup = await round(WARMUP_PULLS, 'warm-up, ')
       await clearSwarm(nodes)
     }
-    const { old: oldSamples, fresh: freshSamples } = await round(PULLS, '')
+    const { old: oldSamples, fresh: freshSamples, openedOld, openedFresh } = await round(PULLS, '')
 
     // At rest: the benchmark's producers and copies closed, each node with LIVE_PRODUCERS of
     // its own (announced, sending nothing: only control traffic is counted).
@@ -255,6 +262,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       startSeconds,
       old: oldSamples,
       fresh: freshSamples,
+      openedOld,
+      openedFresh,
       warmup,
       failed,
       idleBytesPerSecond,
@@ -328,24 +337,32 @@ const msOf = (samples: readonly PullSample[]): number[] => samples.map((s) => s.
 /**
  * The pulls split by whether the requester had a connection with the node that served it:
  * a pull that opens one pays a handshake and both ends' work on a new connection (identify,
- * the DHT's table, records handed over) before its request is answered.
+ * the DHT's table, records handed over) before its request is answered. Beside it, the
+ * connections the whole swarm opened during the measured pulls of each kind: more than the
+ * pulls opened themselves is work they set off elsewhere.
  */
 function printByConnection (results: ScaleResult[]): void {
   heading('cold pulls by connection: over a connection the requester had, or one it opened (p50 / p95, ms)')
   console.log(formatTable(results.flatMap((r) => {
-    const designs: Array<[string, PullSample[], PullSample[]]> = [['DHT', r.old, r.fresh]]
+    const designs: Array<[string, PullSample[], PullSample[], number?, number?]> = [['DHT', r.old, r.fresh, r.openedOld, r.openedFresh]]
     if (r.warmup.old.length > 0) designs.unshift(['DHT warm-up', r.warmup.old, r.warmup.fresh])
     if (r.central !== undefined && r.central.error === undefined) designs.push(['Redis', r.central.old, r.central.fresh])
-    return designs.flatMap(([design, old, fresh]) => ([['made ≥ 2 s before', old], ['made 100 ms before', fresh]] as const).map(([age, samples]) => {
-      const over = summary(msOf(samples.filter((s) => !s.dialled)))
-      const opened = summary(msOf(samples.filter((s) => s.dialled)))
+    return designs.flatMap(([design, old, fresh, openedOld, openedFresh]) => ([['made ≥ 2 s before', old, openedOld], ['made 100 ms before', fresh, openedFresh]] as const).map(([age, samples, opened]) => {
+      // '—' for a part with no pull (at N = 10 every node is connected to every other).
+      const p50p95 = (part: PullSample[]): string => {
+        if (part.length === 0) return '—'
+        const { p50, p95 } = summary(msOf(part))
+        return `${p50.toFixed(1)} / ${p95.toFixed(1)}`
+      }
       return {
         nodes: r.n,
         design,
         producers: age,
         'opened a connection': `${samples.filter((s) => s.dialled).length}/${samples.length}`,
-        'over a connection': `${over.p50.toFixed(1)} / ${over.p95.toFixed(1)}`,
-        'opening one': `${opened.p50.toFixed(1)} / ${opened.p95.toFixed(1)}`
+        'over a connection': p50p95(samples.filter((s) => !s.dialled)),
+        'opening one': p50p95(samples.filter((s) => s.dialled)),
+        // More than the pulls opened: connections they set off elsewhere (DHT pings, records to homes).
+        'opened swarm-wide': opened === undefined ? '—' : `${opened}`
       }
     }))
   })))

@@ -305,9 +305,7 @@ async function sessionWith (host: Libp2p, peerId: string, protocol: string, sign
     // Ended meanwhile: open a new one, unless another request already did.
     if (map.get(key) === existing) map.delete(key)
   }
-  // negotiateFully false: the protocol's name goes with the first request, a round trip less
-  // (on a new connection, both ends are busy with its set-up: each trip waits its turn).
-  const opening = host.dialProtocol(peerIdFromString(peerId), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS), negotiateFully: false })
+  const opening = host.dialProtocol(peerIdFromString(peerId), protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
     .then((stream) => new Session(peerId, stream, () => { if (map.get(key) === opening) map.delete(key) }))
   map.set(key, opening)
   // The requests waiting on it get the failure; the map must not keep it.

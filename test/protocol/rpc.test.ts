@@ -1,6 +1,6 @@
 // Request/response sessions between two real libp2p hosts on 127.0.0.1: requests share one
 // stream, run concurrently and are matched to answers by id; a request out of time fails
-// alone; a peer that goes away fails what is under way at once.
+// alone; a peer that goes away, or does not speak the protocol, fails what is under way at once.
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -83,5 +83,14 @@ describe('node-to-node request sessions (src/protocol/rpc.ts)', function () {
     await server.stop()
     await failed
     assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`)
+  })
+
+  it('a peer that does not speak the protocol fails the request at once with RemoteError unreachable', async () => {
+    const started = Date.now()
+    await assert.rejects(request(client, server.peerId.toString(), pipeProtocolId('/not-served'), { type: 'status', producerId: 'wait-0' }, 5000),
+      (err: Error) => err instanceof RemoteError && err.code === 'unreachable' && /protocol/i.test(err.message))
+    assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`)
+    // The session that failed is gone: the served protocol still answers.
+    assert.equal((await request(client, server.peerId.toString(), PROTOCOL, { type: 'status', producerId: 'wait-0' }, 2000)).type, 'status-ok')
   })
 })
