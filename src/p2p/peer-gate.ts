@@ -1,8 +1,9 @@
 // Who may hold a libp2p connection with this node, decided in libp2p's connection gater
 // before any protocol runs: the peer allowlist, peers in quarantine (given up, or strangers
 // that do not speak this swarm's protocols), and bounds per IP address (new connections a
-// second, connections still in their handshake) and on connections per peer. Inbound refusals are counted by
-// reason (the metric mediasoup_swarm_peer_refusals_total) and logged at debug level.
+// second, connections still in their handshake) and on connections per peer. Inbound
+// refusals are counted by reason (the metric mediasoup_swarm_connection_refusals_total) and
+// logged at debug level.
 import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
 import { createLogger } from '../logger.js'
 import { TokenBucket } from '../protocol/token-bucket.js'
