@@ -113,27 +113,6 @@ export function checkLimits (limits: ClientSignallingLimits): void {
   }
 }
 
-/** Per-connection request rate: `rate` tokens per second, at most `burst` saved. */
-export class TokenBucket {
-  private tokens: number
-  private at: number
-
-  constructor (private readonly rate: number, private readonly burst: number, private readonly now = () => performance.now()) {
-    this.tokens = burst
-    this.at = now()
-  }
-
-  /** Takes one token if there is one. */
-  take (): boolean {
-    const now = this.now()
-    this.tokens = Math.min(this.burst, this.tokens + (now - this.at) * this.rate / 1000)
-    this.at = now
-    if (this.tokens < 1) return false
-    this.tokens--
-    return true
-  }
-}
-
 /**
  * The address a connection counts against: IPv4 (IPv4-mapped IPv6 included) as is, IPv6
  * by its /64, which one host usually holds whole.

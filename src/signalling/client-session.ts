@@ -13,7 +13,8 @@ import type {
   ClientMethod, ClientRequest, ConsumerCloseReason, ConsumerInfo, DataConsumerInfo, ErrorReply, Notification, OkReply, ProducerInfo, RequestDataMap,
   ResponseDataMap, SignallingErrorName, TransportDirection
 } from './messages.js'
-import { MAX_BUFFERED_BYTES, Refusal, TokenBucket } from './client-limits.js'
+import { TokenBucket } from '../protocol/token-bucket.js'
+import { MAX_BUFFERED_BYTES, Refusal } from './client-limits.js'
 import type { ClientSignallingLimits, RefusalReason } from './client-limits.js'
 import { authorize, checkListedRoom, checkRoom, publishedAppData } from './grants.js'
 import { ConsumerRestores } from './consumer-restores.js'

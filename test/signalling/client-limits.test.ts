@@ -11,7 +11,8 @@ import {
   CLOSE_FORBIDDEN_ORIGIN, CLOSE_TOO_MANY_CONNECTIONS, REFUSAL_REASONS, createClientSignalling, createClientToken
 } from '../../src/signalling/index.js'
 import type { ClientSignalling, ClientSignallingOptions, RefusalReason } from '../../src/signalling/index.js'
-import { SignallingAdmission, TokenBucket, addressKey, clientAddress, DEFAULT_LIMITS } from '../../src/signalling/client-limits.js'
+import { TokenBucket } from '../../src/protocol/token-bucket.js'
+import { SignallingAdmission, addressKey, clientAddress, DEFAULT_LIMITS } from '../../src/signalling/client-limits.js'
 import { createRtpSource, mediaCodecs } from '../harness/index.js'
 import { TestClient, assertError, until } from './test-client.js'
 
