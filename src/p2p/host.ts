@@ -6,6 +6,7 @@ import { kadDHT, passthroughMapper, removePrivateAddressesMapper, removePublicAd
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { noiseCrypto } from './noise-crypto.js'
 import { yamuxHalfWindowUpdates } from './yamux-window.js'
 import { wholeWrites } from './whole-writes.js'
 import { ConnectionTrimmer, HARD_LIMIT_FACTOR } from './connection-trimmer.js'
@@ -95,8 +96,9 @@ export async function createHost (init: HostInit): Promise<Host> {
     ...(init.agentVersion === undefined ? {} : { nodeInfo: { userAgent: init.agentVersion } }),
     addresses: { listen: init.listen, announce: init.announce },
     transports: [tcp()],
-    // Each Noise message in one TCP segment, not 3-4 (whole-writes.ts says why).
-    connectionEncrypters: [wholeWrites(noise())],
+    // Each Noise message in one TCP segment, not 3-4 (whole-writes.ts says why); its key
+    // exchanges without OpenSSL's slow key decoding (noise-crypto.ts).
+    connectionEncrypters: [wholeWrites(noise({ crypto: noiseCrypto }))],
     // No Yamux keep-alive pings: the PeerMonitor pings every peer already, and each
     // keep-alive is 4 packets per connection per 30 s, a tenth of the idle traffic at 25 nodes.
     // Window updates at half the window (yamux-window.ts says why).
