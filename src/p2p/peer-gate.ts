@@ -7,7 +7,7 @@
 import { getNetConfig, isNetworkAddress } from '@libp2p/utils'
 import { createLogger } from '../logger.js'
 import { TokenBucket } from '../protocol/token-bucket.js'
-import type { ConnectionGater, Libp2p, MultiaddrConnection, PeerId, StreamCloseEvent } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, StreamCloseEvent } from '@libp2p/interface'
 
 const log = createLogger('p2p:gate')
 
@@ -244,8 +244,13 @@ export class PeerGate {
       this.refuse('stranger', `peer ${peerId} (${why})`)
       for (const c of connections) c.abort(new Error(`not a member of this swarm: ${why}`))
     }
+    // Connections whose identify completed: one that closes later was not refused. (`members`
+    // alone missed it: libp2p tells peer:disconnect before connection:close, so a peer's last
+    // connection has already taken it out by then.)
+    const identified = new WeakSet<Connection>()
     host.addEventListener('peer:identify', (event) => {
       const peerId = event.detail.peerId.toString()
+      identified.add(event.detail.connection)
       if (event.detail.protocols.includes(memberProtocol)) {
         members.add(peerId)
         this.dialBackoff.delete(peerId)
@@ -259,7 +264,7 @@ export class PeerGate {
       const connection = event.detail
       const peerId = connection.remotePeer.toString()
       const openMs = Date.now() - connection.timeline.open
-      if (connection.direction !== 'outbound' || members.has(peerId) || openMs > REFUSED_WITHIN_MS || host.status !== 'started') return
+      if (connection.direction !== 'outbound' || identified.has(connection) || members.has(peerId) || openMs > REFUSED_WITHIN_MS || host.status !== 'started') return
       const backoffMs = this.refusedBy(peerId)
       if (performance.now() - (warned.get(peerId) ?? -Infinity) < REFUSED_WARNING_INTERVAL_MS) return
       warned.set(peerId, performance.now())

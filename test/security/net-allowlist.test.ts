@@ -20,8 +20,9 @@ import { warningsOf } from '../harness/warnings.js'
 import { writeIdentity } from '../../src/p2p/identity.js'
 import { killAll, LOCAL, run, sample, startBinary, getText } from '../cli/binary.js'
 import { sleep, waitFor } from '../harness/index.js'
-import { stopAll } from '../harness/swarm.js'
+import { startChain, stopAll } from '../harness/swarm.js'
 import type { Binary } from '../cli/binary.js'
+import type { Connection } from '@libp2p/interface'
 import type { StartSettings } from '../../src/cli/config.js'
 import type { SwarmNode } from '../../src/index.js'
 
@@ -129,6 +130,31 @@ describe('private by default and the peer allowlist', function () {
     const text = await metrics.registry.metrics()
     assert.ok(sample(text, 'mediasoup_swarm_connection_refusals_total{reason="notallowed"}') >= 2, text)
     metrics.close()
+  })
+
+  it('a young connection this node opened and that closes after identify is not taken for a refusal: no warning, no backoff', async () => {
+    const [a, b] = await startChain(2)
+    nodes.push(a!, b!)
+    // b's own connection to a, identified.
+    const outbound = (): Connection | undefined => b!.libp2p.getConnections(a!.libp2p.peerId).find((c) => c.direction === 'outbound')
+    await waitFor(() => outbound() !== undefined, { timeoutMs: 5000, what: 'b\'s connection to a, its bootstrap' })
+    const connection = outbound()!
+    await waitFor(async () => (await b!.libp2p.peerStore.get(a!.libp2p.peerId)).protocols.length > 0, { timeoutMs: 5000, what: 'b identified a' })
+    const warnings: string[] = []
+    const log = createDebug.log
+    createDebug.log = (...args: unknown[]) => { warnings.push(format(...args)) }
+    createDebug.enable(namespacesFor('warn'))
+    try {
+      assert.ok(Date.now() - connection.timeline.open < 2000, 'the connection is young enough to pass for a refusal')
+      await b!.libp2p.hangUp(a!.libp2p.peerId)
+      assert.equal(connection.status, 'closed')
+      // Dialled again at once: not held back as a refusing peer would be.
+      await b!.libp2p.dial(a!.libp2p.peerId)
+    } finally {
+      createDebug.log = log
+      createDebug.disable()
+    }
+    assert.deepEqual(warnings.filter((w) => w.includes('closed the connection')), [])
   })
 
   it('setAllowedPeers() lets a refused peer in, and closes the connections of a peer taken off the list', async () => {
