@@ -110,6 +110,20 @@ const RETRY_LAST_MS = 120_000
  */
 const FEW_PEERS = 3
 
+/**
+ * What a record offers, which decides where it goes:
+ * - `original`: a producer created here: its HOMES (dialled), the connected among the
+ *   LOOKUP_HOMES closest, the closer nodes they name (waves), every connected node (neighbour
+ *   records), and the DHT;
+ * - `room`: this node's record in a room's directory: the connected among its LOOKUP_HOMES,
+ *   with waves over connected nodes;
+ * - `copy`: a producer received from another node (an offer to relay): the connected among
+ *   its HOMES, once, without waves. A requester that misses it is sent on by the origin; the
+ *   wider announcement was ≈ 5 messages per pull at N = 50, the most of what a pull cost the
+ *   swarm (docs/benchmarks.md, section 6).
+ */
+export type RecordKind = 'original' | 'room' | 'copy'
+
 /** To whom records go: a home (answered with closer nodes), a home again, or a neighbour. */
 export type AnnounceAs = 'home' | 'refresh' | 'neighbour'
 
@@ -146,8 +160,8 @@ export interface ProducerDirectoryInit {
 interface RoutingTableView { routingTable?: { size: number, closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] } }
 
 export class ProducerDirectory {
-  /** Announced producers: true for originals (also in the DHT), false for copies. */
-  private readonly announced = new Map<string, boolean>()
+  /** Announced producers (and rooms), by what their records offer. */
+  private readonly announced = new Map<string, RecordKind>()
   /** Originals announced, but no other node has stored their DHT record yet (no peers, or none answered). */
   private readonly unstored = new Set<string>()
   private readonly locations = new Map<string, string>()
@@ -203,9 +217,17 @@ export class ProducerDirectory {
    * `dhtProvideDelayMs`. When no other node took the DHT record (a node alone, or between
    * connections), it is sent again with backing off, and at once when a peer joins a node
    * that had almost none; a joining peer that is one of the producer's homes gets its record.
+   * Where the records of each `kind` go: RecordKind.
    */
-  async announce (producerId: string, original = true): Promise<void> {
-    this.announced.set(producerId, original)
+  async announce (producerId: string, kind: RecordKind = 'original'): Promise<void> {
+    this.announced.set(producerId, kind)
+    if (kind === 'copy') {
+      const homes = (await this.homesOf(producerId)).filter((peerId) => this.isConnected(peerId))
+      await Promise.all(homes.map(async (home) => await this.sendTo(home, [producerId], [], 'refresh')))
+      log.trace('announced copy %s to %s', producerId, homes.join(' '))
+      return
+    }
+    const original = kind === 'original'
     if (original) {
       setTimeout(() => {
         const i = this.dhtNext++ % DHT_WALKS
@@ -244,8 +266,8 @@ export class ProducerDirectory {
   }
 
   private async provideOriginal (producerId: string): Promise<void> {
-    if (this.stopped || this.announced.get(producerId) !== true) return
-    if (await this.provide(producerId) === 0 && this.announced.get(producerId) === true) {
+    if (this.stopped || this.announced.get(producerId) !== 'original') return
+    if (await this.provide(producerId) === 0 && this.announced.get(producerId) === 'original') {
       this.unstored.add(producerId)
       this.scheduleRetry()
     }
@@ -393,22 +415,24 @@ export class ProducerDirectory {
   }
 
   /**
-   * Sends records (and withdrawals) to the homes of each producer: one message per home.
-   * Those of copies only to the homes this node is connected to (a withdrawn copy is named
-   * in `withdrawnCopy`, being no longer announced): a copy is an offer to relay, and a
-   * requester that does not find it is sent on by the origin; a dial per copy and per
-   * re-announcement kept 50 nodes' connections churning.
+   * Sends records (and withdrawals) to the holders of each producer (RecordKind says which
+   * for each kind): one message per holder. Those of copies and rooms only to the holders
+   * this node is connected to (a withdrawal names the kind it was announced as,
+   * `withdrawnAs`, being no longer announced): a dial per copy and per re-announcement kept
+   * 50 nodes' connections churning.
    */
-  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnCopy?: string): Promise<Set<string>> {
+  private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnAs: RecordKind = 'original'): Promise<Set<string>> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     const originalsHomes = new Set<string>()
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
-        const copy = producerId === withdrawnCopy || this.announced.get(producerId) === false
+        const kind = this.announced.get(producerId) ?? withdrawnAs
         for (const { peerId: home, dial } of await this.holdersOf(producerId, only)) {
           if (only !== undefined && home !== only) continue
-          if (copy && !this.isConnected(home)) continue
-          if (!copy && dial && field === 'add') originalsHomes.add(home)
+          if (kind !== 'original' && !this.isConnected(home)) continue
+          // A copy's holders are its HOMES only (dial marks those).
+          if (kind === 'copy' && !dial) continue
+          if (kind === 'original' && dial && field === 'add') originalsHomes.add(home)
           let batch = byHome.get(home)
           if (batch === undefined) byHome.set(home, batch = { add: [], remove: [] })
           batch[field].push(producerId)
@@ -540,7 +564,7 @@ export class ProducerDirectory {
       void this.sendToHomes([...this.announced.keys()], [], peerId)
         .catch((err: Error) => log.debug('records not handed to %s: %s', peerId, describeError(err)))
       // And, as a neighbour, the most recent originals (their homes have the rest).
-      const originals = [...this.announced].filter(([, original]) => original).map(([producerId]) => producerId)
+      const originals = [...this.announced].filter(([, kind]) => kind === 'original').map(([producerId]) => producerId)
       void this.sendNeighbourRecords([peerId], originals.slice(-MAX_NEIGHBOUR_RECORDS), [])
         .catch((err: Error) => log.debug('neighbour records not handed to %s: %s', peerId, describeError(err)))
     }
@@ -602,11 +626,12 @@ export class ProducerDirectory {
   /** Stops announcing `producerId` from this node, and withdraws its home records. */
   async withdraw (producerId: string): Promise<void> {
     this.unstored.delete(producerId)
-    const original = this.announced.get(producerId)
-    if (original === undefined) return
+    const kind = this.announced.get(producerId)
+    if (kind === undefined) return
     this.announced.delete(producerId)
+    const original = kind === 'original'
     await Promise.all([
-      this.sendToHomes([], [producerId], undefined, original ? undefined : producerId),
+      this.sendToHomes([], [producerId], undefined, kind),
       original ? this.toNeighbours([], [producerId]) : undefined
     ])
     if (original) await this.host.services.dht.cancelReprovide(await producerKey(producerId)).catch(this.onError)

@@ -411,7 +411,7 @@ export class SwarmNode extends SafeEmitter {
       }
       // A draining node offers no copy to the swarm.
       const offer = (): boolean => !producer.closed && !this.stopped && this.drainer?.draining !== true
-      setTimeout(() => { if (offer()) void directory.announce(producer.id, false) }, COPY_ANNOUNCE_DELAY_MS).unref()
+      setTimeout(() => { if (offer()) void directory.announce(producer.id, 'copy') }, COPY_ANNOUNCE_DELAY_MS).unref()
     })
     this.registry.on('remove', ({ producer }) => {
       if (this.registry.entries(producer.id).length === 0) void directory.withdraw(producer.id)

@@ -50,7 +50,7 @@ describe('node rooms (stubbed directory and peers)', () => {
       registry,
       pollMs: POLL_MS,
       directory: {
-        announce: async (id, original) => { calls.push(`announce ${id} ${original}`) },
+        announce: async (id, kind) => { calls.push(`announce ${id} ${kind}`) },
         withdraw: async (id) => { calls.push(`withdraw ${id}`) },
         homeProviders: async () => named
       },
@@ -77,12 +77,12 @@ describe('node rooms (stubbed directory and peers)', () => {
     add(fakeProducer('d', {}))
     add(fakeProducer('e', { room: 42 }))
     await until(() => calls.length === 1)
-    assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} false`])
+    assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} room`])
     assert.deepEqual(rooms.localProducers('r').map((p) => p.id), ['a', 'b'])
     remove(a)
     remove(b)
     await until(() => calls.length === 2)
-    assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} false`, `withdraw ${roomDirectoryId('r')}`])
+    assert.deepEqual(calls, [`announce ${roomDirectoryId('r')} room`, `withdraw ${roomDirectoryId('r')}`])
     assert.deepEqual(rooms.localProducers('r'), [])
   })
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { HOMES, LOOKUP_HOMES } from '../../src/directory/producer-directory.js'
+import { HOMES, LOOKUP_HOMES, roomDirectoryId } from '../../src/directory/producer-directory.js'
 import { RECORD_PEER_TAG } from '../../src/p2p/peer-tags.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
@@ -14,11 +14,12 @@ import type { SwarmNode } from '../../src/index.js'
 /** Short, so that a record outlives its validity within the test. */
 const VALIDITY_MS = 2000
 
-// Where the records of a producer go: its HOMES closest nodes; the nodes the announcer is
-// connected to among the LOOKUP_HOMES closest (a requester connected to none of the homes
-// often is to one of those: no dial for its lookup); and for an original, every node the
-// announcer is connected to (a requester connected to the origin needs no lookup), live
-// while the connection is. Eight nodes, each connected to every other, so that every
+// Where the records of a producer go: its HOMES closest nodes; for an original or a room,
+// the nodes the announcer is connected to among the LOOKUP_HOMES closest (a requester
+// connected to none of the homes often is to one of those: no dial for its lookup); and for
+// an original, every node the announcer is connected to (a requester connected to the
+// origin needs no lookup), live while the connection is. A copy's go to the connected among
+// its HOMES only (RecordKind). Eight nodes, each connected to every other, so that every
 // node's view is the whole swarm.
 describe('records of a producer', function () {
   this.timeout(60_000)
@@ -46,20 +47,23 @@ describe('records of a producer', function () {
     return a.libp2p.getConnections(peerIdFromString(b.peerId)).length === 0
   }
 
-  it(`a copy's go to the ${LOOKUP_HOMES} closest when the announcer is connected to them, an original's to every node connected, and are withdrawn from all`, async () => {
+  it(`a copy's go to the ${HOMES} closest, a room's to the ${LOOKUP_HOMES} closest, when the announcer is connected to them, an original's to every node connected, and are withdrawn from all`, async () => {
     const announcer = nodes[0]!
-    const copyId = randomUUID()
-    const order = await byDistance(announcer, copyId)
-    assert.equal(order.length, nodes.length, 'the announcer knows every node')
-    await directoryOf(announcer).announce(copyId, false)
-    const holders = order.slice(0, LOOKUP_HOMES)
-    const others = order.slice(LOOKUP_HOMES)
-    // The nearby ones (beyond the HOMES) hold it: the rule this test is about.
-    assert.ok(order.slice(HOMES, LOOKUP_HOMES).length > 0)
-    for (const node of holders) assert.ok(holds(node, copyId, announcer), `node ${order.indexOf(node) + 1} of ${order.length} by distance has no record of the copy`)
-    for (const node of others) assert.ok(!holds(node, copyId, announcer), `node ${order.indexOf(node) + 1} by distance holds a record of the copy`)
-    await directoryOf(announcer).withdraw(copyId)
-    await waitFor(() => holders.every((node) => !holds(node, copyId, announcer)), { timeoutMs: 5000, what: 'the copy\'s records withdrawn from every holder' })
+    // What each kind reaches, closest first, and where it must not be.
+    for (const [kind, reach] of [['copy', HOMES], ['room', LOOKUP_HOMES]] as const) {
+      const id = kind === 'room' ? roomDirectoryId(randomUUID()) : randomUUID()
+      const order = await byDistance(announcer, id)
+      assert.equal(order.length, nodes.length, 'the announcer knows every node')
+      await directoryOf(announcer).announce(id, kind)
+      const holders = order.slice(0, reach)
+      const others = order.slice(reach)
+      // Beyond the HOMES some nodes hold a room's record and none a copy's: the rule this test is about.
+      assert.ok(order.slice(HOMES, LOOKUP_HOMES).length > 0)
+      for (const node of holders) assert.ok(holds(node, id, announcer), `node ${order.indexOf(node) + 1} of ${order.length} by distance has no record of the ${kind}`)
+      for (const node of others) assert.ok(!holds(node, id, announcer), `node ${order.indexOf(node) + 1} by distance holds a record of the ${kind}`)
+      await directoryOf(announcer).withdraw(id)
+      await waitFor(() => holders.every((node) => !holds(node, id, announcer)), { timeoutMs: 5000, what: `the ${kind}'s records withdrawn from every holder` })
+    }
 
     const originalId = randomUUID()
     await directoryOf(announcer).announce(originalId)

@@ -46,7 +46,7 @@ export interface RoomsInit {
   localPeerId: string
   registry: ProducerRegistry
   directory: {
-    announce: (id: string, original: boolean) => Promise<void>
+    announce: (id: string, kind: 'room') => Promise<void>
     withdraw: (id: string) => Promise<void>
     homeProviders: (id: string, max: number) => Promise<string[]>
   }
@@ -147,7 +147,7 @@ export class Rooms {
     let producers = this.local.get(room)
     if (producers === undefined) {
       this.local.set(room, producers = new Map())
-      this.inOrder(room, async () => { await this.init.directory.announce(roomDirectoryId(room), false) })
+      this.inOrder(room, async () => { await this.init.directory.announce(roomDirectoryId(room), 'room') })
     }
     producers.set(producer.id, producer)
     this.update(room, producer.id, { producer: roomProducerOf(producer, room), peerId: this.init.localPeerId })
