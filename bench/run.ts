@@ -4,6 +4,7 @@ import '../src/platform/promise-with-resolvers.js'
 import { formatTable } from '../test/harness/report.js'
 import { machineDescription } from './common.js'
 import { churnSoak } from './churn-soak.js'
+import { connectionCost } from './connection-cost.js'
 import { connectionFloods } from './connection-floods.js'
 import { controlPlaneSim } from './control-plane-sim.js'
 import { delegation } from './delegation.js'
@@ -19,7 +20,7 @@ import { signallingFloods } from './signalling-floods.js'
 import { swarmScale } from './swarm-scale.js'
 import type { Benchmark } from './common.js'
 
-const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, pingCost, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory, mediaSampling]
+const BENCHMARKS: Benchmark[] = [setupLatency, setupLatencyProcesses, hopLatency, delegation, failover, churnSoak, swarmScale, pingCost, connectionCost, controlPlaneSim, signallingFloods, pipeFloods, connectionFloods, idleMemory, mediaSampling]
 
 async function main (): Promise<void> {
   const names = process.argv.slice(2)

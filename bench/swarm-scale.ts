@@ -11,6 +11,7 @@ import '../src/platform/promise-with-resolvers.js'
 // (swarm-scale-redis.ts), on the same nodes, with new producers once the others are closed.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import path from 'node:path'
 import { formatTable, sleep } from '../test/harness/index.js'
 import { bundleNodeProcess, RemoteNode, stopProcesses } from '../test/harness/process-node.js'
 import { ErrorLog, heading, processCpuSeconds, summary } from './common.js'
@@ -20,6 +21,7 @@ import type { Benchmark } from './common.js'
 import type { NodeCounts, PullSample } from '../test/harness/process-node.js'
 import { DEFAULT_TIMEOUTS } from '../src/index.js'
 import { DHT_UPKEEP_INTERVAL_MS } from '../src/p2p/host.js'
+import { namespacesFor } from '../src/logger.js'
 import type { SwarmNodeOptions } from '../src/index.js'
 
 const SIZES = (process.env.SWARM_SCALE_SIZES ?? '10,25,50').split(',').map(Number)
@@ -35,6 +37,12 @@ const PULLS = Number(process.env.SWARM_SCALE_PULLS ?? 200)
  * Printed apart, as "warm-up"; 0 measures the first pulls of just-started processes.
  */
 const WARMUP_PULLS = Number(process.env.SWARM_SCALE_WARMUP ?? 100)
+/**
+ * A directory for the nodes' debug logs, one file per node (`N<size>-node<index>.log`), so
+ * that a failed pull can be traced (a failure names its requester and the time). Unset: the
+ * nodes log warnings and errors to this process's output.
+ */
+const LOG_DIR = process.env.SWARM_SCALE_LOGS
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
 /**
@@ -158,7 +166,11 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     // The processes load in parallel (a few at a time: loading is the CPU-heavy part).
     for (let i = 0; i < n; i += 5) {
       nodes.push(...await Promise.all(Array.from({ length: Math.min(5, n - i) }, async (_, j) =>
-        await RemoteNode.spawn(i + j, (text) => errors.add(i + j, text), { netns: ns.name, entry }))))
+        await RemoteNode.spawn(i + j, (text) => errors.add(i + j, text), {
+          netns: ns.name,
+          entry,
+          ...(LOG_DIR === undefined ? {} : { logFile: path.join(LOG_DIR, `N${n}-node${i + j}.log`), env: { DEBUG: namespacesFor('debug') } })
+        }))))
     }
     const started = performance.now()
     for (const [i, node] of nodes.entries()) {
@@ -173,7 +185,7 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
       try {
         into.push(await requester.request('pull', { producerId }, 10_000))
       } catch (err) {
-        failed.push(`${kind} producer, after ${Math.round(performance.now() - p0)} ms: ${(err as Error).message.slice(0, 160)}`)
+        failed.push(`${kind} producer at node ${requester.index}, ${new Date().toISOString()}, after ${Math.round(performance.now() - p0)} ms: ${(err as Error).message.slice(0, 160)}`)
       }
     }
     const round = async (pulls: number, label: string): Promise<{ old: PullSample[], fresh: PullSample[], openedOld: number, openedFresh: number }> => {
@@ -327,6 +339,7 @@ export function printScale (results: ScaleResult[]): void {
     }
   })))
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
+  if (results.some((r) => r.failed.length > 0)) console.log(LOG_DIR === undefined ? '  (SWARM_SCALE_LOGS=<dir> keeps every node\'s debug log)' : `  (the nodes' debug logs: ${LOG_DIR})`)
   printByConnection(results)
   printGrowth(results)
   printCentral(results.filter((r) => r.central !== undefined))

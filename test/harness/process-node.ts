@@ -2,6 +2,7 @@
 // in production: the benchmark sends it commands over Node IPC and gets answers back;
 // everything timed is timed inside that process. Also the command set both sides share.
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import type { MediaKind } from './rtp-source.js'
@@ -165,6 +166,8 @@ export interface SpawnOptions {
    * tsx, as production runs compiled code. Default: the TypeScript source through tsx.
    */
   entry?: string
+  /** The child's stdout and stderr (its log) go to the end of this file instead of the parent's. */
+  logFile?: string
 }
 
 /**
@@ -220,12 +223,14 @@ export class RemoteNode {
    * Starts the process (it loads the library, then says it is ready). The node itself is
    * created by `start()`, so that several processes can load at once.
    */
-  static async spawn (index: number, onError: (text: string) => void, { netns, env, entry }: SpawnOptions = {}): Promise<RemoteNode> {
+  static async spawn (index: number, onError: (text: string) => void, { netns, env, entry, logFile }: SpawnOptions = {}): Promise<RemoteNode> {
     const command = netns === undefined ? [process.execPath] : ['ip', 'netns', 'exec', netns, process.execPath]
     const code = entry === undefined ? ['--import', 'tsx', ENTRY] : [entry]
+    // The child has its own copy of the descriptor: the parent's is closed once it is spawned.
+    const log = logFile === undefined ? undefined : fs.openSync(logFile, 'a')
     const child = spawn(command[0]!, [...command.slice(1), ...code], {
       cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: log === undefined ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', log, log, 'ipc'],
       env: { ...process.env, ...env },
       // A process group of its own: signals reach the node and its mediasoup workers at
       // once, as on a real host (see signal()).
@@ -233,6 +238,7 @@ export class RemoteNode {
       // v8 serialisation: NaN and undefined survive (JSON would turn NaN into null).
       serialization: 'advanced'
     })
+    if (log !== undefined) fs.closeSync(log)
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`node ${index}'s process not ready within 30 s`)), 30_000)
       child.on('message', (msg: ChildMessage) => { if (msg.type === 'ready') { clearTimeout(timer); resolve() } })
