@@ -239,12 +239,18 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
     const idleDialsPerMinute = ((await openedConnections(nodes)) - opened0) / 2 / n / (windowSeconds / 60)
     // The swarm's own idle traffic goes on during the walks: what it sends meanwhile (the
     // window's rate) is not the walks' (56 KB/s at N = 100, counted in full before).
+    // A walk that does not end is reported among the background errors, not the end of the run.
     const walksBytes = async (command: 'dhtProvide' | 'dhtFind', name: string): Promise<number> => {
       const b0 = ns.loopbackBytes()
       const w0 = performance.now()
-      for (let i = 0; i < PRICED_WALKS; i++) await pick(nodes).request(command, { name: `${name}-${i}` }, 15_000)
+      let walks = 0
+      for (let i = 0; i < PRICED_WALKS; i++) {
+        const node = pick(nodes)
+        await node.request(command, { name: `${name}-${i}` }, 15_000)
+          .then(() => { walks++ }, (err: Error) => errors.add(node.index, `the benchmark's ${command}: ${err.message}`))
+      }
       const background = idleBytesPerSecond * n * (performance.now() - w0) / 1000
-      return Math.max(0, ns.loopbackBytes() - b0 - background) / PRICED_WALKS
+      return walks === 0 ? NaN : Math.max(0, ns.loopbackBytes() - b0 - background) / walks
     }
     const bytesPerWalk = await walksBytes('dhtProvide', 'priced-walk')
     const bytesPerFindWalk = await walksBytes('dhtFind', 'priced-find')

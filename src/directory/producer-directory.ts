@@ -119,8 +119,8 @@ const FEW_PEERS = 3
  *   with waves over connected nodes;
  * - `copy`: a producer received from another node (an offer to relay): the connected among
  *   its HOMES, once, without waves. A requester that misses it is sent on by the origin; the
- *   wider announcement was ≈ 5 messages per pull at N = 50, the most of what a pull cost the
- *   swarm (docs/benchmarks.md, section 6).
+ *   wider announcement was most of the 7 `announce` requests each pull cost the swarm at
+ *   N = 50, 4.3 without it (docs/benchmarks.md, section 6).
  */
 export type RecordKind = 'original' | 'room' | 'copy'
 
