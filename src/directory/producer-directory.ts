@@ -221,10 +221,9 @@ export class ProducerDirectory {
    */
   async announce (producerId: string, kind: RecordKind = 'original'): Promise<void> {
     this.announced.set(producerId, kind)
+    // A copy's holders are those of a re-announcement (sendToHomes: the connected among its HOMES).
     if (kind === 'copy') {
-      const homes = (await this.homesOf(producerId)).filter((peerId) => this.isConnected(peerId))
-      await Promise.all(homes.map(async (home) => await this.sendTo(home, [producerId], [], 'refresh')))
-      log.trace('announced copy %s to %s', producerId, homes.join(' '))
+      await this.sendToHomes([producerId], [])
       return
     }
     const original = kind === 'original'
