@@ -43,6 +43,8 @@ const WARMUP_PULLS = Number(process.env.SWARM_SCALE_WARMUP ?? 100)
  * nodes log warnings and errors to this process's output.
  */
 const LOG_DIR = process.env.SWARM_SCALE_LOGS
+/** A directory for a CPU profile of each node process (`--cpu-prof`), written as it exits. */
+const PROFILE_DIR = process.env.SWARM_SCALE_PROFILES
 const OLD_PRODUCERS_AGE_MS = 2000
 const FRESH_PRODUCER_AGE_MS = 100
 /**
@@ -169,7 +171,8 @@ async function measure (n: number, options: SwarmNodeOptions, errors: ErrorLog):
         await RemoteNode.spawn(i + j, (text) => errors.add(i + j, text), {
           netns: ns.name,
           entry,
-          ...(LOG_DIR === undefined ? {} : { logFile: path.join(LOG_DIR, `N${n}-node${i + j}.log`), env: { DEBUG: namespacesFor('debug') } })
+          ...(LOG_DIR === undefined ? {} : { logFile: path.join(LOG_DIR, `N${n}-node${i + j}.log`), env: { DEBUG: namespacesFor('debug'), PROCESS_NODE_STALL_MS: '250' } }),
+          ...(PROFILE_DIR === undefined ? {} : { execArgv: ['--cpu-prof', '--cpu-prof-interval=10000', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=N${n}-node${i + j}.cpuprofile`] })
         }))))
     }
     const started = performance.now()

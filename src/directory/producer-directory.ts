@@ -157,7 +157,17 @@ export interface ProducerDirectoryInit {
   onError: (err: Error) => void
 }
 
-interface RoutingTableView { routingTable?: { size: number, closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[] } }
+/** kad-dht's routing table (16.4.5): `kb` walks its peers with their DHT ids, no sorting. */
+interface RoutingTableView {
+  routingTable?: {
+    size: number
+    closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
+    kb?: { toIterable: () => Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
+  }
+}
+
+/** The nodes homes are chosen among at one moment (homesOf()), with their DHT ids. */
+type HomeCandidates = Map<string, Uint8Array>
 
 export class ProducerDirectory {
   /** Announced producers (and rooms), by what their records offer. */
@@ -171,6 +181,8 @@ export class ProducerDirectory {
   /** Peers seen connected (identified, or disconnecting), and when last (performance.now()); oldest first. */
   private readonly seenPeers = new Map<string, number>()
   private readonly peerKadIds = new Map<string, Uint8Array>()
+  /** Peer ids parsed (a parse is a base58 decode; isConnected() runs for each holder of each record). */
+  private readonly parsedPeerIds = new Map<string, PeerId>()
   /** Providers that sent this node records as a home, and when last (performance.now()); oldest first. */
   private readonly providersHere = new Map<string, number>()
   /** The homes of this node's originals and the providers it is a home of: their connections are kept before others. */
@@ -299,24 +311,48 @@ export class ProducerDirectory {
    * the table), by XOR distance, closest first.
    */
   async homesOf (producerId: string, extra?: string, count = HOMES): Promise<string[]> {
-    const key = await this.producerKadId(producerId)
-    // The routing table's closest, and the connected peers: a peer enters the table a moment
-    // after it connects (the DHT checks it first), and both sides of a new connection must
-    // agree on the homes meanwhile. At most maxConnections peers.
-    const known = this.routingTable().closestPeers(key, { count }).map((p) => p.toString())
-    const connected = this.connectedPeers()
+    return await this.homesAmong(producerId, await this.homeCandidates(extra), count)
+  }
+
+  /**
+   * The nodes homes are chosen among now: this node, the routing table's peers, and the
+   * connected ones, as a peer enters the table a moment after it connects (the DHT checks it
+   * first) and both sides of a new connection must agree on the homes meanwhile; also those
+   * seen connected lately, and `extra`. Made once for a batch of producers: per producer it
+   * was most of a node's CPU under churn (a handover of every record on each new connection).
+   */
+  private async homeCandidates (extra?: string): Promise<HomeCandidates> {
+    const candidates: HomeCandidates = new Map()
+    this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
+    candidates.set(this.host.peerId.toString(), this.selfKadId)
+    const table = this.routingTable()
+    if (table.kb !== undefined) {
+      for (const { peerId, kadId } of table.kb.toIterable()) candidates.set(peerId.toString(), kadId)
+    } else if (table.size > 0) {
+      for (const peerId of table.closestPeers(this.selfKadId, { count: table.size })) candidates.set(peerId.toString(), await this.peerKadId(peerId.toString()))
+    }
     const since = performance.now() - SEEN_PEER_TTL_MS
-    const seen: string[] = []
-    for (const [peerId, at] of this.seenPeers) if (at >= since) seen.push(peerId)
-    return await this.closest(producerId, [this.host.peerId.toString(), ...known, ...connected, ...seen, ...(extra === undefined ? [] : [extra])], count)
+    const others = this.connectedPeers()
+    for (const [peerId, at] of this.seenPeers) if (at >= since) others.push(peerId)
+    if (extra !== undefined) others.push(extra)
+    for (const peerId of others) if (!candidates.has(peerId)) candidates.set(peerId, await this.peerKadId(peerId))
+    return candidates
+  }
+
+  /** The `count` of `candidates` closest to `producerId`'s key (XOR), closest first. */
+  private async homesAmong (producerId: string, candidates: HomeCandidates, count: number): Promise<string[]> {
+    const key = await this.producerKadId(producerId)
+    const ids: Array<{ peerId: string, distance: Uint8Array }> = []
+    for (const [peerId, id] of candidates) ids.push({ peerId, distance: xor(id, key) })
+    return ids.sort((a, b) => compare(a.distance, b.distance)).slice(0, count).map((c) => c.peerId)
   }
 
   /**
    * Where the records of `producerId` go: the HOMES closest (`dial`: an original's are
    * reached even without a connection), and the connected among the LOOKUP_HOMES closest.
    */
-  private async holdersOf (producerId: string, extra?: string): Promise<Array<{ peerId: string, dial: boolean }>> {
-    return this.holdersAmong(await this.homesOf(producerId, extra, LOOKUP_HOMES))
+  private async holdersOf (producerId: string, candidates: HomeCandidates): Promise<Array<{ peerId: string, dial: boolean }>> {
+    return this.holdersAmong(await this.homesAmong(producerId, candidates, LOOKUP_HOMES))
   }
 
   /** The holders among `closest`, the LOOKUP_HOMES closest to a key, closest first. */
@@ -423,10 +459,11 @@ export class ProducerDirectory {
   private async sendToHomes (producerIds: string[], withdrawn: string[], only?: string, withdrawnAs: RecordKind = 'original'): Promise<Set<string>> {
     const byHome = new Map<string, { add: string[], remove: string[] }>()
     const originalsHomes = new Set<string>()
+    const candidates = await this.homeCandidates(only)
     for (const [ids, field] of [[producerIds, 'add'], [withdrawn, 'remove']] as const) {
       for (const producerId of ids) {
         const kind = this.announced.get(producerId) ?? withdrawnAs
-        for (const { peerId: home, dial } of await this.holdersOf(producerId, only)) {
+        for (const { peerId: home, dial } of await this.holdersOf(producerId, candidates)) {
           if (only !== undefined && home !== only) continue
           if (kind !== 'original' && !this.isConnected(home)) continue
           // A copy's holders are its HOMES only (dial marks those).
@@ -470,9 +507,10 @@ export class ProducerDirectory {
   private async sendNeighbourRecords (peers: string[], add: Iterable<string>, remove: Iterable<string>): Promise<void> {
     if (this.stopped) return
     const byPeer = new Map<string, { add: string[], remove: string[] }>(peers.map((peerId) => [peerId, { add: [], remove: [] }]))
+    const candidates = await this.homeCandidates()
     for (const [ids, field] of [[add, 'add'], [remove, 'remove']] as const) {
       for (const producerId of ids) {
-        const holders = new Set((await this.holdersOf(producerId)).map((h) => h.peerId))
+        const holders = new Set((await this.holdersOf(producerId, candidates)).map((h) => h.peerId))
         for (const [peerId, lists] of byPeer) if (!holders.has(peerId)) lists[field].push(producerId)
       }
     }
@@ -489,7 +527,14 @@ export class ProducerDirectory {
   }
 
   private isConnected (peerId: string): boolean {
-    return peerId === this.host.peerId.toString() || this.host.getConnections(peerIdFromString(peerId)).some((c) => c.status === 'open')
+    if (peerId === this.host.peerId.toString()) return true
+    let parsed = this.parsedPeerIds.get(peerId)
+    if (parsed === undefined) {
+      parsed = peerIdFromString(peerId)
+      if (this.parsedPeerIds.size > 10_000) this.parsedPeerIds.clear()
+      this.parsedPeerIds.set(peerId, parsed)
+    }
+    return this.host.getConnections(parsed).some((c) => c.status === 'open')
   }
 
   /**

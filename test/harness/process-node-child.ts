@@ -342,6 +342,18 @@ if (process.send === undefined) {
   process.exit(2)
 }
 process.on('message', (msg: RequestMessage) => { void handle(msg) })
+// PROCESS_NODE_STALL_MS=<ms>: a line in the log whenever the event loop was held that long
+// (a benchmark's nodes on one machine: which node stalled, when, and for how long).
+const stallMs = Number(process.env.PROCESS_NODE_STALL_MS ?? 0)
+if (stallMs > 0) {
+  const TICK_MS = 20
+  let last = performance.now()
+  setInterval(() => {
+    const now = performance.now()
+    if (now - last - TICK_MS >= stallMs) process.stderr.write(`${new Date().toISOString()} process-node: event loop held ${Math.round(now - last - TICK_MS)} ms\n`)
+    last = now
+  }, TICK_MS).unref()
+}
 process.on('disconnect', () => {
   const timer = setTimeout(() => process.exit(1), STOP_TIMEOUT_MS)
   stop().then(() => process.exit(0), (err) => {

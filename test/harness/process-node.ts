@@ -168,6 +168,8 @@ export interface SpawnOptions {
   entry?: string
   /** The child's stdout and stderr (its log) go to the end of this file instead of the parent's. */
   logFile?: string
+  /** Options for the child's Node.js (`--cpu-prof`, …). */
+  execArgv?: string[]
 }
 
 /**
@@ -223,9 +225,9 @@ export class RemoteNode {
    * Starts the process (it loads the library, then says it is ready). The node itself is
    * created by `start()`, so that several processes can load at once.
    */
-  static async spawn (index: number, onError: (text: string) => void, { netns, env, entry, logFile }: SpawnOptions = {}): Promise<RemoteNode> {
+  static async spawn (index: number, onError: (text: string) => void, { netns, env, entry, logFile, execArgv = [] }: SpawnOptions = {}): Promise<RemoteNode> {
     const command = netns === undefined ? [process.execPath] : ['ip', 'netns', 'exec', netns, process.execPath]
-    const code = entry === undefined ? ['--import', 'tsx', ENTRY] : [entry]
+    const code = [...execArgv, ...(entry === undefined ? ['--import', 'tsx', ENTRY] : [entry])]
     // The child has its own copy of the descriptor: the parent's is closed once it is spawned.
     const log = logFile === undefined ? undefined : fs.openSync(logFile, 'a')
     const child = spawn(command[0]!, [...command.slice(1), ...code], {

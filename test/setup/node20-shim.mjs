@@ -1,2 +1,2 @@
 // Loaded by mocha before any test file (see .mocharc.json): Promise.withResolvers for Node 20.
-import 'promise.withresolvers/auto'
+import '../../src/platform/promise-with-resolvers.ts'

@@ -256,7 +256,7 @@ export class ProducerPuller {
       }
       if ('producer' in result) {
         directory.remember(producerId, peerId)
-        log.debug('pulled producer %s from %s in %d ms (%d redirects)', producerId, peerId, Math.round(performance.now() - started), hops)
+        log.debug('pulled producer %s from %s in %d ms (found in %d ms, %d redirects)', producerId, peerId, Math.round(performance.now() - started), Math.round(lookupMs ?? 0), hops)
         this.init.onPulled({ producerId, peerId, lookupMs, totalMs: performance.now() - started, redirects: hops })
         return result.producer
       }
