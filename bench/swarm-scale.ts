@@ -75,7 +75,7 @@ const PRICED_WALKS = 10
 const JOINS = 5
 
 export const SCALE_TARGETS = {
-  oldP50: 30, oldP95: 100, freshP50: 60, freshP95: 200, idleBytesPerSecond: 2048, joinToPullMs: 1000, rssBytes: 80 * 1024 * 1024
+  oldP50: 30, oldP95: 100, freshP50: 60, freshP95: 200, idleBytesPerSecond: 2048, joinToPullMs: 1000
 }
 
 /** A network namespace with loopback up, whose loopback counters count what its processes send. */
@@ -341,12 +341,13 @@ export function printScale (results: ScaleResult[]): void {
       'idle CPU per node p50 / max, %': `${cpu.p50.toFixed(2)} / ${cpu.max.toFixed(2)}`,
       'connections per node p50 / max': `${conns.p50} / ${conns.max}`,
       'opened at rest per node per min': r.idleDialsPerMinute.toFixed(2),
-      'RSS node + worker p50 / max, MB': `${(rss.p50 / 2 ** 20).toFixed(0)} / ${(rss.max / 2 ** 20).toFixed(0)}`,
-      '≤ 80 MB': met(rss.max <= t.rssBytes),
+      'RSS node + worker p50 / max, MB (harness)': `${(rss.p50 / 2 ** 20).toFixed(0)} / ${(rss.max / 2 ** 20).toFixed(0)}`,
       [`join → first pull p50 / max (${JOINS} joins), ms`]: `${join.p50.toFixed(0)} / ${join.max.toFixed(0)}`,
       [`p50 ≤ ${t.joinToPullMs}`]: met(r.joinToPullMs.length === JOINS && join.p50 <= t.joinToPullMs)
     }
   })))
+  // The ≤ 80 MB target is the shipped binary's at rest: these processes carry the harness too.
+  console.log('  (RSS (harness): the benchmark\'s node processes, harness code included, after the pulls; the ≤ 80 MB target is the binary\'s: npx tsx bench/run.ts idle-memory)')
   for (const r of results) for (const f of [...new Set(r.failed)].slice(0, 5)) console.log(`  N=${r.n} failed: ${f}`)
   if (results.some((r) => r.failed.length > 0)) console.log(LOG_DIR === undefined ? '  (SWARM_SCALE_LOGS=<dir> keeps every node\'s debug log)' : `  (the nodes' debug logs: ${LOG_DIR})`)
   printByConnection(results)
