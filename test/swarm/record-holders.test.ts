@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { HOMES, LOOKUP_HOMES, roomDirectoryId } from '../../src/directory/producer-directory.js'
+import { HOMES, LOOKUP_HOMES, producerKey, roomDirectoryId } from '../../src/directory/producer-directory.js'
 import { RECORD_PEER_TAG } from '../../src/p2p/peer-tags.js'
 import { pipeProtocolId } from '../../src/protocol/messages.js'
 import { request } from '../../src/protocol/rpc.js'
@@ -46,6 +46,25 @@ describe('records of a producer', function () {
     await a.libp2p.hangUp(peerIdFromString(b.peerId))
     return a.libp2p.getConnections(peerIdFromString(b.peerId)).length === 0
   }
+
+  it('the homes are the nodes closest to the key by XOR of their DHT ids, the routing table walked as kad-dht keeps it', async () => {
+    const announcer = nodes[0]!
+    // The directory walks kad-dht's table (kb.toIterable(), no sorting): a kad-dht that no
+    // longer has it would leave the directory on its slower fallback, unnoticed.
+    const table = (announcer.libp2p.services.dht as unknown as { routingTable: { kb?: { toIterable?: unknown } } }).routingTable
+    assert.equal(typeof table.kb?.toIterable, 'function', 'kad-dht\'s routing table has kb.toIterable()')
+    const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
+    for (let i = 0; i < 20; i++) {
+      const producerId = randomUUID()
+      const key = sha256((await producerKey(producerId)).multihash.bytes)
+      const distance = (node: SwarmNode): Buffer => {
+        const id = sha256(peerIdFromString(node.peerId).toMultihash().bytes)
+        return Buffer.from(id.map((b, j) => b ^ key[j]!))
+      }
+      const expected = [...nodes].sort((a, b) => Buffer.compare(distance(a), distance(b))).map((n) => n.peerId)
+      assert.deepEqual(await directoryOf(announcer).homesOf(producerId, undefined, nodes.length), expected, `the order of the nodes by distance to ${producerId}`)
+    }
+  })
 
   it(`a copy's go to the ${HOMES} closest, a room's to the ${LOOKUP_HOMES} closest, when the announcer is connected to them, an original's to every node connected, and are withdrawn from all`, async () => {
     const announcer = nodes[0]!
