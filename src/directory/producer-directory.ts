@@ -157,14 +157,8 @@ export interface ProducerDirectoryInit {
   onError: (err: Error) => void
 }
 
-/** kad-dht's routing table (16.4.5): `kb` walks its peers with their DHT ids, no sorting. */
-interface RoutingTableView {
-  routingTable?: {
-    size: number
-    closestPeers: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
-    kb?: { toIterable: () => Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
-  }
-}
+/** kad-dht's routing table (16.4.5; `kb` is set once it started): walks its peers with their DHT ids, unsorted. */
+interface RoutingTableView { routingTable?: { kb?: { toIterable: () => Iterable<{ peerId: PeerId, kadId: Uint8Array }> } } }
 
 /** The nodes homes are chosen among at one moment (homesOf()), with their DHT ids. */
 type HomeCandidates = Map<string, Uint8Array>
@@ -325,12 +319,8 @@ export class ProducerDirectory {
     const candidates: HomeCandidates = new Map()
     this.selfKadId ??= await kadId(this.host.peerId.toMultihash().bytes)
     candidates.set(this.host.peerId.toString(), this.selfKadId)
-    const table = this.routingTable()
-    if (table.kb !== undefined) {
-      for (const { peerId, kadId } of table.kb.toIterable()) candidates.set(peerId.toString(), kadId)
-    } else if (table.size > 0) {
-      for (const peerId of table.closestPeers(this.selfKadId, { count: table.size })) candidates.set(peerId.toString(), await this.peerKadId(peerId.toString()))
-    }
+    const table = (this.host.services.dht as unknown as RoutingTableView).routingTable?.kb?.toIterable() ?? []
+    for (const { peerId, kadId } of table) candidates.set(peerId.toString(), kadId)
     const since = performance.now() - SEEN_PEER_TTL_MS
     const others = this.connectedPeers()
     for (const [peerId, at] of this.seenPeers) if (at >= since) others.push(peerId)
@@ -367,12 +357,9 @@ export class ProducerDirectory {
 
   /** The `count` of `peerIds` closest to `producerId`'s key (XOR), closest first. */
   private async closest (producerId: string, peerIds: string[], count: number): Promise<string[]> {
-    const key = await this.producerKadId(producerId)
-    const ids: Array<{ peerId: string, distance: Uint8Array }> = []
-    for (const peerId of new Set(peerIds)) {
-      ids.push({ peerId, distance: xor(this.peerKadIds.get(peerId) ?? await this.peerKadId(peerId), key) })
-    }
-    return ids.sort((a, b) => compare(a.distance, b.distance)).slice(0, count).map((c) => c.peerId)
+    const candidates: HomeCandidates = new Map()
+    for (const peerId of peerIds) if (!candidates.has(peerId)) candidates.set(peerId, await this.peerKadId(peerId))
+    return await this.homesAmong(producerId, candidates, count)
   }
 
   /**
@@ -443,10 +430,6 @@ export class ProducerDirectory {
   async addressesOf (peerId: string): Promise<string[]> {
     return await this.host.peerStore.get(peerIdFromString(peerId))
       .then((p) => p.addresses.map((a) => a.multiaddr.toString()).slice(0, 8), () => [])
-  }
-
-  private routingTable (): NonNullable<RoutingTableView['routingTable']> {
-    return (this.host.services.dht as unknown as RoutingTableView).routingTable ?? { size: 0, closestPeers: () => [] }
   }
 
   /**

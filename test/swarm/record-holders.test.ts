@@ -49,8 +49,8 @@ describe('records of a producer', function () {
 
   it('the homes are the nodes closest to the key by XOR of their DHT ids, the routing table walked as kad-dht keeps it', async () => {
     const announcer = nodes[0]!
-    // The directory walks kad-dht's table (kb.toIterable(), no sorting): a kad-dht that no
-    // longer has it would leave the directory on its slower fallback, unnoticed.
+    // The directory walks kad-dht's table (kb.toIterable(), no sorting): a kad-dht without it
+    // would leave the table's peers out of the homes, unnoticed while they are connected.
     const table = (announcer.libp2p.services.dht as unknown as { routingTable: { kb?: { toIterable?: unknown } } }).routingTable
     assert.equal(typeof table.kb?.toIterable, 'function', 'kad-dht\'s routing table has kb.toIterable()')
     const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
